@@ -1,0 +1,48 @@
+"""The ``sealgate`` command line.
+
+Commands load lazily: ``sealgate validate`` must not pay for importing the Kubernetes client.
+Each area adds its command to ``COMMANDS`` as ``name -> "module:attribute"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from controller import __version__
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module:attribute, one-line help shown by `sealgate --help`)
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name][0].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from the table, so `--help` imports nothing heavy.
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sealgate")
+def main() -> None:
+    """Change production secrets you cannot read, with the review policy demands.
+
+    Developers seal values to an environment's public key and propose them in pull
+    requests; the controller checks reviews against policy, applies approved changes to an
+    encrypted store and syncs them to Kubernetes.
+    """

@@ -1,0 +1,1 @@
+"""Sealing, opening, fingerprints and envelope encryption (pure core, `cryptography` only)."""

@@ -1,0 +1,1 @@
+"""Load, validate and type the YAML documents (pure core: parses bytes it is given)."""

@@ -1,0 +1,1 @@
+"""The GitHub adapter: the only module that imports PyGithub."""

@@ -1,0 +1,1 @@
+"""The Kubernetes adapter: the only module that imports the `kubernetes` client."""

@@ -1,0 +1,271 @@
+"""Typed, immutable values shared by every part of sealgate.
+
+Documents (environments, policies, changes) are parsed into these by ``controller.documents``;
+the facts of a pull request are gathered into a ``PullRequestFacts`` snapshot by an adapter
+(or read from JSON by ``sealgate plan``); ``controller.policy`` turns both into a ``Decision``.
+Nothing here does I/O, and nothing here ever holds a plaintext secret value: ``SecretChange``
+carries sealed strings only.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+API_VERSION = "sealgate.dev/v1"
+GOVERNANCE = "governance"
+"""Reserved environment name: policies listing it judge changes to the rules themselves."""
+
+
+class Tier(enum.StrEnum):
+    """How dangerous a secret is. Ordered: ``standard < sensitive < critical``."""
+
+    STANDARD = "standard"
+    SENSITIVE = "sensitive"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _TIER_RANK[self]
+
+    @staticmethod
+    def highest(*tiers: Tier) -> Tier:
+        return max(tiers, key=lambda t: t.rank)
+
+
+_TIER_RANK = {Tier.STANDARD: 0, Tier.SENSITIVE: 1, Tier.CRITICAL: 2}
+
+
+class Unmatched(enum.StrEnum):
+    """What happens to a change no policy covers."""
+
+    DENY = "deny"
+    ALLOW = "allow"
+
+
+class Enforcement(enum.StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+
+
+class Alphabet(enum.StrEnum):
+    ALPHANUMERIC = "alphanumeric"
+    URLSAFE = "urlsafe"
+    HEX = "hex"
+    ASCII_PRINTABLE = "ascii-printable"
+
+
+def frozen_map(items: Mapping[K, V] | None = None) -> Mapping[K, V]:
+    """A read-only view of a copy: immutable snapshots stay immutable."""
+    return MappingProxyType(dict(items or {}))
+
+
+# --------------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True, slots=True)
+class SealingKey:
+    id: str
+    public_key: str
+    """Standard base64 of a raw 32-byte X25519 public key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str
+    sealing_keys: tuple[SealingKey, ...]
+    """Newest first: new values are sealed to ``sealing_keys[0]``."""
+    default_tier: Tier = Tier.SENSITIVE
+    unmatched: Unmatched = Unmatched.DENY
+    clusters: tuple[str, ...] = ()
+    source: str = ""
+    """The file this came from, for messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalStep:
+    name: str
+    required: int
+    users: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    """Team slugs as ``org/slug``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bypassers:
+    users: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTargets:
+    slack: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    steps: tuple[ApprovalStep, ...]
+    """``spec.approvals`` becomes one step named ``approvals``; ``spec.steps`` keeps its order."""
+    description: str = ""
+    environments: tuple[str, ...] = ("*",)
+    secrets: tuple[str, ...] = ("**",)
+    tiers: frozenset[Tier] = frozenset(Tier)
+    allow_self_approval: bool = False
+    invalidate_on_push: bool = True
+    changes_requested_blocks: bool = True
+    enforcement: Enforcement = Enforcement.HARD
+    bypassers: Bypassers = Bypassers()
+    expires_after: timedelta = timedelta(days=7)
+    auto_merge: bool = True
+    notify: NotifyTargets = NotifyTargets()
+    source: str = ""
+
+    @property
+    def is_governance(self) -> bool:
+        return GOVERNANCE in self.environments
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateSpec:
+    length: int = 32
+    alphabet: Alphabet = Alphabet.ALPHANUMERIC
+
+
+@dataclass(frozen=True, slots=True)
+class SecretChange:
+    """One ``SecretChange`` document. Values are sealed strings (``sg1:<kid>:<payload>``)."""
+
+    name: str
+    environment: str
+    secret: str
+    """``<namespace>/<name>``: the Kubernetes Secret it becomes in every cluster."""
+    reason: str
+    set: Mapping[str, str] = field(default_factory=frozen_map)
+    generate: Mapping[str, GenerateSpec] = field(default_factory=frozen_map)
+    delete: tuple[str, ...] = ()
+    tier: Tier | None = None
+    base_version: int | None = None
+    """The store version of the secret this change was proposed against, when known."""
+    source: str = ""
+    """``changes/<env>/<file>.yaml``."""
+    document_index: int = 0
+    """Position of this document in a multi-document file, for messages and change ids."""
+
+    @property
+    def path(self) -> str:
+        """``<environment>/<namespace>/<name>``: the key of current tiers and the store file."""
+        return f"{self.environment}/{self.secret}"
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.set) | frozenset(self.generate) | frozenset(self.delete)
+
+
+# --------------------------------------------------------------------- pull-request facts
+
+
+class ReviewState(enum.StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    author: str | None
+    """GitHub login of the commit's author, None when GitHub could not link it to a user."""
+    committer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    user: str
+    state: ReviewState
+    commit_id: str
+    submitted_at: datetime
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    user: str
+    body: str
+    created_at: datetime
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestFacts:
+    """Everything a decision needs, fetched up front so the policy engine does no I/O."""
+
+    number: int
+    author: str
+    head_sha: str
+    created_at: datetime
+    now: datetime
+    commits: tuple[Commit, ...] = ()
+    reviews: tuple[Review, ...] = ()
+    teams: Mapping[str, frozenset[str]] = field(default_factory=frozen_map)
+    """``org/slug`` → member logins, for every team the applicable policies name."""
+    comments: tuple[Comment, ...] = ()
+    current_tiers: Mapping[str, Tier] = field(default_factory=frozen_map)
+    """``<env>/<namespace>/<name>`` → the tier the store holds now."""
+    changed_files: tuple[str, ...] = ()
+    base_sha: str = ""
+
+
+# ------------------------------------------------------------------------------ decision
+
+
+class DecisionState(enum.StrEnum):
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """How one step of one applicable policy stands."""
+
+    policy: str
+    step: str
+    required: int
+    approved_by: tuple[str, ...]
+    eligible_remaining: tuple[str, ...]
+    """Eligible people who have not (validly) approved yet: who can still approve."""
+    changes_requested_by: tuple[str, ...] = ()
+    satisfied: bool = False
+    waiting_on_earlier_step: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: DecisionState
+    reasons: tuple[str, ...]
+    steps: tuple[StepResult, ...] = ()
+    bypassed: bool = False
+    bypassed_by: str | None = None
+    bypass_reason: str | None = None
+    expires_at: datetime | None = None
+    head_sha: str = ""
+    """The head the decision was made on: a merge is guarded by it."""
+    governance: bool = False
+    auto_merge: bool = True
+    """False when any applicable policy wants an explicit ``/sealgate merge``."""
+    tiers: Mapping[str, Tier] = field(default_factory=frozen_map)
+    """Effective tier per change (``<env>/<namespace>/<name>``)."""

@@ -1,0 +1,1 @@
+"""Notifications: Slack, Microsoft Teams and email."""

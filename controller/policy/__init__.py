@@ -1,0 +1,1 @@
+"""The approval policy engine: facts + documents -> decision (pure core)."""

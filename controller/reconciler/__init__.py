@@ -1,0 +1,1 @@
+"""Composes the adapters: one pull request from facts to synced Secrets."""

@@ -1,0 +1,1 @@
+"""HTTP endpoints: webhooks, health, metrics and the request-status API."""
