@@ -14,6 +14,20 @@ from controller import __version__
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `sealgate --help`)
+    "validate": (
+        "controller.cli.validate:validate",
+        "Check environment, policy and change files.",
+    ),
+    "keys": ("controller.cli.keys:keys", "Create, rotate, retire and list sealing keys."),
+    "seal": ("controller.cli.seal:seal_command", "Seal a value (from stdin) for one key."),
+    "propose": ("controller.cli.propose:propose", "Write a SecretChange file for a PR."),
+    "store": ("controller.cli.store:store", "List the store's secrets and their history."),
+    "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
+    "plan": ("controller.cli.plan:plan", "Dry-run the approval policy on changes and PR facts."),
+    "sandbox": (
+        "controller.cli.sandbox:sandbox",
+        "Play the whole flow on loopback GitHub and Kubernetes servers.",
+    ),
 }
 
 

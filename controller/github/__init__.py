@@ -1,1 +1,43 @@
-"""The GitHub adapter: the only module that imports PyGithub."""
+"""The GitHub adapter: the only module that imports PyGithub.
+
+- :mod:`~controller.github.client` — authentication (token or GitHub App), base URL, retries.
+- :mod:`~controller.github.snapshot` — everything one decision needs, read in one go.
+- :mod:`~controller.github.conditional` and :mod:`~controller.github.poll` — conditional
+  requests, so unchanged lists and idle polls cost no rate-limit budget.
+- :mod:`~controller.github.summary` and :mod:`~controller.github.report` — the check run,
+  the sticky comment and the labels.
+- :mod:`~controller.github.merge` — the merge guarded by the decided head SHA.
+- :mod:`~controller.github.webhooks` — signature check, de-duplication, typed events.
+- :mod:`~controller.github.failures` — PyGithub's exceptions become sealgate's errors.
+"""
+
+from controller.github.client import GitHubClient, RetryPolicy
+from controller.github.merge import MergeMethod, MergeResult, merge
+from controller.github.poll import PollResult, PullPoller, PullSummary
+from controller.github.report import Reporter, ReportResult, Via
+from controller.github.snapshot import PullRequestSnapshot, PullState, SnapshotReader
+from controller.github.summary import Label, Summary, render_summary
+from controller.github.teams import TeamDirectory
+from controller.github.webhooks import WebhookEvent
+
+__all__ = [
+    "GitHubClient",
+    "Label",
+    "MergeMethod",
+    "MergeResult",
+    "PollResult",
+    "PullPoller",
+    "PullRequestSnapshot",
+    "PullState",
+    "PullSummary",
+    "ReportResult",
+    "Reporter",
+    "RetryPolicy",
+    "SnapshotReader",
+    "Summary",
+    "TeamDirectory",
+    "Via",
+    "WebhookEvent",
+    "merge",
+    "render_summary",
+]

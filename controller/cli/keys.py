@@ -1,0 +1,194 @@
+"""``sealgate keys``: the controller's sealing keys (init, rotate, retire, list, fingerprint).
+
+Private keys never leave the key directory and are never printed; what is printed is the
+``sealingKeys`` entry to paste into ``environments/<env>.yaml``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from controller.errors import SealgateError
+from controller.keyring import (
+    KEK_FILE_NAME,
+    KEY_DIR_VARIABLE,
+    KeyInfo,
+    Keyring,
+    KeyStatus,
+    LocalKekFile,
+    default_key_dir,
+)
+from controller.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def key_dir_option(function: F) -> F:
+    return click.option(
+        "--key-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Key directory (default: ${KEY_DIR_VARIABLE}, else ~/.config/sealgate/keys).",
+    )(function)
+
+
+def open_keyring(key_dir: Path | None, *, create: bool = False) -> tuple[LocalKekFile, Keyring]:
+    directory = key_dir if key_dir is not None else default_key_dir()
+    kek = LocalKekFile(directory / KEK_FILE_NAME, create=create)
+    return kek, Keyring(directory, kek)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def read_value(prompt: str, *, raw: bool) -> bytes:
+    """A secret value from stdin, or a no-echo prompt on a terminal; never from argv.
+
+    One trailing newline is dropped unless ``raw``: ``echo value | sealgate seal`` means the
+    value, not the value and a newline.
+    """
+    if sys.stdin.isatty():
+        text: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+        return text.encode()
+    data = sys.stdin.buffer.read()
+    if not raw and data.endswith(b"\n"):
+        data = data[:-1]
+        if data.endswith(b"\r"):
+            data = data[:-1]
+    return data
+
+
+def fail(exc: SealgateError) -> click.ClickException:
+    # Messages of sealgate errors name places and fixes, never values: safe to print.
+    return click.ClickException(str(exc))
+
+
+def _record_key_event(
+    store_dir: Path | None,
+    kek: LocalKekFile,
+    keyring: Keyring,
+    *,
+    env: str,
+    action: str,
+    key_id: str,
+) -> None:
+    if store_dir is None:
+        return
+    with Store(store_dir, kek, keyring) as store:
+        store.record_key_event(env, action, key_id, actor=getpass.getuser())
+
+
+def _sealing_keys_yaml(infos: Sequence[KeyInfo]) -> str:
+    entries = [
+        {"id": info.key_id, "publicKey": info.public_key}
+        for info in infos
+        if info.status is KeyStatus.ACTIVE
+    ]
+    return yaml.safe_dump({"sealingKeys": entries}, sort_keys=False)
+
+
+_store_option = click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also record the event in this store's audit log.",
+)
+
+
+@click.group("keys")
+def keys() -> None:
+    """Create, rotate, retire and list the controller's sealing keys."""
+
+
+@keys.command("init")
+@click.option("--env", "env", required=True, help="Environment name.")
+@key_dir_option
+@_store_option
+def init(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
+    """Create the environment's first key pair and print its sealingKeys entry."""
+    try:
+        kek, keyring = open_keyring(key_dir, create=True)
+        info = keyring.init(env)
+        _record_key_event(store_dir, kek, keyring, env=env, action="init", key_id=info.key_id)
+    except SealgateError as exc:
+        raise fail(exc) from exc
+    click.echo(f"# Paste under spec: in environments/{env}.yaml")
+    click.echo(_sealing_keys_yaml([info]), nl=False)
+
+
+@keys.command("rotate")
+@click.option("--env", "env", required=True, help="Environment name.")
+@key_dir_option
+@_store_option
+def rotate(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
+    """Add a new active key; print the new sealingKeys list (newest first)."""
+    try:
+        kek, keyring = open_keyring(key_dir)
+        info = keyring.rotate(env)
+        _record_key_event(store_dir, kek, keyring, env=env, action="rotate", key_id=info.key_id)
+        current = keyring.list_keys(env)
+    except SealgateError as exc:
+        raise fail(exc) from exc
+    click.echo(f"# New key {info.key_id}; replace sealingKeys in environments/{env}.yaml with:")
+    click.echo(_sealing_keys_yaml(current), nl=False)
+
+
+@keys.command("retire")
+@click.option("--env", "env", required=True, help="Environment name.")
+@click.option("--key-id", required=True, help="The key to retire (see `sealgate keys list`).")
+@key_dir_option
+@_store_option
+def retire(env: str, key_id: str, key_dir: Path | None, store_dir: Path | None) -> None:
+    """Stop opening values sealed to a key (keep the file for the record)."""
+    try:
+        kek, keyring = open_keyring(key_dir)
+        keyring.retire(env, key_id)
+        _record_key_event(store_dir, kek, keyring, env=env, action="retire", key_id=key_id)
+        current = keyring.list_keys(env)
+    except SealgateError as exc:
+        raise fail(exc) from exc
+    click.echo(f"# Retired {key_id}; replace sealingKeys in environments/{env}.yaml with:")
+    click.echo(_sealing_keys_yaml(current), nl=False)
+
+
+@keys.command("list")
+@click.option("--env", "env", default=None, help="Only this environment.")
+@key_dir_option
+def list_keys(env: str | None, key_dir: Path | None) -> None:
+    """Environment, key id, created time and status of every key: no private material."""
+    try:
+        _, keyring = open_keyring(key_dir)
+        infos = keyring.list_keys(env)
+    except SealgateError as exc:
+        raise fail(exc) from exc
+    rows = [
+        [i.environment, i.key_id, i.created.strftime("%Y-%m-%d %H:%M:%SZ"), i.status.value]
+        for i in infos
+    ]
+    click.echo(format_table(["environment", "id", "created", "status"], rows))
+
+
+@keys.command("fingerprint")
+@click.option("--env", "env", required=True, help="Environment name.")
+@click.option("--raw", is_flag=True, help="Keep a trailing newline read from stdin.")
+@key_dir_option
+def fingerprint(env: str, raw: bool, key_dir: Path | None) -> None:
+    """Fingerprint a value read from stdin (or a no-echo prompt), as the controller does."""
+    value = read_value("Value", raw=raw)
+    try:
+        _, keyring = open_keyring(key_dir)
+        click.echo(keyring.fingerprint(env, value))
+    except SealgateError as exc:
+        raise fail(exc) from exc

@@ -1,0 +1,278 @@
+"""``sealgate plan``: dry-run the approval policy on change files and pull-request facts.
+
+Operators and pipelines use it to see what a pull request would need before opening it,
+and it drives the policy rules end to end in tests. The rules come from ``--config`` (the
+``environments/`` and ``policies/`` of the base commit), the pull request from FACTS.json.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from controller.cli._files import RULES_AREAS, read_file, read_paths, read_repository
+from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
+from controller.documents.facts import MAX_FACTS_BYTES, parse_facts
+from controller.errors import DocumentError, Problem
+from controller.model import Decision, DecisionState, PullRequestFacts, SecretChange
+from controller.policy import evaluate
+
+EXIT_APPROVED = 0
+EXIT_INVALID = 1
+EXIT_WAITING = 2
+_CHANGES_DIR = "changes"
+_PIPED_WIDTH = 160
+
+
+@dataclass
+class _Loaded:
+    """Everything read from disk, and every problem met on the way."""
+
+    rules: Rules | None = None
+    facts: PullRequestFacts | None = None
+    changes: list[SecretChange] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def plan_decision(
+    config_dir: Path, facts_path: Path, change_paths: Sequence[Path], *, now: datetime
+) -> Decision:
+    """Read rules, facts and changes, then evaluate; unreadable input makes it invalid.
+
+    ``now`` stands in for the clock when FACTS.json has no ``now``.
+    """
+    loaded = _Loaded()
+    _load_rules(config_dir, loaded)
+    _load_facts(facts_path, loaded, now)
+    _load_changes(change_paths, loaded)
+    if loaded.rules is None or loaded.facts is None:
+        # Without rules or facts there is nothing to evaluate: report the inputs' problems.
+        return Decision(
+            state=DecisionState.INVALID,
+            reasons=tuple(str(problem) for problem in loaded.problems),
+            head_sha=loaded.facts.head_sha if loaded.facts else "",
+        )
+    return evaluate(
+        environments=loaded.rules.environments,
+        policies=loaded.rules.policies,
+        changes=loaded.changes,
+        facts=loaded.facts,
+        problems=loaded.problems,
+    )
+
+
+def _load_rules(config_dir: Path, loaded: _Loaded) -> None:
+    name = config_dir.as_posix()
+    missing = [area for area in RULES_AREAS if not (config_dir / area).is_dir()]
+    if missing:
+        loaded.problems.append(
+            Problem(
+                name,
+                "",
+                f"--config must name a directory holding {' and '.join(RULES_AREAS)}/ of the"
+                f" base commit; missing: {', '.join(f'{area}/' for area in missing)}",
+            )
+        )
+        return
+    read = read_repository(config_dir, RULES_AREAS)
+    loaded.problems.extend(read.problems)
+    try:
+        loaded.rules = parse_rules(read.files)
+    except DocumentError as exc:
+        loaded.problems.extend(exc.problems)
+
+
+def _load_facts(facts_path: Path, loaded: _Loaded, now: datetime) -> None:
+    name = facts_path.as_posix()
+    data = read_file(facts_path, name, limit=MAX_FACTS_BYTES)
+    if isinstance(data, Problem):
+        loaded.problems.append(data)
+        return
+    try:
+        loaded.facts = parse_facts(name, data, default_now=now)
+    except DocumentError as exc:
+        loaded.problems.extend(exc.problems)
+
+
+def _load_changes(change_paths: Sequence[Path], loaded: _Loaded) -> None:
+    read = read_paths(change_paths)
+    loaded.problems.extend(read.problems)
+    located: list[Located] = []
+    for path_name in sorted(read.files):
+        try:
+            located.extend(
+                parse_located(repository_name(path_name), read.files[path_name], ("SecretChange",))
+            )
+        except DocumentError as exc:
+            loaded.problems.extend(exc.problems)
+    loaded.changes = [item.document for item in located if isinstance(item.document, SecretChange)]
+    if loaded.rules is not None:
+        lines = {
+            (item.document.source, item.document.document_index): item.lines
+            for item in located
+            if isinstance(item.document, SecretChange)
+        }
+        loaded.problems.extend(check_changes(loaded.changes, loaded.rules, lines=lines))
+
+
+def repository_name(path_name: str) -> str:
+    """``/home/me/repo/changes/production/x.yaml`` -> ``changes/production/x.yaml``.
+
+    Changes are named as the repository (and GitHub) names them, from the last ``changes``
+    directory on; a file outside any ``changes/`` keeps its path and is reported as such.
+    """
+    parts = PurePosixPath(path_name).parts
+    for index in range(len(parts) - 2, -1, -1):
+        if parts[index] == _CHANGES_DIR:
+            return PurePosixPath(*parts[index:]).as_posix()
+    return path_name
+
+
+def exit_code(decision: Decision) -> int:
+    if decision.state is DecisionState.APPROVED:
+        return EXIT_APPROVED
+    if decision.state is DecisionState.INVALID:
+        return EXIT_INVALID
+    return EXIT_WAITING
+
+
+def as_json(decision: Decision) -> dict[str, object]:
+    return {
+        "decision": decision.state.value,
+        "bypassed": decision.bypassed,
+        "bypassed_by": decision.bypassed_by,
+        "bypass_reason": decision.bypass_reason,
+        "reasons": list(decision.reasons),
+        "policies": [
+            {
+                "name": step.policy,
+                "step": step.step,
+                "required": step.required,
+                "approved_by": list(step.approved_by),
+                "eligible_remaining": list(step.eligible_remaining),
+                "changes_requested_by": list(step.changes_requested_by),
+                "satisfied": step.satisfied,
+                "waiting_on_earlier_step": step.waiting_on_earlier_step,
+            }
+            for step in decision.steps
+        ],
+        "expires_at": _time(decision.expires_at),
+        "governance": decision.governance,
+        "auto_merge": decision.auto_merge,
+        "head_sha": decision.head_sha,
+        "tiers": {path: tier.value for path, tier in sorted(decision.tiers.items())},
+    }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_text(decision: Decision, console: Console) -> None:
+    # markup=False throughout: reasons and bypass text come from people and must print as is.
+    headline = f"Decision: {decision.state.value.upper()}"
+    if decision.bypassed:
+        headline += f" (break-glass by {decision.bypassed_by})"
+    console.print(headline, markup=False, highlight=False)
+    details = [
+        f"head {decision.head_sha or '-'}",
+        f"expires {_time(decision.expires_at) or 'never'}",
+    ]
+    if decision.governance:
+        details.append("governance change")
+    details.append("merges automatically" if decision.auto_merge else "waits for /sealgate merge")
+    console.print(", ".join(details), markup=False, highlight=False)
+    if decision.steps:
+        console.print(_steps_table(decision))
+    if decision.tiers:
+        tiers = ", ".join(f"{path} ({tier.value})" for path, tier in sorted(decision.tiers.items()))
+        console.print(f"Tiers: {tiers}", markup=False, highlight=False)
+    console.print("Reasons:", markup=False, highlight=False)
+    for reason in decision.reasons:
+        console.print(Text(f"  - {reason}"), soft_wrap=True)
+
+
+def _steps_table(decision: Decision) -> Table:
+    table = Table(show_lines=False, safe_box=True)
+    for column in ("Policy", "Step", "Required", "Approved by", "Can still approve", "Status"):
+        table.add_column(column)
+    for step in decision.steps:
+        if step.satisfied:
+            status = "satisfied"
+        elif step.waiting_on_earlier_step:
+            status = "waiting for earlier step"
+        elif step.changes_requested_by:
+            status = f"changes requested by {', '.join(step.changes_requested_by)}"
+        else:
+            status = "needs approval"
+        table.add_row(
+            *(
+                Text(cell)
+                for cell in (
+                    step.policy,
+                    step.step,
+                    str(step.required),
+                    ", ".join(step.approved_by) or "-",
+                    ", ".join(step.eligible_remaining) or "-",
+                    status,
+                )
+            )
+        )
+    return table
+
+
+@click.command("plan")
+@click.option(
+    "--config",
+    "config_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory holding environments/ and policies/ of the base commit.",
+)
+@click.option(
+    "--facts",
+    "facts_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="FACTS.json: the pull request's author, head, commits, reviews, teams, comments.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table and the reasons; json: one object for programs.",
+)
+@click.argument("change_files", nargs=-1, metavar="CHANGE_FILE...", type=click.Path(path_type=Path))
+def plan(config_dir: Path, facts_path: Path, output: str, change_files: tuple[Path, ...]) -> None:
+    """Show the decision the approval policy would make for a pull request.
+
+    CHANGE_FILE... are the pull request's change files (files or directories), kept where
+    they live in the requests repository (.../changes/<environment>/<file>.yaml): they are
+    named from their changes/ directory on, as GitHub names them. Without "now" in
+    FACTS.json the current time is used.
+
+    \b
+    Exit status:
+      0  approved
+      2  pending, rejected or expired (the command worked; approval is missing)
+      1  invalid: malformed files or facts, or a pull request the rules refuse
+    """
+    decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
+    if output == "json":
+        click.echo(json.dumps(as_json(decision), indent=2))
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            # Piped into a file or a CI log: do not squeeze the table into 80 columns.
+            console.width = _PIPED_WIDTH
+        render_text(decision, console)
+    raise SystemExit(exit_code(decision))

@@ -1,0 +1,189 @@
+"""``sealgate validate PATH...``: check document files before they reach a pull request.
+
+Each PATH is a file, a directory of files, or the root of a requests repository (it holds
+``environments/`` and ``policies/``): then the rules are parsed together and every change
+under ``changes/`` is checked against them too. Every problem is printed, one per line as
+``file:line: field: message``, then a summary; the exit status is 0 when all is valid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from controller.cli._files import (
+    RULES_AREAS,
+    ReadFiles,
+    is_repository_root,
+    read_paths,
+    read_repository,
+)
+from controller.cli.keys import open_keyring
+from controller.crypto import check_sealed_values
+from controller.documents import (
+    DOCUMENT_KINDS,
+    Located,
+    Rules,
+    check_changes,
+    parse_located,
+    parse_rules,
+)
+from controller.errors import DocumentError, IntegrityError, Problem
+from controller.model import SecretChange
+
+SealedValueCheck = Callable[[SecretChange], Iterable[Problem]]
+"""Opens every sealed value of a change (``--key-dir``, with the crypto module) and reports
+those that do not open with their binding; validation calls it for each valid change."""
+
+
+@dataclass
+class ValidationReport:
+    files: int = 0
+    documents: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "valid": self.valid,
+            "files": self.files,
+            "documents": self.documents,
+            "problems": [
+                {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+                for p in self.problems
+            ],
+        }
+
+    def summary(self) -> str:
+        if self.valid:
+            return f"valid: {_plural(self.files, 'file')}, {_plural(self.documents, 'document')}"
+        bad_files = len({problem.file for problem in self.problems})
+        return (
+            f"invalid: {_plural(len(self.problems), 'problem')} in "
+            f"{_plural(bad_files, 'file')} ({_plural(self.files, 'file')} read)"
+        )
+
+
+def _sealed_value_check(key_dir: Path | None) -> SealedValueCheck | None:
+    if key_dir is None:
+        return None
+    if not key_dir.is_dir():
+        raise click.UsageError(f"--key-dir {key_dir}: no such directory")
+    try:
+        _, keyring = open_keyring(key_dir)
+    except IntegrityError as exc:
+        raise click.UsageError(f"--key-dir {key_dir}: {exc}") from exc
+    return lambda change: check_sealed_values([change], keyring)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def validate_paths(
+    paths: Sequence[Path], *, check_sealed: SealedValueCheck | None = None
+) -> ValidationReport:
+    """Validate every file under ``paths``; ``check_sealed`` also opens the sealed values."""
+    report = ValidationReport()
+    for path in paths:
+        if path.is_dir() and is_repository_root(path):
+            _validate_repository(path, report, check_sealed)
+        else:
+            read = read_paths([path])
+            report.problems.extend(read.problems)
+            report.files += len(read.files)
+            for name in sorted(read.files):
+                _record(report, _parse(name, read.files[name], report), check_sealed)
+    # File order, then line order: the output reads like a walk through the files.
+    report.problems.sort(key=lambda problem: (problem.file, problem.line or 0))
+    return report
+
+
+def _validate_repository(
+    root: Path, report: ValidationReport, check_sealed: SealedValueCheck | None
+) -> None:
+    read: ReadFiles = read_repository(root)
+    report.problems.extend(read.problems)
+    report.files += len(read.files)
+    rules_files = {
+        name: data for name, data in read.files.items() if name.split("/", 1)[0] in RULES_AREAS
+    }
+    rules: Rules | None = None
+    try:
+        rules = parse_rules(rules_files)
+        report.documents += len(rules.environments) + len(rules.policies)
+    except DocumentError as exc:
+        report.problems.extend(exc.problems)
+    changes: list[Located] = []
+    for name in sorted(set(read.files) - set(rules_files)):
+        changes.extend(_parse(name, read.files[name], report, kinds=("SecretChange",)))
+    _record(report, changes, check_sealed)
+    if rules is not None:
+        typed = [c.document for c in changes if isinstance(c.document, SecretChange)]
+        lines = {
+            (c.document.source, c.document.document_index): c.lines
+            for c in changes
+            if isinstance(c.document, SecretChange)
+        }
+        report.problems.extend(check_changes(typed, rules, lines=lines))
+
+
+def _parse(
+    name: str, data: bytes, report: ValidationReport, kinds: Sequence[str] = DOCUMENT_KINDS
+) -> tuple[Located, ...]:
+    try:
+        return parse_located(name, data, kinds)
+    except DocumentError as exc:
+        report.problems.extend(exc.problems)
+        return ()
+
+
+def _record(
+    report: ValidationReport,
+    located: Sequence[Located],
+    check_sealed: SealedValueCheck | None,
+) -> None:
+    report.documents += len(located)
+    if check_sealed is None:
+        return
+    for item in located:
+        if isinstance(item.document, SecretChange):
+            report.problems.extend(check_sealed(item.document))
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one problem per line and a summary; json: one object for programs.",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also open every sealed value with the controller's keys in DIR (values are never "
+    "shown) and report each that fails its binding or names an unknown key id.",
+)
+def validate(paths: tuple[Path, ...], output: str, key_dir: Path | None) -> None:
+    """Check environment, policy and change files (or a whole requests repository).
+
+    Prints every problem as FILE:LINE: FIELD: MESSAGE and exits 1 when there is any.
+    """
+    report = validate_paths(paths, check_sealed=_sealed_value_check(key_dir))
+    if output == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        click.echo(report.summary())
+    raise SystemExit(0 if report.valid else 1)

@@ -1,0 +1,249 @@
+"""Checks the schemas cannot express, and conversion of valid data into typed model values.
+
+Every function here takes data that already passed its JSON Schema, so shapes and types
+are known; the checks look across fields (a key in two operations, bypassers under hard
+enforcement, duplicate ids) and the builders only fill in defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from controller.documents.locations import FieldPath, LineMap, line_of, render_path
+from controller.errors import Problem
+from controller.model import (
+    GOVERNANCE,
+    Alphabet,
+    ApprovalStep,
+    Bypassers,
+    Enforcement,
+    Environment,
+    GenerateSpec,
+    NotifyTargets,
+    Policy,
+    SealingKey,
+    SecretChange,
+    Tier,
+    Unmatched,
+    frozen_map,
+)
+
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)} | {
+    "w": timedelta(weeks=1)
+}
+OPERATIONS = ("set", "generate", "delete")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``72h``, ``7d``, ``2w`` (already checked by the schema's pattern)."""
+    return int(text[:-1]) * _UNITS[text[-1]]
+
+
+def _problem(source: str, lines: LineMap, path: FieldPath, message: str) -> Problem:
+    return Problem(source, render_path(path), message, line_of(lines, path))
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def environment_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Problem]:
+    problems: list[Problem] = []
+    if doc["metadata"]["name"] == GOVERNANCE:
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("metadata", "name"),
+                f"'{GOVERNANCE}' is reserved for policies about the rules themselves: "
+                "choose another environment name",
+            )
+        )
+    first_use: dict[str, int] = {}
+    for position, key in enumerate(doc["spec"]["sealingKeys"]):
+        path: FieldPath = ("spec", "sealingKeys", position)
+        if key["id"] in first_use:
+            problems.append(
+                _problem(
+                    source,
+                    lines,
+                    (*path, "id"),
+                    f"key id is already used by spec.sealingKeys[{first_use[key['id']]}]: "
+                    "give every key its own id",
+                )
+            )
+        first_use.setdefault(key["id"], position)
+        if not _is_x25519_public_key(key["publicKey"]):
+            problems.append(
+                _problem(
+                    source,
+                    lines,
+                    (*path, "publicKey"),
+                    "is not the base64 of a 32-byte X25519 public key: copy it from "
+                    "`sealgate keys` again",
+                )
+            )
+    return problems
+
+
+def _is_x25519_public_key(text: str) -> bool:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32 and base64.b64encode(raw).decode("ascii") == text
+
+
+def policy_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Problem]:
+    spec = doc["spec"]
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for position, step in enumerate(spec.get("steps", [])):
+        if step["name"] in seen:
+            problems.append(
+                _problem(
+                    source,
+                    lines,
+                    ("spec", "steps", position, "name"),
+                    f"step name is already used by spec.steps[{seen[step['name']]}]: "
+                    "give every step its own name",
+                )
+            )
+        seen.setdefault(step["name"], position)
+    bypassers = spec.get("bypassers", {})
+    if spec.get("enforcement", "hard") == "hard" and (
+        bypassers.get("users") or bypassers.get("teams")
+    ):
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("spec", "bypassers"),
+                "bypassers only apply with enforcement: soft; set spec.enforcement: soft to "
+                "allow break-glass, or remove spec.bypassers",
+            )
+        )
+    return problems
+
+
+def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Problem]:
+    spec = doc["spec"]
+    problems: list[Problem] = []
+    if spec["environment"] == GOVERNANCE:
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("spec", "environment"),
+                f"'{GOVERNANCE}' is not an environment: name the environment the secret lives in",
+            )
+        )
+    first_operation: dict[str, str] = {}
+    for operation, key, path in _operation_keys(spec):
+        if key in first_operation:
+            problems.append(
+                _problem(
+                    source,
+                    lines,
+                    path,
+                    f"key is also in spec.{first_operation[key]}: a key may appear in one "
+                    "operation only",
+                )
+            )
+        first_operation.setdefault(key, operation)
+    return problems
+
+
+def _operation_keys(spec: dict[str, Any]) -> Iterator[tuple[str, str, FieldPath]]:
+    for key in spec.get("set", {}):
+        yield "set", key, ("spec", "set", key)
+    for key in spec.get("generate", {}):
+        yield "generate", key, ("spec", "generate", key)
+    for position, key in enumerate(spec.get("delete", [])):
+        yield "delete", key, ("spec", "delete", position)
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def build_environment(source: str, doc: dict[str, Any]) -> Environment:
+    spec = doc["spec"]
+    return Environment(
+        name=doc["metadata"]["name"],
+        sealing_keys=tuple(SealingKey(key["id"], key["publicKey"]) for key in spec["sealingKeys"]),
+        default_tier=Tier(spec.get("defaultTier", Tier.SENSITIVE)),
+        unmatched=Unmatched(spec.get("unmatched", Unmatched.DENY)),
+        clusters=tuple(spec.get("clusters", ())),
+        source=source,
+    )
+
+
+def _step(name: str, spec: dict[str, Any]) -> ApprovalStep:
+    return ApprovalStep(
+        name=name,
+        required=int(spec["required"]),
+        users=frozenset(spec.get("users", ())),
+        teams=frozenset(spec.get("teams", ())),
+    )
+
+
+def build_policy(source: str, doc: dict[str, Any]) -> Policy:
+    spec = doc["spec"]
+    if "approvals" in spec:
+        steps: tuple[ApprovalStep, ...] = (_step("approvals", spec["approvals"]),)
+    else:
+        steps = tuple(_step(step["name"], step) for step in spec["steps"])
+    bypassers = spec.get("bypassers", {})
+    notify = spec.get("notify", {})
+    return Policy(
+        name=doc["metadata"]["name"],
+        steps=steps,
+        description=doc["metadata"].get("description", ""),
+        environments=tuple(spec.get("environments", ("*",))),
+        secrets=tuple(spec.get("secrets", ("**",))),
+        tiers=frozenset(Tier(tier) for tier in spec.get("tiers", tuple(Tier))),
+        allow_self_approval=spec.get("allowSelfApproval", False),
+        invalidate_on_push=spec.get("invalidateOnPush", True),
+        changes_requested_blocks=spec.get("changesRequestedBlocks", True),
+        enforcement=Enforcement(spec.get("enforcement", Enforcement.HARD)),
+        bypassers=Bypassers(
+            users=frozenset(bypassers.get("users", ())),
+            teams=frozenset(bypassers.get("teams", ())),
+        ),
+        expires_after=parse_duration(spec.get("expiresAfter", "7d")),
+        auto_merge=spec.get("autoMerge", True),
+        notify=NotifyTargets(
+            slack=tuple(notify.get("slack", ())),
+            email=tuple(notify.get("email", ())),
+            teams=tuple(notify.get("teams", ())),
+        ),
+        source=source,
+    )
+
+
+def build_change(source: str, index: int, doc: dict[str, Any]) -> SecretChange:
+    spec = doc["spec"]
+    return SecretChange(
+        name=doc["metadata"]["name"],
+        environment=spec["environment"],
+        secret=spec["secret"],
+        reason=spec["reason"],
+        set=frozen_map(spec.get("set", {})),
+        generate=frozen_map(
+            {
+                key: GenerateSpec(
+                    length=int(options.get("length", 32)),
+                    alphabet=Alphabet(options.get("alphabet", Alphabet.ALPHANUMERIC)),
+                )
+                for key, options in spec.get("generate", {}).items()
+            }
+        ),
+        delete=tuple(spec.get("delete", ())),
+        tier=Tier(spec["tier"]) if "tier" in spec else None,
+        base_version=int(spec["baseVersion"]) if "baseVersion" in spec else None,
+        source=source,
+        document_index=index,
+    )

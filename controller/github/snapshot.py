@@ -1,0 +1,336 @@
+"""Everything one decision needs about one pull request, read from GitHub in one go.
+
+The snapshot is immutable: the policy engine turns it into a decision without I/O. What it
+reads, and from where:
+
+- the pull request itself, its changed files (every page), its commits with their author
+  and committer logins, its reviews with the commit each was made on, its comments;
+- the contents of the changed files under ``changes/`` at the **head**;
+- ``environments/`` and ``policies/`` at the **base**, never the head, so a pull request
+  cannot loosen the rules it is judged by;
+- the members of every team the base policies name (cached briefly).
+
+Content is addressed by git object ids (a commit for the rule folders, a blob for a file),
+which never change, so it is cached without expiry. The lists (files, commits, reviews,
+comments) are read with conditional requests, so the ones that did not change since the last
+snapshot answer ``304`` and cost no rate-limit budget. A re-evaluation after a review thus
+spends budget on the pull request and its reviews only.
+
+Current tiers are the store's business, not GitHub's: ``facts.current_tiers`` is left empty
+for the caller to fill with ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from github.ContentFile import ContentFile
+from github.GithubException import UnknownObjectException
+from github.Repository import Repository
+
+from controller.documents import parse_rules
+from controller.errors import ConflictError, DocumentError, GitHubError, Problem
+from controller.github.cache import LruCache
+from controller.github.client import GitHubClient
+from controller.github.conditional import ConditionalLists
+from controller.github.failures import github_errors
+from controller.github.teams import TeamDirectory
+from controller.model import (
+    Comment,
+    Commit,
+    PullRequestFacts,
+    Review,
+    ReviewState,
+    frozen_map,
+)
+from controller.policy import teams_referenced
+
+CHANGES_DIR = "changes/"
+ENVIRONMENTS_DIR = "environments"
+POLICIES_DIR = "policies"
+RULE_DIRS = (ENVIRONMENTS_DIR, POLICIES_DIR)
+YAML_SUFFIXES = (".yaml", ".yml")
+
+# GitHub's list endpoints stop at these counts; past them the snapshot would be partial.
+MAX_PULL_COMMITS = 250
+MAX_PULL_FILES = 3000
+
+TeamsFor = Callable[[Mapping[str, bytes]], Iterable[str]]
+"""Given the base's rule files, the ``org/slug`` teams whose members the decision needs."""
+
+
+class PullState(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    MERGED = "merged"
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestSnapshot:
+    repo: str
+    """``owner/name``."""
+    title: str
+    state: PullState
+    facts: PullRequestFacts
+    change_files: Mapping[str, bytes] = field(default_factory=frozen_map)
+    """Path → bytes at the head, for changed files under ``changes/`` that still exist."""
+    rule_files: Mapping[str, bytes] = field(default_factory=frozen_map)
+    """Path → bytes at the base, for every YAML file in ``environments/`` and ``policies/``."""
+    labels: tuple[str, ...] = ()
+    head_ref: str = ""
+    problems: tuple[Problem, ...] = ()
+    """What kept the snapshot from being complete: pass to the policy engine as problems."""
+
+
+REVIEW_STATES = frozenset(state.value for state in ReviewState) - {ReviewState.PENDING.value}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _login(account: Any) -> str | None:
+    if isinstance(account, dict) and account.get("login"):
+        return str(account["login"])
+    return None
+
+
+def _when(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text))
+
+
+def teams_named_by_rules(rule_files: Mapping[str, bytes]) -> Iterable[str]:
+    """The teams the base's policies name; none when the rules do not parse (the decision
+    is then invalid whatever the memberships)."""
+    try:
+        rules = parse_rules(rule_files)
+    except DocumentError:
+        return ()
+    return teams_referenced(rules.policies)
+
+
+class SnapshotReader:
+    """Reads pull-request snapshots, sharing caches across pull requests and calls."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        teams_for: TeamsFor = teams_named_by_rules,
+        teams: TeamDirectory | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        cache_size: int = 512,
+    ) -> None:
+        self._client = client
+        self._teams_for = teams_for
+        self._teams = teams or TeamDirectory(client)
+        self._clock = clock
+        self._blobs: LruCache[tuple[str, str], bytes] = LruCache(cache_size)
+        self._rules: LruCache[tuple[str, str], Mapping[str, bytes]] = LruCache(64)
+        self._lists = ConditionalLists(client)
+
+    def fetch(self, repo_name: str, number: int) -> PullRequestSnapshot:
+        """Read one pull request.
+
+        Raises :class:`GitHubError` when GitHub fails or refuses, and :class:`ConflictError`
+        when the head moved while it was being read (read again).
+        """
+        where = f"read pull request {repo_name}#{number}"
+        try:
+            return self._fetch(repo_name, number, where)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GitHubError(
+                f"{where}: GitHub's answer lacks a field sealgate relies on", retryable=False
+            ) from exc
+
+    def _fetch(self, repo_name: str, number: int, where: str) -> PullRequestSnapshot:
+        repo = self._client.repo(repo_name)
+        problems: list[Problem] = []
+        with github_errors(where):
+            pr = repo.get_pull(number)
+            head_sha = pr.head.sha
+            base_sha = pr.base.sha
+            if pr.merged:
+                state = PullState.MERGED
+            else:
+                state = PullState.OPEN if pr.state == "open" else PullState.CLOSED
+
+            # The lists go through conditional GETs: an unchanged page answers 304, which
+            # costs no rate-limit budget, and is served from memory.
+            pull_path = f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
+            issue_path = f"/repos/{quote(repo_name, safe='/')}/issues/{number}"
+            files = self._lists.get(f"{pull_path}/files").items
+            commits = tuple(
+                Commit(
+                    sha=str(c["sha"]),
+                    author=_login(c.get("author")),
+                    committer=_login(c.get("committer")),
+                )
+                for c in self._lists.get(f"{pull_path}/commits").items
+            )
+            reviews = tuple(
+                Review(
+                    user=str(_login(r.get("user"))),
+                    state=ReviewState(r["state"]),
+                    commit_id=str(r.get("commit_id") or ""),
+                    submitted_at=_when(r["submitted_at"]),
+                    id=int(r["id"]),
+                )
+                for r in self._lists.get(f"{pull_path}/reviews").items
+                # A pending review is a draft only its author sees; a review by a deleted
+                # account has no user and cannot count.
+                if _login(r.get("user")) is not None
+                and r.get("submitted_at")
+                and r.get("state") in REVIEW_STATES
+            )
+            comments = tuple(
+                Comment(
+                    user=str(_login(c.get("user"))),
+                    body=str(c.get("body") or ""),
+                    created_at=_when(c["created_at"]),
+                    id=int(c["id"]),
+                )
+                for c in self._lists.get(f"{issue_path}/comments").items
+                if _login(c.get("user")) is not None
+            )
+            if commits and commits[-1].sha != head_sha:
+                # A push landed between reading the pull request and its commits: the facts
+                # would mix two heads. The caller reads again.
+                raise ConflictError(f"{where}: the head moved while it was being read")
+            if pr.commits > len(commits):
+                problems.append(
+                    Problem(
+                        "pull request",
+                        "commits",
+                        f"it has {pr.commits} commits and GitHub lists at most "
+                        f"{MAX_PULL_COMMITS}: split it so every committer can be checked",
+                    )
+                )
+            if pr.changed_files > len(files):
+                problems.append(
+                    Problem(
+                        "pull request",
+                        "files",
+                        f"it changes {pr.changed_files} files and GitHub lists "
+                        f"at most {MAX_PULL_FILES}: split it",
+                    )
+                )
+
+            changed: list[str] = []
+            change_files: dict[str, bytes] = {}
+            for f in files:
+                filename = str(f["filename"])
+                changed.append(filename)
+                previous = f.get("previous_filename")
+                if previous and previous not in changed:
+                    # A rename out of policies/ edits the rules just as much as a rewrite.
+                    changed.append(str(previous))
+                if f.get("status") == "removed" or not filename.startswith(CHANGES_DIR):
+                    continue
+                content = self._blob(
+                    repo,
+                    repo_name,
+                    filename,
+                    ref=head_sha,
+                    blob_sha=str(f["sha"]),
+                    problems=problems,
+                )
+                if content is not None:
+                    change_files[filename] = content
+
+            rule_files = self._rules_at(repo, repo_name, base_sha, problems)
+            teams = self._teams.memberships(self._teams_for(rule_files))
+            facts = PullRequestFacts(
+                number=pr.number,
+                author=pr.user.login,
+                head_sha=head_sha,
+                created_at=pr.created_at,
+                now=self._clock(),
+                commits=commits,
+                reviews=reviews,
+                teams=teams,
+                comments=comments,
+                changed_files=tuple(changed),
+                base_sha=base_sha,
+            )
+            return PullRequestSnapshot(
+                repo=repo_name,
+                title=pr.title,
+                state=state,
+                facts=facts,
+                change_files=frozen_map(change_files),
+                rule_files=rule_files,
+                labels=tuple(label.name for label in pr.labels),
+                head_ref=pr.head.ref,
+                problems=tuple(problems),
+            )
+
+    def _rules_at(
+        self, repo: Repository, repo_name: str, base_sha: str, problems: list[Problem]
+    ) -> Mapping[str, bytes]:
+        cached = self._rules.get((repo_name, base_sha))
+        if cached is not None:
+            return cached
+        found: dict[str, bytes] = {}
+        complete = True
+        folders = list(RULE_DIRS)
+        while folders:
+            folder = folders.pop()
+            try:
+                listing = repo.get_contents(folder, ref=base_sha)
+            except UnknownObjectException:
+                continue  # no such folder at the base: no rules of that kind
+            if not isinstance(listing, list):
+                listing = [listing]  # a file where a folder belongs: parse_rules says so
+            for item in listing:
+                if item.type == "dir" and item.path.startswith(POLICIES_DIR + "/"):
+                    folders.append(item.path)  # policies may be grouped in sub-folders
+                    continue
+                if item.type != "file" or not item.name.endswith(YAML_SUFFIXES):
+                    continue
+                content = self._blob(
+                    repo, repo_name, item.path, ref=base_sha, blob_sha=item.sha, problems=problems
+                )
+                if content is None:
+                    complete = False
+                else:
+                    found[item.path] = content
+        rules = frozen_map(found)
+        if complete:
+            self._rules.put((repo_name, base_sha), rules)
+        return rules
+
+    def _blob(
+        self,
+        repo: Repository,
+        repo_name: str,
+        path: str,
+        *,
+        ref: str,
+        blob_sha: str,
+        problems: list[Problem],
+    ) -> bytes | None:
+        """A file's bytes at ``ref``, cached by blob id (the same bytes wherever they sit).
+
+        Keyed by repository too: one repository's content never answers for another's.
+        """
+        cached = self._blobs.get((repo_name, blob_sha))
+        if cached is not None:
+            return cached
+        try:
+            item = repo.get_contents(path, ref=ref)
+        except UnknownObjectException:
+            problems.append(Problem(path, "", f"listed by GitHub but not readable at {ref[:12]}"))
+            return None
+        if not isinstance(item, ContentFile) or item.encoding != "base64":
+            # The contents API only inlines files up to 1 MB; no sealgate document is that big.
+            problems.append(Problem(path, "", "file is too large to be a sealgate document"))
+            return None
+        content = item.decoded_content
+        self._blobs.put((repo_name, blob_sha), content)
+        return content

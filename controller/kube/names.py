@@ -1,0 +1,26 @@
+"""Label and annotation names sealgate reads and writes: its public contract on objects."""
+
+from __future__ import annotations
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "sealgate"
+SELECTOR = f"{MANAGED_BY}={MANAGER}"
+
+STORE_VERSION = "sealgate.dev/store-version"
+CHANGE_ID = "sealgate.dev/change-id"
+PULL_REQUEST = "sealgate.dev/pull-request"
+CHECKSUM = "sealgate.dev/checksum"
+
+ADOPT = "sealgate.dev/adopt"
+"""Set to ``"true"`` on an existing Secret to let sealgate take it over."""
+RESTART = "sealgate.dev/restart"
+"""Set to ``"false"`` on a workload to keep sealgate from restarting it."""
+
+RESTARTED_AT = "sealgate.dev/restartedAt"
+"""Pod-template annotation that forces a rollout when the checksum alone cannot."""
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+"""kubectl keeps a full copy of the applied manifest here, old data included."""
+
+EVENT_REASON = "SealgateSynced"
+COMPONENT = "sealgate"

@@ -1,0 +1,216 @@
+"""Decide what to do with one Secret, and do it with optimistic concurrency.
+
+``plan`` is pure: given what the cluster holds (or nothing) and what the store wants, it says
+create, update, leave alone or refuse. ``apply`` carries a plan out; every update is a PUT
+carrying the resourceVersion that was read, so a concurrent edit is never overwritten: a 409
+re-reads and re-plans, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.errors import ClusterError, ConflictError
+from controller.kube import names
+from controller.kube.api import KubeApi, Obj
+from controller.kube.checksum import checksums_equal, secret_checksum
+from controller.kube.results import DesiredSecret, SecretOutcome, SecretSync
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICTS = 5
+# Metadata fields a PUT carries back; everything else is server-owned or unknown to us.
+_KEPT_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+)
+
+
+class Action(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    action: Action
+    reason: str = ""
+    body: Obj | None = field(default=None, repr=False)
+    adopting: bool = False
+    repairing: bool = False
+    """The checksum annotation is current but the data is not: someone edited it by hand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    result: SecretSync
+    secret: Obj | None = field(default=None, repr=False)
+    """The Secret as the server now holds it (None when unknown)."""
+    repaired: bool = False
+
+
+def is_managed(secret: Mapping[str, Any]) -> bool:
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get(names.MANAGED_BY) == names.MANAGER)
+
+
+def adoption_allowed(secret: Mapping[str, Any]) -> bool:
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(names.ADOPT, "")).strip().lower() == "true"
+
+
+def live_checksum(key: bytes, secret: Mapping[str, Any]) -> str | None:
+    """Checksum of what the Secret really holds, to catch edits that kept the annotation."""
+    try:
+        data = {
+            k: base64.b64decode(v, validate=True) for k, v in (secret.get("data") or {}).items()
+        }
+    except (binascii.Error, TypeError, ValueError):
+        return None
+    return secret_checksum(key, data)
+
+
+def _annotations(desired: DesiredSecret, checksum: str) -> dict[str, str]:
+    p = desired.provenance
+    out = {
+        names.STORE_VERSION: str(p.store_version),
+        names.CHANGE_ID: p.change_id,
+        names.CHECKSUM: checksum,
+    }
+    if p.pull_request is not None:
+        out[names.PULL_REQUEST] = str(p.pull_request)
+    return out
+
+
+def _body(desired: DesiredSecret, checksum: str, current: Mapping[str, Any] | None) -> Obj:
+    meta: Obj = {"name": desired.name, "namespace": desired.namespace}
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    if current is not None:
+        old = current.get("metadata") or {}
+        meta.update({k: old[k] for k in _KEPT_METADATA if k in old})
+        labels.update(old.get("labels") or {})
+        annotations.update(old.get("annotations") or {})
+        # Adoption is a one-time permission; the label is the lasting claim. kubectl's copy
+        # of its last manifest would keep the old values readable in metadata.
+        for stale in (names.ADOPT, names.LAST_APPLIED, names.PULL_REQUEST):
+            annotations.pop(stale, None)
+    labels[names.MANAGED_BY] = names.MANAGER
+    annotations.update(_annotations(desired, checksum))
+    meta["labels"] = labels
+    meta["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta,
+        "type": "Opaque",
+        "data": {k: base64.b64encode(bytes(v)).decode("ascii") for k, v in desired.data.items()},
+    }
+
+
+def plan(
+    current: Mapping[str, Any] | None, desired: DesiredSecret, checksum: str, key: bytes
+) -> Plan:
+    if current is None:
+        return Plan(Action.CREATE, body=_body(desired, checksum, None))
+    managed = is_managed(current)
+    if not managed and not adoption_allowed(current):
+        return Plan(
+            Action.REFUSE,
+            f"a Secret {desired.namespace}/{desired.name} exists that sealgate does not "
+            f"manage; to hand it over, annotate it {names.ADOPT}=true",
+        )
+    kind = current.get("type") or "Opaque"
+    if kind != "Opaque":
+        return Plan(
+            Action.REFUSE,
+            f"the existing Secret has type {kind}; sealgate writes only Opaque Secrets "
+            "and a Secret's type cannot change",
+        )
+    if current.get("immutable") is True:
+        return Plan(
+            Action.REFUSE, "the existing Secret is immutable; delete it to let sealgate recreate it"
+        )
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    annotated = managed and checksums_equal(annotations.get(names.CHECKSUM), checksum)
+    if annotated and checksums_equal(live_checksum(key, current), checksum):
+        return Plan(Action.UNCHANGED)
+    return Plan(
+        Action.UPDATE,
+        body=_body(desired, checksum, current),
+        adopting=not managed,
+        repairing=annotated,
+    )
+
+
+def apply(
+    api: KubeApi,
+    desired: DesiredSecret,
+    checksum: str,
+    key: bytes,
+    current: Obj | None,
+) -> Applied:
+    """Carry out the plan for ``current``."""
+    ns, name = desired.namespace, desired.name
+
+    def result(outcome: SecretOutcome, message: str = "", *, retryable: bool = False) -> SecretSync:
+        return SecretSync(
+            api.cluster, ns, name, outcome, message, retryable=retryable, checksum=checksum
+        )
+
+    conflicts = 0
+    while True:
+        step = plan(current, desired, checksum, key)
+        try:
+            if step.action is Action.UNCHANGED:
+                return Applied(result(SecretOutcome.UNCHANGED), current)
+            if step.action is Action.REFUSE:
+                log.warning(
+                    "cluster %s: not writing Secret %s/%s: %s", api.cluster, ns, name, step.reason
+                )
+                return Applied(result(SecretOutcome.REFUSED, step.reason), current)
+            assert step.body is not None
+            if step.action is Action.CREATE:
+                created = api.create_secret(ns, step.body)
+                log.info("cluster %s: created Secret %s/%s", api.cluster, ns, name)
+                return Applied(result(SecretOutcome.CREATED), created)
+            updated = api.replace_secret(ns, name, step.body)
+            if step.adopting:
+                message = "adopted by annotation"
+            elif step.repairing:
+                message = "restored: the data had been edited outside sealgate"
+            else:
+                message = ""
+            log.info("cluster %s: updated Secret %s/%s %s", api.cluster, ns, name, message)
+            return Applied(result(SecretOutcome.UPDATED, message), updated, step.repairing)
+        except ConflictError:
+            # Someone wrote in between (or created it first): read again and decide again.
+            conflicts += 1
+            if conflicts >= MAX_CONFLICTS:
+                return Applied(
+                    result(
+                        SecretOutcome.FAILED,
+                        f"gave up after {conflicts} conflicting writes: the Secret keeps changing",
+                        retryable=True,
+                    )
+                )
+            try:
+                current = api.get_secret(ns, name)
+            except ClusterError as exc:
+                return Applied(result(SecretOutcome.FAILED, str(exc), retryable=exc.retryable))
+        except ClusterError as exc:
+            return Applied(result(SecretOutcome.FAILED, str(exc), retryable=exc.retryable))

@@ -1,0 +1,280 @@
+"""``evaluate``: documents + pull-request facts -> decision. Pure and deterministic.
+
+Precedence of states: invalid > expired > rejected > pending > approved. Every input
+sequence is sorted first, so the decision does not depend on the order reviews, policies
+or changes were fetched in. Reasons are grouped in that same precedence, so the first
+reason always explains the state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from controller.errors import Problem
+from controller.model import (
+    Decision,
+    DecisionState,
+    Environment,
+    Policy,
+    PullRequestFacts,
+    Review,
+    ReviewState,
+    SecretChange,
+    StepResult,
+    Tier,
+    frozen_map,
+)
+from controller.policy.bypass import BypassGrant, find_bypass
+from controller.policy.judge import PolicyStanding, judge_policy
+from controller.policy.people import Directory, latest_votes
+from controller.policy.scope import change_files, governance_files, scope_changes
+from controller.policy.text import duration, names, short_sha, timestamp
+
+# Break-glass overrides missing or objecting reviews, never broken input or a lapsed request.
+_BYPASSABLE = frozenset({DecisionState.PENDING, DecisionState.REJECTED})
+
+
+@dataclass(slots=True)
+class _Reasons:
+    invalid: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def state(self) -> DecisionState:
+        for state, reasons in (
+            (DecisionState.INVALID, self.invalid),
+            (DecisionState.EXPIRED, self.expired),
+            (DecisionState.REJECTED, self.rejected),
+            (DecisionState.PENDING, self.pending),
+        ):
+            if reasons:
+                return state
+        return DecisionState.APPROVED
+
+    def ordered(self) -> tuple[str, ...]:
+        return (*self.invalid, *self.expired, *self.rejected, *self.pending, *self.notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    governance: bool
+    applicable: list[Policy]
+    tiers: Mapping[str, Tier]
+
+
+def evaluate(
+    *,
+    environments: Mapping[str, Environment],
+    policies: Sequence[Policy],
+    changes: Sequence[SecretChange],
+    facts: PullRequestFacts,
+    problems: Sequence[Problem] = (),
+) -> Decision:
+    """Decide a pull request. ``problems`` are input errors found while loading its files."""
+    reasons = _Reasons()
+    reasons.invalid.extend(
+        str(p) for p in sorted(problems, key=lambda p: (p.file, p.line or 0, p.field, p.message))
+    )
+    ordered_policies = sorted(policies, key=lambda p: (p.name, p.source))
+    ordered_changes = sorted(changes, key=lambda c: (c.path, c.source, c.document_index, c.name))
+    _check_unique_names(ordered_policies, reasons)
+
+    scope = _scope(environments, ordered_policies, ordered_changes, facts, reasons)
+    directory = Directory.of(facts)
+    votes = latest_votes(facts.reviews)
+    standings = [judge_policy(p, facts, votes, directory) for p in scope.applicable]
+    for standing in standings:
+        _report_standing(standing, reasons)
+    _report_ignored_votes(standings, votes, facts, directory, reasons)
+
+    expires_at = _expiry(scope.applicable, facts, reasons)
+    outcome = find_bypass(facts, scope.applicable, directory)
+    reasons.notes.extend(outcome.ignored)
+    reviewed = reasons.state()
+    grant = outcome.grant if reviewed in _BYPASSABLE else None
+    if outcome.grant is not None and grant is None:
+        reasons.notes.append(_bypass_unused(outcome.grant, reviewed))
+
+    headline: tuple[str, ...] = ()
+    if grant is not None:
+        headline = (_bypass_headline(grant, scope.applicable),)
+    elif reviewed is DecisionState.APPROVED:
+        headline = (_approved_headline(scope),)
+    return Decision(
+        state=DecisionState.APPROVED if grant is not None else reviewed,
+        reasons=headline + reasons.ordered(),
+        steps=tuple(step for standing in standings for step in standing.steps),
+        bypassed=grant is not None,
+        bypassed_by=grant.user if grant is not None else None,
+        bypass_reason=grant.reason if grant is not None else None,
+        expires_at=expires_at,
+        head_sha=facts.head_sha,
+        governance=scope.governance,
+        auto_merge=all(policy.auto_merge for policy in scope.applicable),
+        tiers=frozen_map(scope.tiers),
+    )
+
+
+def applicable_policies(decision: Decision, policies: Iterable[Policy]) -> tuple[Policy, ...]:
+    """The policies ``decision`` was judged by (those its steps name), e.g. for
+    ``can_merge_command`` or for choosing whom to notify."""
+    named = {step.policy for step in decision.steps}
+    return tuple(sorted((p for p in policies if p.name in named), key=lambda p: p.name))
+
+
+def _check_unique_names(policies: Sequence[Policy], reasons: _Reasons) -> None:
+    counts = Counter(policy.name for policy in policies)
+    for name in sorted(n for n, count in counts.items() if count > 1):
+        sources = names((p.source or "?" for p in policies if p.name == name), empty="?")
+        reasons.invalid.append(
+            f"Policy name '{name}' is used by more than one policy ({sources}); give each"
+            " policy a unique metadata.name."
+        )
+
+
+def _scope(
+    environments: Mapping[str, Environment],
+    policies: Sequence[Policy],
+    changes: Sequence[SecretChange],
+    facts: PullRequestFacts,
+    reasons: _Reasons,
+) -> _Scope:
+    rule_files = governance_files(facts.changed_files)
+    if rule_files:
+        if changes or change_files(facts.changed_files):
+            reasons.invalid.append(
+                f"The pull request changes rules or other files ({names(rule_files)}) and"
+                " secrets under changes/ together; split it into a governance pull request"
+                " and a secret-change pull request."
+            )
+        governing = [policy for policy in policies if policy.is_governance]
+        if not governing:
+            reasons.invalid.append(
+                f"The pull request changes files outside changes/ ({names(rule_files)}), which"
+                " only a governance policy may approve, and no policy lists the 'governance'"
+                " environment; add one (spec.environments: [governance])."
+            )
+        return _Scope(governance=True, applicable=governing, tiers={})
+
+    scope = scope_changes(environments, policies, changes, facts.current_tiers)
+    reasons.invalid.extend(scope.invalid)
+    reasons.notes.extend(scope.notes)
+    if not changes:
+        reasons.invalid.append(
+            "The pull request carries no secret change and no governance change, so there is"
+            " nothing to approve; add a change file under changes/<environment>/."
+        )
+    return _Scope(governance=False, applicable=scope.applicable, tiers=scope.tiers)
+
+
+def _report_standing(standing: PolicyStanding, reasons: _Reasons) -> None:
+    name = standing.policy.name
+    reasons.invalid.extend(standing.impossible)
+    for person in standing.blocking:
+        reasons.rejected.append(
+            f"Policy '{name}': {person} requested changes, which blocks the pull request"
+            f" until {person} approves it or the review is dismissed."
+        )
+    for step in standing.steps:
+        if step.satisfied:
+            reasons.notes.append(
+                f"Policy '{name}', step '{step.step}': satisfied, approved by"
+                f" {names(step.approved_by)} ({step.required} required)."
+            )
+        elif step.waiting_on_earlier_step:
+            reasons.pending.append(
+                f"Policy '{name}', step '{step.step}': waits for the earlier steps; approvals"
+                f" already given ({names(step.approved_by, empty='none')}) count once they"
+                " are satisfied."
+            )
+        else:
+            reasons.pending.append(_pending_step(name, step))
+
+
+def _pending_step(policy: str, step: StepResult) -> str:
+    return (
+        f"Policy '{policy}', step '{step.step}': {len(step.approved_by)} of {step.required}"
+        f" approval(s) ({names(step.approved_by, empty='none yet')}); can still approve:"
+        f" {names(step.eligible_remaining)}."
+    )
+
+
+def _report_ignored_votes(
+    standings: Sequence[PolicyStanding],
+    votes: Mapping[str, Review],
+    facts: PullRequestFacts,
+    directory: Directory,
+    reasons: _Reasons,
+) -> None:
+    """Say why an approval or change request does not count, so nobody is misled by it."""
+    eligible_anywhere = frozenset().union(*(s.eligible for s in standings))
+    listed_anywhere = frozenset().union(
+        *(directory.listed(step.users, step.teams) for s in standings for step in s.policy.steps)
+    )
+    for person in sorted(votes):
+        vote = votes[person]
+        verb = "approval" if vote.state is ReviewState.APPROVED else "change request"
+        if person not in eligible_anywhere:
+            if person in listed_anywhere and person in directory.excluded:
+                why = (
+                    "they authored the pull request or one of its commits, and the policies"
+                    " that list them do not allow self-approval"
+                )
+            else:
+                why = "they are not a listed user or team member of any applicable policy"
+            reasons.notes.append(f"The {verb} by {person} does not count: {why}.")
+            continue
+        stale_in = [s.policy.name for s in standings if person in s.stale]
+        if stale_in:
+            reasons.notes.append(
+                f"The approval by {person} was given on commit {short_sha(vote.commit_id)}, not"
+                f" the head {short_sha(facts.head_sha)}; policies that invalidate approvals on"
+                f" push ({names(stale_in)}) need a fresh approval."
+            )
+
+
+def _expiry(
+    applicable: Sequence[Policy], facts: PullRequestFacts, reasons: _Reasons
+) -> datetime | None:
+    if not applicable:
+        return None
+    shortest = min(policy.expires_after for policy in applicable)
+    expires_at = facts.created_at + shortest
+    if facts.now >= expires_at:
+        strictest = [p.name for p in applicable if p.expires_after == shortest]
+        reasons.expired.append(
+            f"The pull request expired at {timestamp(expires_at)}, {duration(shortest)} after it"
+            f" was opened (expiresAfter of {names(strictest)}); open a new pull request."
+        )
+    return expires_at
+
+
+def _bypass_unused(grant: BypassGrant, state: DecisionState) -> str:
+    if state is DecisionState.APPROVED:
+        return (
+            f"The /sealgate bypass by {grant.user} was not needed: reviews already approve the"
+            " pull request."
+        )
+    return f"The /sealgate bypass by {grant.user} cannot rescue a pull request that is {state}."
+
+
+def _bypass_headline(grant: BypassGrant, applicable: Sequence[Policy]) -> str:
+    return (
+        f"Approved by break-glass: {grant.user} bypassed review under soft policies"
+        f" {names(p.name for p in applicable)} at {timestamp(grant.comment.created_at)};"
+        " approvers are notified and the audit log records the reason."
+    )
+
+
+def _approved_headline(scope: _Scope) -> str:
+    if not scope.applicable:
+        return "Approved: no policy applies and every environment allows unmatched changes."
+    return (
+        "Approved: every applicable policy is satisfied"
+        f" ({names(p.name for p in scope.applicable)})."
+    )

@@ -1,0 +1,109 @@
+"""What a pull request is, and which policies judge it.
+
+A pull request either changes secrets (only files under ``changes/``) or changes the rules
+(anything else: ``policies/``, ``environments/``, CI, code): the latter is a governance
+change, judged by the governance policies. Mixing both is refused, so a secret change can
+never ride along with a rule change that would judge it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.model import GOVERNANCE, Environment, Policy, SecretChange, Tier, Unmatched
+from controller.policy.globs import secret_glob_matches
+
+CHANGES_DIR = "changes/"
+ANY_ENVIRONMENT = "*"
+
+
+def governance_files(changed_files: Sequence[str]) -> tuple[str, ...]:
+    """Changed files that make a pull request a governance change: anything outside changes/."""
+    return tuple(sorted(path for path in changed_files if not path.startswith(CHANGES_DIR)))
+
+
+def change_files(changed_files: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(path for path in changed_files if path.startswith(CHANGES_DIR)))
+
+
+def effective_tier(
+    change: SecretChange, environment: Environment, current_tiers: Mapping[str, Tier]
+) -> Tier:
+    """The higher of the secret's tier now and the tier it asks for.
+
+    Lowering a tier is thereby judged at the old, higher tier: nobody can downgrade a
+    critical secret with the approvals a standard one needs.
+    """
+    current = current_tiers.get(change.path, environment.default_tier)
+    return Tier.highest(current, change.tier or current)
+
+
+def covers(policy: Policy, change: SecretChange, tier: Tier) -> bool:
+    """Environment (``*`` never reaches the reserved governance), secret glob and tier."""
+    environments = policy.environments
+    in_environment = change.environment in environments or (
+        ANY_ENVIRONMENT in environments and change.environment != GOVERNANCE
+    )
+    return (
+        in_environment
+        and tier in policy.tiers
+        and any(secret_glob_matches(glob, change.secret) for glob in policy.secrets)
+    )
+
+
+@dataclass(slots=True)
+class ChangeScope:
+    """The policies a set of secret changes brings in, and what is wrong with the changes."""
+
+    applicable: list[Policy] = field(default_factory=list)
+    tiers: dict[str, Tier] = field(default_factory=dict)
+    invalid: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def scope_changes(
+    environments: Mapping[str, Environment],
+    policies: Sequence[Policy],
+    changes: Sequence[SecretChange],
+    current_tiers: Mapping[str, Tier],
+) -> ChangeScope:
+    """Effective tiers, applicable policies (in ``policies`` order) and uncovered changes."""
+    scope = ChangeScope()
+    applicable: set[str] = set()
+    for change in changes:
+        where = change.source or change.name
+        if change.environment == GOVERNANCE:
+            scope.invalid.append(
+                f"{where}: spec.environment: '{GOVERNANCE}' is reserved for policies that judge"
+                " rule changes; a secret change must name a real environment."
+            )
+            continue
+        environment = environments.get(change.environment)
+        if environment is None:
+            known = ", ".join(sorted(environments)) or "none are defined"
+            scope.invalid.append(
+                f"{where}: spec.environment: environment '{change.environment}' does not exist"
+                f" in environments/ of the base commit (known: {known}); fix the name or add"
+                " the environment in a separate governance pull request."
+            )
+            continue
+        tier = effective_tier(change, environment, current_tiers)
+        scope.tiers[change.path] = Tier.highest(tier, scope.tiers.get(change.path, tier))
+        covering = [policy for policy in policies if covers(policy, change, tier)]
+        applicable.update(policy.name for policy in covering)
+        if covering:
+            continue
+        if environment.unmatched is Unmatched.ALLOW:
+            scope.notes.append(
+                f"{where}: {change.path} (tier {tier}) is covered by no policy; environment"
+                f" '{environment.name}' allows unmatched changes, so it needs no approval."
+            )
+        else:
+            scope.invalid.append(
+                f"{where}: {change.path} (tier {tier}) is covered by no policy and environment"
+                f" '{environment.name}' denies unmatched changes; add a policy whose"
+                " environments, secrets and tiers cover it."
+            )
+    scope.applicable = [policy for policy in policies if policy.name in applicable]
+    return scope

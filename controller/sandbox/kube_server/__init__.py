@@ -1,0 +1,20 @@
+"""A loopback Kubernetes API server with real state, for integration tests and the sandbox.
+
+Serves namespaces, Secrets, Events, Deployments, StatefulSets, DaemonSets and Leases with
+the semantics controllers depend on: a global resourceVersion and 409 Conflict on stale
+writes, generation counting spec changes, label and field selectors, paged lists, watches,
+JSON merge / strategic merge / JSON patch, server-side apply, dry runs, ``Status`` errors.
+Rollouts are simulated over time (``rollout``), and tests can inject 403s, 5xx, 429,
+conflicts and delays. Discovery, OpenAPI v3 stubs and server-side tables make ``kubectl``
+``get``, ``describe``, ``rollout status`` and ``apply`` work against it.
+
+Modules: ``server`` (start/stop and the control API), ``app`` (HTTP routing), ``state``
+(storage, watch history, the rollout ticker), ``objects`` (defaulting and validation on
+write), ``patch``, ``apply``, ``selectors``, ``watch``, ``rollout``, ``discovery``,
+``openapi``, ``tables``, ``faults``, ``errors``, ``resources``, ``request_log``.
+"""
+
+from controller.sandbox.kube_server.request_log import RequestRecord
+from controller.sandbox.kube_server.server import KubeApiServer
+
+__all__ = ["KubeApiServer", "RequestRecord"]

@@ -1,0 +1,102 @@
+"""The resource kinds the loopback API server serves, as discovery and routing see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The verbs a real API server advertises for ordinary namespaced and cluster resources.
+STANDARD_VERBS: tuple[str, ...] = (
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One served resource: where it lives in the API and how it behaves."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    # Workloads keep status in a subresource and count spec changes in metadata.generation.
+    has_status: bool = False
+    tracks_generation: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def group_version(self) -> tuple[str, str]:
+        return (self.group, self.version)
+
+
+NAMESPACES = ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",))
+SECRETS = ResourceType("", "v1", "Secret", "secrets", "secret", True)
+EVENTS = ResourceType("", "v1", "Event", "events", "event", True, ("ev",))
+DEPLOYMENTS = ResourceType(
+    "apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
+    has_status=True, tracks_generation=True,
+)  # fmt: skip
+STATEFULSETS = ResourceType(
+    "apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",),
+    has_status=True, tracks_generation=True,
+)  # fmt: skip
+DAEMONSETS = ResourceType(
+    "apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",),
+    has_status=True, tracks_generation=True,
+)  # fmt: skip
+LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+
+ALL_TYPES: tuple[ResourceType, ...] = (
+    NAMESPACES,
+    SECRETS,
+    EVENTS,
+    DEPLOYMENTS,
+    STATEFULSETS,
+    DAEMONSETS,
+    LEASES,
+)
+WORKLOAD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
+
+# Group -> its served versions, in preference order, as /apis advertises them.
+GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
+    "": ("v1",),
+    "apps": ("v1",),
+    "coordination.k8s.io": ("v1",),
+}
+
+
+def by_path(group: str, version: str, plural: str) -> ResourceType | None:
+    """The resource a URL names, or None when this server does not serve it."""
+    for rtype in ALL_TYPES:
+        if (rtype.group, rtype.version, rtype.plural) == (group, version, plural):
+            return rtype
+    return None
+
+
+def by_kind(api_version: str, kind: str) -> ResourceType | None:
+    """The resource for an object's apiVersion and kind, or None when not served."""
+    for rtype in ALL_TYPES:
+        if (rtype.api_version, rtype.kind) == (api_version, kind):
+            return rtype
+    return None
+
+
+def in_group_version(group: str, version: str) -> list[ResourceType]:
+    return [r for r in ALL_TYPES if r.group_version == (group, version)]

@@ -1,0 +1,42 @@
+"""Checks on what ``apply`` is asked to do, before anything is opened or written."""
+
+from __future__ import annotations
+
+import re
+
+from controller.errors import ConflictError, Problem
+from controller.model import SecretChange
+from controller.store.secretfile import StoredSecret
+
+ENVIRONMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_NAME_PART = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+def check_names(change: SecretChange) -> list[Problem]:
+    where = change.source or f"{change.environment}/{change.secret}"
+    problems: list[Problem] = []
+    if not ENVIRONMENT.fullmatch(change.environment):
+        problems.append(Problem(where, "environment", "must match [a-z0-9][a-z0-9-]{0,62}"))
+    parts = change.secret.split("/")
+    if len(parts) != 2 or not all(_NAME_PART.fullmatch(p) for p in parts):
+        problems.append(
+            Problem(where, "secret", "must be <namespace>/<name>, lowercase DNS labels")
+        )
+    for key in sorted(change.keys):
+        if not _KEY.fullmatch(key):
+            problems.append(Problem(where, f"key {key!r}", "must match [-._a-zA-Z0-9]+"))
+    return problems
+
+
+def check_base_version(change: SecretChange, current: StoredSecret | None) -> None:
+    if change.base_version is None:
+        return
+    stored = current.version if current else 0
+    if change.base_version != stored:
+        newer = "newer" if stored > change.base_version else "older"
+        raise ConflictError(
+            f"{change.source or change.path}: proposed against version {change.base_version} "
+            f"of {change.path}, but the store holds version {stored} ({newer}); rebase the "
+            "change on the current version and ask for review again"
+        )

@@ -1,0 +1,106 @@
+"""What the store takes and returns. None of these hold a value except ``SecretData``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controller.model import Tier, frozen_map
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """Why a change may be applied: written to the commit trailers and the audit log."""
+
+    change_id: str
+    pull_request: int
+    head_sha: str
+    approved_by: tuple[str, ...]
+    merged_by: str
+    bypass_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    change_id: str
+    commit: str
+    versions: Mapping[str, int]
+    """``<env>/<namespace>/<name>`` -> the version this change produced."""
+    already_applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SecretData:
+    """Plaintext values, in memory only, for the sync. Never log or persist ``data``."""
+
+    path: str
+    """``<env>/<namespace>/<name>``."""
+    version: int
+    tier: Tier
+    data: Mapping[str, bytes] = field(repr=False)
+    change_id: str
+
+    @property
+    def environment(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def secret(self) -> str:
+        """``<namespace>/<name>``."""
+        return self.path.split("/", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    fingerprint: str
+    change_id: str
+    set_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SecretInfo:
+    """What ``sealgate store ls`` shows: never a value."""
+
+    path: str
+    version: int
+    tier: Tier
+    change_id: str
+    updated_at: datetime
+    keys: Mapping[str, KeyState] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    version: int
+    commit: str
+    change_id: str
+    time: datetime
+    tier: Tier
+    fingerprints: Mapping[str, str] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    time: datetime
+    event: str
+    """``apply``, ``bypass``, ``rollback`` or ``key``."""
+    hash: str
+    prev: str
+    fields: Mapping[str, Any] = field(default_factory=frozen_map)
+    """Everything else the record holds (change id, approvers, versions, fingerprints)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    records: int
+    secrets: int
+    head: str
+    """Hash of the last audit record (empty for an empty store)."""
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

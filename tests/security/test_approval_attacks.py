@@ -1,0 +1,175 @@
+"""Ways people try to get a secret change approved without the approval policy demands.
+
+Each test is one attack, replayed against the engine with literal facts; each must fail.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from controller.model import Commit, DecisionState, Enforcement, ReviewState, Tier
+from tests.unit.test_policy_fixtures import (
+    AUTHOR,
+    HEAD,
+    OLD,
+    SRE,
+    T0,
+    approvals,
+    change,
+    comment,
+    decide,
+    facts,
+    policy,
+    review,
+)
+
+TWO_PERSON = policy("two-person", required=2, users=(AUTHOR,), teams=(SRE,))
+GOVERNANCE = policy(
+    "governance", required=2, teams=("acme/platform-leads",), environments=("governance",)
+)
+SOFT = policy("oncall", required=1, enforcement=Enforcement.SOFT, bypass_users=(AUTHOR, "olga"))
+HARD = policy("hard", required=1)
+GOOD_REASON = "/sealgate bypass paging is down, rotating the token"
+
+
+def test_self_approval_does_not_count() -> None:
+    decision = decide([TWO_PERSON], pull_request=facts(reviews=approvals(AUTHOR, "alice")))
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ("alice",)
+
+
+def test_commit_author_approval_does_not_count() -> None:
+    # bob pushed a commit to dev1's branch, then "reviewed" the result.
+    pushed = facts(
+        commits=(Commit(OLD, AUTHOR, AUTHOR), Commit(HEAD, "bob", "bob")),
+        reviews=approvals("alice", "bob"),
+    )
+    decision = decide([TWO_PERSON], pull_request=pushed)
+    assert decision.state is DecisionState.PENDING
+    assert "bob" not in decision.steps[0].approved_by
+
+
+def test_stale_approval_after_push_does_not_count() -> None:
+    # Approvals were given on c1; the author then pushed c2 with a different value.
+    stale = facts(reviews=(review("alice", commit=OLD), review("bob", commit=OLD)))
+    decision = decide([TWO_PERSON], pull_request=stale)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ()
+
+
+def test_approval_by_non_member_does_not_count() -> None:
+    outsiders = facts(reviews=approvals("mallory", "eve", "alice"))
+    decision = decide([TWO_PERSON], pull_request=outsiders)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ("alice",)
+
+
+def test_dismissed_change_request_does_not_resurrect_earlier_approval() -> None:
+    # bob approved, then requested changes; an admin dismissed the change request. bob's
+    # vote is gone: his earlier approval must not count again (policy-bot's weakness).
+    history = facts(
+        reviews=(
+            review("alice", minute=1),
+            review("bob", minute=2),
+            review("bob", ReviewState.DISMISSED, minute=3),
+        )
+    )
+    decision = decide([TWO_PERSON], pull_request=history)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ("alice",)
+
+
+def test_policy_loosened_in_the_same_pull_request_is_judged_by_governance() -> None:
+    # The pull request edits policies/two-person.yaml to require one approval and rotates a
+    # secret. The engine judges with the base policies, so the loosened file has no effect:
+    # the pull request is a governance change and, mixed with a secret change, invalid.
+    mixed = facts(
+        changed_files=("policies/two-person.yaml", "changes/production/rotate.yaml"),
+        reviews=approvals("alice", "lena", "luis"),
+    )
+    decision = decide([TWO_PERSON, GOVERNANCE], pull_request=mixed)
+    assert decision.state is DecisionState.INVALID
+    assert decision.governance
+
+
+def test_policy_only_change_needs_governance_approvers() -> None:
+    rules_only = facts(
+        changed_files=("policies/two-person.yaml",), reviews=approvals("alice", "bob")
+    )
+    decision = decide([TWO_PERSON, GOVERNANCE], changes=[], pull_request=rules_only)
+    assert decision.state is DecisionState.PENDING
+    assert [s.policy for s in decision.steps] == ["governance"]
+
+
+def test_ci_change_smuggled_without_governance_policy_fails_closed() -> None:
+    ci = facts(changed_files=(".github/workflows/deploy.yaml",), reviews=approvals("alice"))
+    decision = decide([TWO_PERSON], changes=[], pull_request=ci)
+    assert decision.state is DecisionState.INVALID
+
+
+def test_bypass_by_non_author_is_ignored() -> None:
+    decision = decide([SOFT], pull_request=facts(comments=(comment("olga", GOOD_REASON),)))
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+
+
+def test_bypass_by_non_bypasser_is_ignored() -> None:
+    not_listed = policy("oncall", required=1, enforcement=Enforcement.SOFT, bypass_users=("olga",))
+    decision = decide([not_listed], pull_request=facts(comments=(comment(AUTHOR, GOOD_REASON),)))
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+
+
+def test_bypass_under_hard_policy_is_ignored() -> None:
+    hard_with_list = policy("hard", required=1, bypass_users=(AUTHOR,))
+    decision = decide(
+        [SOFT, hard_with_list], pull_request=facts(comments=(comment(AUTHOR, GOOD_REASON),))
+    )
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+
+
+def test_bypass_with_short_reason_is_ignored() -> None:
+    short = facts(comments=(comment(AUTHOR, "/sealgate bypass urgent!"),))
+    decision = decide([SOFT], pull_request=short)
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+
+
+def test_tier_lowering_is_judged_at_old_tier() -> None:
+    # Downgrading a critical secret to standard must not escape the critical policy.
+    critical = policy("critical", required=1, users=("sam",), teams=(), tiers=(Tier.CRITICAL,))
+    standard = policy("standard", required=1, tiers=(Tier.STANDARD, Tier.SENSITIVE))
+    downgrade = facts(
+        current_tiers={"production/payments/stripe": Tier.CRITICAL}, reviews=approvals("alice")
+    )
+    decision = decide(
+        [critical, standard], changes=[change(tier=Tier.STANDARD)], pull_request=downgrade
+    )
+    assert decision.state is DecisionState.PENDING
+    assert [s.policy for s in decision.steps] == ["critical"]
+    assert decision.tiers["production/payments/stripe"] is Tier.CRITICAL
+
+
+def test_expired_request_cannot_be_approved() -> None:
+    late = facts(reviews=approvals("alice", "bob"), now=T0 + timedelta(days=8))
+    decision = decide([TWO_PERSON], pull_request=late)
+    assert decision.state is DecisionState.EXPIRED
+
+
+def test_expired_request_cannot_be_bypassed() -> None:
+    late = facts(comments=(comment(AUTHOR, GOOD_REASON),), now=T0 + timedelta(days=8))
+    decision = decide([SOFT], pull_request=late)
+    assert decision.state is DecisionState.EXPIRED
+    assert not decision.bypassed
+
+
+def test_login_case_games_do_not_help() -> None:
+    # GitHub logins are case-insensitive: "DEV1" is the author.
+    decision = decide([TWO_PERSON], pull_request=facts(reviews=approvals("DEV1", "Alice")))
+    assert decision.state is DecisionState.PENDING
+
+
+def test_hard_policy_ignores_every_bypass() -> None:
+    decision = decide([HARD], pull_request=facts(comments=(comment(AUTHOR, GOOD_REASON),)))
+    assert decision.state is DecisionState.PENDING

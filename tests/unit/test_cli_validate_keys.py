@@ -1,0 +1,102 @@
+"""`sealgate validate --key-dir` opens every sealed value where it claims to belong."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from controller.cli import main
+from controller.keyring import KEY_DIR_VARIABLE
+from controller.paths import data_dir
+
+CANARY = "canary-validate-8d1f2a"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "environments"
+
+
+def _requests_repo(tmp_path: Path) -> tuple[Path, Path]:
+    """A requests repository whose production key lives in a fresh key directory."""
+    keys = tmp_path / "keys"
+    runner = CliRunner()
+    init = runner.invoke(
+        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(keys)}
+    )
+    assert init.exit_code == 0, init.output
+    entry = yaml.safe_load(init.output)
+    repo = tmp_path / "repo"
+    shutil.copytree(data_dir("policies"), repo / "policies")
+    (repo / "environments").mkdir()
+    # The shipped policies name staging too; its example file carries its own public key.
+    shutil.copy(EXAMPLES / "staging.yaml", repo / "environments" / "staging.yaml")
+    environment = {
+        "apiVersion": "sealgate.dev/v1",
+        "kind": "Environment",
+        "metadata": {"name": "production"},
+        "spec": {"sealingKeys": entry["sealingKeys"], "clusters": ["prod-eu-1"]},
+    }
+    (repo / "environments" / "production.yaml").write_text(yaml.safe_dump(environment))
+    proposed = runner.invoke(
+        main,
+        [
+            "propose",
+            "--env-file",
+            str(repo / "environments" / "production.yaml"),
+            "--secret",
+            "payments/stripe",
+            "--set",
+            "STRIPE_KEY",
+            "--reason",
+            "rotate after the vendor's notice",
+            "--out-dir",
+            str(repo / "changes"),
+        ],
+        input=f"STRIPE_KEY={CANARY}\n",
+    )
+    assert proposed.exit_code == 0, proposed.output
+    return repo, keys
+
+
+def _validate(repo: Path, keys: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["validate", str(repo), "--key-dir", str(keys)])
+    return result.exit_code, result.output
+
+
+def test_values_sealed_for_their_place_open(tmp_path: Path) -> None:
+    repo, keys = _requests_repo(tmp_path)
+    code, output = _validate(repo, keys)
+    assert code == 0, output
+    assert CANARY not in output
+
+
+def test_a_value_moved_to_another_key_is_reported_without_the_value(tmp_path: Path) -> None:
+    repo, keys = _requests_repo(tmp_path)
+    (change,) = (repo / "changes" / "production").glob("*.yaml")
+    change.write_text(change.read_text().replace("STRIPE_KEY:", "OTHER_KEY:"))
+    code, output = _validate(repo, keys)
+    assert code == 1
+    assert "spec.set.OTHER_KEY" in output
+    assert "does not open" in output
+    assert CANARY not in output
+    sealed = yaml.safe_load(change.read_text())["spec"]["set"]["OTHER_KEY"]
+    assert sealed not in output
+
+
+def test_a_value_sealed_to_an_unknown_key_is_reported(tmp_path: Path) -> None:
+    repo, _ = _requests_repo(tmp_path)
+    other_keys = tmp_path / "other-keys"
+    init = CliRunner().invoke(
+        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(other_keys)}
+    )
+    assert init.exit_code == 0, init.output
+    code, output = _validate(repo, other_keys)
+    assert code == 1
+    assert "spec.set.STRIPE_KEY" in output
+
+
+def test_a_missing_key_directory_is_a_usage_error(tmp_path: Path) -> None:
+    repo, _ = _requests_repo(tmp_path)
+    code, output = _validate(repo, tmp_path / "nowhere")
+    assert code == 2
+    assert "no such directory" in output
