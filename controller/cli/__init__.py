@@ -24,10 +24,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),
     "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
     "plan": ("controller.cli.plan:plan", "Dry-run the approval policy on changes and PR facts."),
-    "sandbox": (
-        "controller.cli.sandbox:sandbox",
-        "Play the whole flow on loopback GitHub and Kubernetes servers.",
-    ),
+    "run": ("controller.cli.run:run", "Run the controller (webhooks, polling, reconciling)."),
+    "status": ("controller.cli.status:status", "Show where a pull request stands."),
+    "wait": ("controller.cli.status:wait", "Wait until a pull request is approved or applied."),
 }
 
 

@@ -156,9 +156,9 @@ def _explain(kind: str, error: ValidationError) -> Iterator[tuple[FieldPath, str
             if name not in allowed:
                 yield (*path, name), f"unknown field: allowed here are {', '.join(allowed)}"
     elif keyword in ("anyOf", "oneOf") and isinstance(instance, dict):
-        yield path, _choice_message(keyword, value, instance)
+        yield path, phrase_choice(keyword, value, instance)
     else:
-        yield path, _simple_message(keyword, error)
+        yield path, phrase_rule(keyword, error)
 
 
 def _key_message(keyword: str, error: ValidationError) -> str:
@@ -172,7 +172,8 @@ def _key_message(keyword: str, error: ValidationError) -> str:
     return f"key must match {SECRET_KEY_PATTERN}"
 
 
-def _choice_message(keyword: str, options: list[Any], instance: dict[str, Any]) -> str:
+def phrase_choice(keyword: str, options: list[Any], instance: dict[str, Any]) -> str:
+    """An ``anyOf``/``oneOf`` failure over alternative required fields, as a fix."""
     names = [name for option in options for name in option.get("required", [])]
     present = [name for name in names if name in instance]
     listed = " or ".join(names)
@@ -183,7 +184,11 @@ def _choice_message(keyword: str, options: list[Any], instance: dict[str, Any]) 
     return f"needs {listed}: add exactly one"
 
 
-def _simple_message(keyword: str, error: ValidationError) -> str:
+def phrase_rule(
+    keyword: str, error: ValidationError, hints: Mapping[str, str] = PATTERN_HINTS
+) -> str:
+    """One failed keyword as what to do, from the schema alone: never the value, which may
+    be a secret pasted where a reference belongs. ``hints`` phrase known patterns."""
     value: Any = error.validator_value
     match keyword:
         case "const":
@@ -195,7 +200,7 @@ def _simple_message(keyword: str, error: ValidationError) -> str:
             wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in expected)
             return f"must be {wanted}, not {_describe_type(error.instance)}"
         case "pattern":
-            return PATTERN_HINTS.get(value, f"must match {value}")
+            return hints.get(value, f"must match {value}")
         case "minLength":
             return "must not be empty" if value == 1 else f"must be at least {value} characters"
         case "maxLength":

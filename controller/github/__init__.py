@@ -12,20 +12,30 @@
 """
 
 from controller.github.client import GitHubClient, RetryPolicy
+from controller.github.comments import CommentPoster, note_marker
+from controller.github.gateway import GitHubGateway
+from controller.github.history import PullHistory
 from controller.github.merge import MergeMethod, MergeResult, merge
 from controller.github.poll import PollResult, PullPoller, PullSummary
+from controller.github.records import SYNC_CHECK_NAME, MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter, ReportResult, Via
 from controller.github.snapshot import PullRequestSnapshot, PullState, SnapshotReader
 from controller.github.summary import Label, Summary, render_summary
+from controller.github.sync_report import SyncReporter
 from controller.github.teams import TeamDirectory
 from controller.github.webhooks import WebhookEvent
 
 __all__ = [
+    "SYNC_CHECK_NAME",
+    "CommentPoster",
     "GitHubClient",
+    "GitHubGateway",
     "Label",
     "MergeMethod",
     "MergeResult",
+    "MergedPull",
     "PollResult",
+    "PullHistory",
     "PullPoller",
     "PullRequestSnapshot",
     "PullState",
@@ -35,9 +45,13 @@ __all__ = [
     "RetryPolicy",
     "SnapshotReader",
     "Summary",
+    "SyncCheck",
+    "SyncCheckState",
+    "SyncReporter",
     "TeamDirectory",
     "Via",
     "WebhookEvent",
     "merge",
+    "note_marker",
     "render_summary",
 ]

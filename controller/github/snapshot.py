@@ -148,6 +148,19 @@ class SnapshotReader:
                 f"{where}: GitHub's answer lacks a field sealgate relies on", retryable=False
             ) from exc
 
+    def current_rules(self, repo_name: str) -> Mapping[str, bytes]:
+        """``environments/`` and ``policies/`` at the head of the default branch.
+
+        Pull requests are judged by their base; this is for what no pull request carries,
+        such as which clusters each environment has when drift is repaired after a start.
+        """
+        where = f"read the rules of {repo_name}"
+        repo = self._client.repo(repo_name)
+        problems: list[Problem] = []
+        with github_errors(where):
+            head = repo.get_git_ref(f"heads/{repo.default_branch}").object.sha
+            return self._rules_at(repo, repo_name, head, problems)
+
     def _fetch(self, repo_name: str, number: int, where: str) -> PullRequestSnapshot:
         repo = self._client.repo(repo_name)
         problems: list[Problem] = []

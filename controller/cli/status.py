@@ -1,0 +1,242 @@
+"""``sealgate status`` and ``sealgate wait``: ask a running controller where a pull request
+stands, through ``GET /v1/requests/<owner>/<repo>/<number>``.
+
+``wait`` exits 0 when the wanted status is reached, 1 on a terminal failure (rejected,
+expired, invalid, failed, or closed without merging), 2 when the timeout passes first. A
+controller that does not know the pull request yet (404), is a standby or restarting (503),
+or cannot be reached is waited out: those are transient while a pipeline waits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import click
+import requests
+from rich.console import Console
+from rich.table import Table
+
+URL_VARIABLE = "SEALGATE_URL"
+MILESTONES: Mapping[str, frozenset[str]] = {
+    "approved": frozenset({"approved", "merged", "applied", "synced"}),
+    "applied": frozenset({"applied", "synced"}),
+    "synced": frozenset({"synced"}),
+}
+FAILED = frozenset({"rejected", "expired", "invalid", "failed", "closed"})
+EXIT_REACHED, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2
+_TARGET = re.compile(r"(?P<repo>[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+)#(?P<number>[0-9]+)")
+_DURATION = re.compile(r"(?P<amount>[0-9]+)(?P<unit>[smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+REQUEST_TIMEOUT_S = 10.0
+
+
+class Unavailable(Exception):
+    """The controller did not give an answer worth showing (yet)."""
+
+
+def _target(target: str | None, repo: str | None, number: int | None) -> tuple[str, int]:
+    if target is not None:
+        if repo is not None or number is not None:
+            raise click.UsageError("give owner/repo#number or --repo and --pr, not both")
+        match = _TARGET.fullmatch(target)
+        if match is None:
+            raise click.UsageError(f"{target!r} is not owner/repo#number, e.g. acme/requests#42")
+        return match["repo"], int(match["number"])
+    if repo is None or number is None:
+        raise click.UsageError("name the pull request: owner/repo#number, or --repo and --pr")
+    if "/" not in repo:
+        raise click.UsageError("--repo must be owner/repo")
+    return repo, number
+
+
+def _duration(text: str) -> float:
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise click.BadParameter(f"{text!r} is not a duration such as 90s, 30m or 2h")
+    return float(int(match["amount"]) * _UNITS[match["unit"]])
+
+
+def fetch(session: requests.Session, url: str, repo: str, number: int) -> dict[str, Any] | None:
+    """The request status, None when the controller does not know the pull request."""
+    endpoint = f"{url.rstrip('/')}/v1/requests/{repo}/{number}"
+    try:
+        response = session.get(endpoint, timeout=REQUEST_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise Unavailable(f"cannot reach {url}: {type(exc).__name__}") from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        try:
+            detail = str(response.json().get("message", ""))
+        except ValueError:
+            detail = ""
+        raise Unavailable(
+            f"{url} answered {response.status_code}" + (f": {detail}" if detail else "")
+        )
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError as exc:
+        raise Unavailable(f"{url} did not answer JSON; is this a sealgate controller?") from exc
+    return body
+
+
+def _progress(status: Mapping[str, Any]) -> str:
+    parts = [str(status.get("status"))]
+    approvals = status.get("approvals") or []
+    if approvals:
+        have = sum(min(a["current"], a["required"]) for a in approvals)
+        need = sum(a["required"] for a in approvals)
+        parts.append(f"{have}/{need} approvals")
+    eligible = status.get("eligibleApprovers") or []
+    if eligible and status.get("status") == "pending":
+        parts.append("can approve: " + ", ".join(eligible))
+    return "; ".join(parts)
+
+
+def render(status: Mapping[str, Any], console: Console) -> None:
+    summary = Table(show_header=False, box=None)
+    summary.add_column(style="bold")
+    summary.add_column()
+    rows = [
+        ("pull request", f"{status.get('repository')}#{status.get('number')}"),
+        ("status", str(status.get("status"))),
+        ("decision", str(status.get("decision") or "-")),
+        ("head", str(status.get("headSha") or "-")[:12]),
+        ("updated", str(status.get("updatedAt") or "-")),
+        ("expires", str(status.get("expiresAt") or "-")),
+        ("can approve", ", ".join(status.get("eligibleApprovers") or []) or "-"),
+        ("change ids", ", ".join(status.get("changeIds") or []) or "-"),
+    ]
+    for name, value in rows:
+        summary.add_row(name, value)
+    console.print(summary)
+    approvals = status.get("approvals") or []
+    if approvals:
+        table = Table(title="approvals")
+        for column in ("policy", "step", "approvals", "approved by", "can still approve"):
+            table.add_column(column)
+        for a in approvals:
+            table.add_row(
+                a["policy"],
+                a["step"],
+                f"{a['current']}/{a['required']}" + (" ✓" if a.get("satisfied") else ""),
+                ", ".join(a.get("approvedBy") or []) or "-",
+                ", ".join(a.get("eligible") or []) or "-",
+            )
+        console.print(table)
+    versions = status.get("versions") or {}
+    if versions:
+        table = Table(title="store versions")
+        table.add_column("secret")
+        table.add_column("version")
+        for path, version in sorted(versions.items()):
+            table.add_row(path, str(version))
+        console.print(table)
+    sync = status.get("sync") or []
+    if sync:
+        table = Table(title="sync")
+        for column in ("cluster", "kind", "namespace/name", "outcome", "message"):
+            table.add_column(column)
+        for r in sync:
+            table.add_row(
+                r["cluster"], r["kind"], f"{r['namespace']}/{r['name']}", r["outcome"], r["message"]
+            )
+        console.print(table)
+    for message in status.get("messages") or []:
+        console.print(f"- {message}", markup=False, highlight=False)
+
+
+url_option = click.option(
+    "--url",
+    envvar=URL_VARIABLE,
+    required=True,
+    help=f"The controller, e.g. http://sealgate.sealgate:8080 (or ${URL_VARIABLE}).",
+)
+target_argument = click.argument("target", required=False, metavar="OWNER/REPO#NUMBER")
+repo_option = click.option("--repo", default=None, help="owner/repo (with --pr).")
+pr_option = click.option("--pr", "number", type=int, default=None, help="Pull request number.")
+
+
+@click.command("status")
+@url_option
+@target_argument
+@repo_option
+@pr_option
+@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+def status(url: str, target: str | None, repo: str | None, number: int | None, output: str) -> None:
+    """Show where a pull request stands: status, approvals, who can approve, sync."""
+    repo, number = _target(target, repo, number)
+    with requests.Session() as session:
+        try:
+            found = fetch(session, url, repo, number)
+        except Unavailable as exc:
+            raise click.ClickException(str(exc)) from exc
+    if found is None:
+        raise click.ClickException(f"the controller knows no pull request {repo}#{number} (yet)")
+    if output == "json":
+        click.echo(json.dumps(found, indent=2, sort_keys=True))
+    else:
+        render(found, Console())
+
+
+@click.command("wait")
+@url_option
+@target_argument
+@repo_option
+@pr_option
+@click.option(
+    "--until",
+    type=click.Choice(sorted(MILESTONES)),
+    default="synced",
+    show_default=True,
+    help="The status to wait for (later ones count too: applied implies approved).",
+)
+@click.option("--timeout", default="30m", show_default=True, help="e.g. 90s, 30m, 2h.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    help="Seconds between polls.",
+)
+def wait(  # noqa: PLR0917 - click passes every option by keyword
+    url: str,
+    target: str | None,
+    repo: str | None,
+    number: int | None,
+    until: str,
+    timeout: str,
+    interval: float,
+) -> None:
+    """Wait for a pull request to reach a status. Exit 0 reached, 1 failed, 2 timed out."""
+    repo, number = _target(target, repo, number)
+    deadline = time.monotonic() + _duration(timeout)
+    wanted = MILESTONES[until]
+    last = ""
+    with requests.Session() as session:
+        while True:
+            try:
+                found = fetch(session, url, repo, number)
+                line = "not known to the controller yet" if found is None else _progress(found)
+            except Unavailable as exc:
+                found, line = None, str(exc)
+            if line != last:
+                click.echo(f"{time.strftime('%H:%M:%S')} {repo}#{number}: {line}")
+                last = line
+            state = None if found is None else found.get("status")
+            if state in wanted:
+                sys.exit(EXIT_REACHED)
+            if state in FAILED:
+                for message in (found or {}).get("messages") or []:
+                    click.echo(f"  {message}")
+                sys.exit(EXIT_FAILED)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                click.echo(f"timed out waiting for {until} (last: {line})", err=True)
+                sys.exit(EXIT_TIMEOUT)
+            time.sleep(min(interval, left))

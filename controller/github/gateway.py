@@ -1,0 +1,78 @@
+"""``GitHubGateway``: the adapter's pieces behind one facade, shaped for the reconciler.
+
+The reconciler may not import PyGithub, even through this package, so it states what it
+needs as a Protocol (``controller.reconciler.ports.GitHubPort``) and this class satisfies
+it structurally, taking and returning plain values and snapshots only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from controller.github.client import GitHubClient
+from controller.github.comments import CommentPoster
+from controller.github.history import PullHistory
+from controller.github.merge import merge
+from controller.github.poll import PullPoller
+from controller.github.records import MergedPull, SyncCheck, SyncCheckState
+from controller.github.report import Reporter
+from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
+from controller.github.summary import Summary
+from controller.github.sync_report import SyncReporter
+
+
+class GitHubGateway:
+    """One client shared by a snapshot reader, the reporters, pollers and the merge."""
+
+    def __init__(self, client: GitHubClient, *, merged_window: int = 100) -> None:
+        self.client = client
+        self.reader = SnapshotReader(client)
+        self.reporter = Reporter(client)
+        self.sync_reporter = SyncReporter(client)
+        self.history = PullHistory(client)
+        self.comments = CommentPoster(client)
+        # Two pollers, each remembering what it saw: listing every open pull request (the
+        # expiry loop) must not swallow the changes the next work poll should see.
+        self._changes = PullPoller(client)
+        self._listing = PullPoller(client)
+        self._merged_window = merged_window
+
+    def login(self) -> str:
+        return self.client.login()
+
+    def fetch(self, repo: str, number: int) -> PullRequestSnapshot:
+        return self.reader.fetch(repo, number)
+
+    def current_rules(self, repo: str) -> Mapping[str, bytes]:
+        return self.reader.current_rules(repo)
+
+    def report(self, snapshot: object, summary: Summary) -> None:
+        """``snapshot`` is what :meth:`fetch` returned."""
+        if not isinstance(snapshot, PullRequestSnapshot):
+            raise TypeError("report takes a snapshot this gateway fetched")
+        self.reporter.report(snapshot, summary)
+
+    def sync_state(self, repo: str, head_sha: str) -> SyncCheckState | None:
+        return self.sync_reporter.state(repo, head_sha)
+
+    def report_sync(self, repo: str, number: int, head_sha: str, check: SyncCheck) -> None:
+        self.sync_reporter.report(repo, number, head_sha, check)
+
+    def merge(self, repo: str, number: int, head_sha: str, method: str) -> str:
+        return merge(self.client, repo, number, head_sha, method).sha
+
+    def comment_once(self, repo: str, number: int, key: str, body: str) -> bool:
+        return self.comments.post_once(repo, number, key, body)
+
+    def changed_pulls(self, repo: str) -> list[int]:
+        """Open pull requests that are new or moved since this gateway's last call."""
+        return [p.number for p in self._changes.poll(repo).changed]
+
+    def open_pulls(self, repo: str) -> list[int]:
+        return [p.number for p in self._listing.poll(repo).pulls]
+
+    def recently_merged(self, repo: str) -> list[MergedPull]:
+        return self.history.recently_merged(repo, limit=self._merged_window)
+
+    def merge_facts(self, repo: str, number: int) -> MergedPull | None:
+        return self.history.merge_facts(repo, number)

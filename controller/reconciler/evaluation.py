@@ -1,0 +1,134 @@
+"""From a pull-request snapshot to a decision and the summary that reports it.
+
+Every sealed value is opened with the keyring to prove it belongs where it claims (the
+environment, secret and key are bound into the ciphertext); the plaintext is used only to
+compute the keyed fingerprint reviewers see, and dropped at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.documents import Rules, check_changes, parse_changes, parse_rules
+from controller.errors import DocumentError, Problem, SealedValueError
+from controller.github.summary import Summary, render_summary
+from controller.model import Decision, Policy, PullRequestFacts, SecretChange, Tier
+from controller.policy import applicable_policies, evaluate
+from controller.policy.scope import covers
+from controller.reconciler.ports import KeysPort, Snapshot
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    snapshot: Snapshot
+    facts: PullRequestFacts
+    """The snapshot's facts with current tiers and the clock the decision used."""
+    rules: Rules
+    changes: tuple[SecretChange, ...]
+    problems: tuple[Problem, ...]
+    decision: Decision
+    fingerprints: Mapping[tuple[str, str], str]
+    """``(change.path, key)`` -> keyed fingerprint of the new value."""
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        """The policies that apply to this pull request."""
+        return applicable_policies(self.decision, self.rules.policies)
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        return tuple(sorted({c.environment for c in self.changes}))
+
+    def changes_of(self, environment: str) -> tuple[SecretChange, ...]:
+        return tuple(c for c in self.changes if c.environment == environment)
+
+    def summary(self, *, applied: bool = False) -> Summary:
+        return render_summary(
+            self.decision,
+            self.changes,
+            fingerprints=self.fingerprints,
+            problems=self.problems,
+            change_policies=self._change_policies(),
+            applied=applied,
+        )
+
+    def _change_policies(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for change in self.changes:
+            tier = self.decision.tiers.get(change.path)
+            if tier is not None:
+                out[change.path] = [p.name for p in self.rules.policies if covers(p, change, tier)]
+        return out
+
+
+def assess(
+    snapshot: Snapshot,
+    *,
+    keys: KeysPort,
+    current_tiers: Mapping[str, Tier],
+    now: datetime | None = None,
+) -> Evaluation:
+    """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
+    pull request is judged as of its merge)."""
+    facts = dataclasses.replace(
+        snapshot.facts,
+        current_tiers=dict(current_tiers),
+        now=now if now is not None else snapshot.facts.now,
+    )
+    problems: list[Problem] = list(snapshot.problems)
+    try:
+        rules = parse_rules(snapshot.rule_files)
+    except DocumentError as exc:
+        problems.extend(exc.problems)
+        rules = Rules()
+    changes: list[SecretChange] = []
+    for path, data in sorted(snapshot.change_files.items()):
+        try:
+            changes.extend(parse_changes(path, data))
+        except DocumentError as exc:
+            problems.extend(exc.problems)
+    problems.extend(check_changes(changes, rules))
+    fingerprints, opening = open_values(changes, keys)
+    problems.extend(opening)
+    decision = evaluate(
+        environments=rules.environments,
+        policies=rules.policies,
+        changes=changes,
+        facts=facts,
+        problems=problems,
+    )
+    return Evaluation(
+        snapshot=snapshot,
+        facts=facts,
+        rules=rules,
+        changes=tuple(changes),
+        problems=tuple(problems),
+        decision=decision,
+        fingerprints=fingerprints,
+    )
+
+
+def open_values(
+    changes: Sequence[SecretChange], keys: KeysPort
+) -> tuple[dict[tuple[str, str], str], list[Problem]]:
+    """Fingerprint every sealed value that opens; one problem per value that does not."""
+    fingerprints: dict[tuple[str, str], str] = {}
+    problems: list[Problem] = []
+    for change in changes:
+        where = change.source or change.path
+        prefix = f"document {change.document_index + 1}: " if change.document_index else ""
+        for key, sealed in change.set.items():
+            try:
+                plain = keys.open(
+                    sealed, environment=change.environment, secret=change.secret, key=key
+                )
+                fingerprints[(change.path, key)] = keys.fingerprint(change.environment, plain)
+                del plain
+            except SealedValueError as exc:
+                problems.extend(
+                    Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems
+                )
+    return fingerprints, problems

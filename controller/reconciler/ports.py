@@ -1,0 +1,191 @@
+"""The narrow interfaces the reconciler needs from the world, and the metrics observer.
+
+The concrete adapters satisfy these structurally: ``controller.store.Store`` is a
+:class:`StorePort`, ``controller.kube.KubeTargets`` a :class:`TargetsPort`,
+``controller.keyring.Keyring`` a :class:`KeysPort`, ``controller.notify.Notifier`` a
+:class:`NotifierPort`; ``controller.github.GitHubGateway`` bundles the GitHub adapter's
+pieces into a :class:`GitHubPort`. Only the adapters' plain value modules are imported here:
+the reconciler may not reach PyGithub, the kubernetes client or git, even indirectly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from controller.errors import Problem
+from controller.github.records import MergedPull, SyncCheck, SyncCheckState
+from controller.github.summary import Summary
+from controller.kube.results import DesiredSecret, SyncReport
+from controller.model import NotifyTargets, PullRequestFacts, SecretChange, Tier
+from controller.notify.events import Notification
+from controller.store.types import ApplyResult, ApprovalRecord, SecretData, SecretInfo
+
+
+class Snapshot(Protocol):
+    """One pull request as read from GitHub (``controller.github.PullRequestSnapshot``)."""
+
+    @property
+    def repo(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def state(self) -> str:
+        """``open``, ``closed`` (without merging) or ``merged``."""
+        ...
+
+    @property
+    def facts(self) -> PullRequestFacts: ...
+
+    @property
+    def change_files(self) -> Mapping[str, bytes]: ...
+
+    @property
+    def rule_files(self) -> Mapping[str, bytes]: ...
+
+    @property
+    def problems(self) -> tuple[Problem, ...]: ...
+
+
+class GitHubPort(Protocol):
+    def login(self) -> str:
+        """The account sealgate acts as (its comments and checks carry it)."""
+        ...
+
+    def fetch(self, repo: str, number: int) -> Snapshot: ...
+
+    def current_rules(self, repo: str) -> Mapping[str, bytes]:
+        """``environments/`` and ``policies/`` files at the head of the default branch."""
+        ...
+
+    def report(self, snapshot: Snapshot, summary: Summary) -> None:
+        """The ``sealgate`` check, the sticky comment and the label; idempotent.
+        ``snapshot`` is one :meth:`fetch` returned."""
+        ...
+
+    def sync_state(self, repo: str, head_sha: str) -> SyncCheckState | None: ...
+
+    def report_sync(self, repo: str, number: int, head_sha: str, check: SyncCheck) -> None: ...
+
+    def merge(self, repo: str, number: int, head_sha: str, method: str) -> str:
+        """Merge only if the head is still ``head_sha``; ``ConflictError`` when it moved."""
+        ...
+
+    def comment_once(self, repo: str, number: int, key: str, body: str) -> bool: ...
+
+    def changed_pulls(self, repo: str) -> list[int]:
+        """Open pull requests new or moved since the last call."""
+        ...
+
+    def open_pulls(self, repo: str) -> list[int]: ...
+
+    def recently_merged(self, repo: str) -> list[MergedPull]: ...
+
+    def merge_facts(self, repo: str, number: int) -> MergedPull | None: ...
+
+
+class StorePort(Protocol):
+    def apply(
+        self, change_id: str, changes: Sequence[SecretChange], record: ApprovalRecord
+    ) -> ApplyResult: ...
+
+    def is_applied(self, change_id: str) -> ApplyResult | None: ...
+
+    def read(self, env: str) -> dict[str, SecretData]: ...
+
+    def read_secret(self, env: str, secret: str) -> SecretData | None: ...
+
+    def rollback(
+        self, env: str, secret: str, to_version: int, *, actor: str, reason: str
+    ) -> ApplyResult: ...
+
+    def current_tiers(self) -> dict[str, Tier]: ...
+
+    def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
+
+
+class TargetsPort(Protocol):
+    def sync_many(
+        self,
+        cluster: str,
+        secrets: Sequence[DesiredSecret],
+        *,
+        wait: bool = True,
+        timeout_s: float = 300.0,
+    ) -> SyncReport: ...
+
+    def checksum(self, data: Mapping[str, bytes]) -> str: ...
+
+    def read_checksum(self, cluster: str, namespace: str, name: str) -> str | None: ...
+
+
+class KeysPort(Protocol):
+    def open(self, sealed: str, *, environment: str, secret: str, key: str) -> bytes: ...
+
+    def fingerprint(self, environment: str, value: bytes) -> str: ...
+
+
+class NotifierPort(Protocol):
+    def send(self, notification: Notification, targets: NotifyTargets) -> None: ...
+
+
+class Observer(Protocol):
+    """Receives what happened, for metrics. Must be quick and must not raise."""
+
+    def decision(self, state: str) -> None: ...
+
+    def merged(self) -> None: ...
+
+    def applied(self, environment: str) -> None: ...
+
+    def synced(self, cluster: str, outcome: str) -> None:
+        """One per Secret per cluster: ``created``, ``updated``, ``unchanged``, ``failed``..."""
+        ...
+
+    def workload(self, cluster: str, outcome: str) -> None:
+        """One per workload: ``rolled``, ``failed``, ``timeout``..."""
+        ...
+
+    def rolled_back(self, environment: str) -> None: ...
+
+    def drift_repaired(self, cluster: str, count: int) -> None: ...
+
+    def failure(self, step: str) -> None:
+        """A step failed: ``snapshot``, ``report``, ``merge``, ``apply``, ``notify``,
+        ``expiry``, or ``merged-unapproved`` (merged around sealgate, not applied)."""
+        ...
+
+    def latency(self, step: str, seconds: float) -> None: ...
+
+
+class NullObserver:
+    """The default observer: ignores everything."""
+
+    def decision(self, state: str) -> None:
+        return
+
+    def merged(self) -> None:
+        return
+
+    def applied(self, environment: str) -> None:
+        return
+
+    def synced(self, cluster: str, outcome: str) -> None:
+        return
+
+    def workload(self, cluster: str, outcome: str) -> None:
+        return
+
+    def rolled_back(self, environment: str) -> None:
+        return
+
+    def drift_repaired(self, cluster: str, count: int) -> None:
+        return
+
+    def failure(self, step: str) -> None:
+        return
+
+    def latency(self, step: str, seconds: float) -> None:
+        return

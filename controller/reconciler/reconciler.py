@@ -1,0 +1,687 @@
+"""``Reconciler``: one idempotent pass per pull request, and the loops around it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from controller.documents import parse_rules
+from controller.errors import (
+    BackendError,
+    ConflictError,
+    DocumentError,
+    InputError,
+    SealgateError,
+)
+from controller.github.records import MergedPull, SyncCheckState
+from controller.model import DecisionState
+from controller.notify.events import NotificationKind
+from controller.policy import can_merge_command, parse_command
+from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
+from controller.reconciler.drift import DriftReport, repair_environment
+from controller.reconciler.evaluation import Evaluation, assess
+from controller.reconciler.notices import all_approvers, notification, targets_of
+from controller.reconciler.ports import (
+    GitHubPort,
+    KeysPort,
+    NotifierPort,
+    NullObserver,
+    Observer,
+    Snapshot,
+    StorePort,
+    TargetsPort,
+)
+from controller.reconciler.settings import ReconcilerSettings
+from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
+from controller.reconciler.sync_text import refused_check, sync_check
+from controller.store.crashpoint import crashpoint
+from controller.store.types import ApplyResult, ApprovalRecord
+
+log = logging.getLogger(__name__)
+
+_DECISION_STATUS = {
+    DecisionState.PENDING: Status.PENDING,
+    DecisionState.APPROVED: Status.APPROVED,
+    DecisionState.REJECTED: Status.REJECTED,
+    DecisionState.EXPIRED: Status.EXPIRED,
+    DecisionState.INVALID: Status.INVALID,
+}
+_SNAPSHOT_ATTEMPTS = 3
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    expired: tuple[int, ...] = ()
+    """Open pull requests found past their expiry this run (notified once each)."""
+    reminded: tuple[int, ...] = ()
+
+
+class _Locks:
+    """One lock per key, made on first use; the map only grows by the keys it is asked for."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[object, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, key: object) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+
+class Reconciler:
+    """Facts → decision → report → (approved) merge → apply → sync → report, per pull request.
+
+    Thread-safe: ``handle`` serialises passes over one pull request and applies+syncs of one
+    environment; different pull requests and environments proceed in parallel.
+    """
+
+    def __init__(
+        self,
+        *,
+        github: GitHubPort,
+        store: StorePort,
+        targets: TargetsPort,
+        keys: KeysPort,
+        notifier: NotifierPort | None,
+        settings: ReconcilerSettings,
+        observer: Observer | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._github = github
+        self._store = store
+        self._targets = targets
+        self._keys = keys
+        self._notifier = notifier
+        self._settings = settings
+        self._observer: Observer = observer or NullObserver()
+        self._clock = clock
+        self._delivery = Delivery(
+            store,
+            targets,
+            self._observer,
+            actor=settings.bot_login,
+            rollout_timeout_s=settings.rollout_timeout_s,
+            rollback_on_failure=settings.rollback_on_failure,
+        )
+        self._pull_locks = _Locks()
+        self._env_locks = _Locks()
+        self._state = threading.Lock()
+        self._statuses: dict[tuple[str, int], RequestStatus] = {}
+        self._clusters: dict[str, tuple[str, ...]] = dict(settings.environment_clusters)
+        self._notified: set[tuple[str, int, str, str]] = set()
+        self._waiting: dict[tuple[str, int], tuple[str, datetime, int]] = {}
+        """(repo, number) -> (head it waits on, since when, reminders sent)."""
+        self._finished: set[tuple[str, int, str]] = set()
+        """Merged pull requests (repo, number, head) whose ``sealgate/sync`` is complete."""
+
+    # ================================================================ public
+
+    def handle(self, repo: str, number: int) -> RequestStatus:
+        """One full pass for one pull request; safe to repeat and to resume after a crash."""
+        with self._pull_locks.hold((repo, number)):
+            started = time.monotonic()
+            snapshot = self._snapshot(repo, number)
+            if snapshot.state == "closed":
+                result = self._remember(
+                    RequestStatus(
+                        repo,
+                        number,
+                        Status.CLOSED,
+                        "",
+                        snapshot.facts.head_sha,
+                        self._clock(),
+                        messages=("closed without merging: ignored",),
+                    )
+                )
+            elif snapshot.state == "merged":
+                result = self._merged(snapshot)
+            else:
+                result = self._open(snapshot)
+            self._observer.latency("handle", time.monotonic() - started)
+            return result
+
+    def work_items(self, repo: str) -> list[int]:
+        """What a poll cycle should handle: open pull requests that changed since the last
+        poll, and merged ones whose ``sealgate/sync`` is not complete (not yet applied, or
+        applied but not yet synced)."""
+        items = set(self._github.changed_pulls(repo))
+        for merged in self._github.recently_merged(repo):
+            key = (repo, merged.number, merged.head_sha)
+            with self._state:
+                if key in self._finished:
+                    continue
+            if _complete(self._github.sync_state(repo, merged.head_sha)):
+                with self._state:
+                    self._finished.add(key)
+            else:
+                items.add(merged.number)
+        return sorted(items)
+
+    def status(self, repo: str, number: int) -> RequestStatus | None:
+        """The latest status this reconciler knows (None before its first pass over it)."""
+        with self._state:
+            return self._statuses.get((repo, number))
+
+    def learn_environments(self, repo: str) -> tuple[str, ...]:
+        """Learn every environment's clusters from the default branch of ``repo``.
+
+        Pull requests teach the reconciler their base's environments as they are handled;
+        after a start with no pull request moving, drift repair would otherwise know no
+        cluster at all. Broken rules at the head are logged and change nothing known.
+        """
+        files = self._github.current_rules(repo)
+        try:
+            rules = parse_rules(files)
+        except DocumentError as exc:
+            log.warning(
+                "%s: the rules at the default branch do not parse (%d problems); drift repair"
+                " keeps the environments it knew",
+                repo,
+                len(exc.problems),
+            )
+            return ()
+        with self._state:
+            for name, environment in rules.environments.items():
+                self._clusters[name] = environment.clusters
+        return tuple(sorted(rules.environments))
+
+    def repair_drift(self) -> DriftReport:
+        """Make every cluster of every stored environment equal to the store."""
+        environments = sorted({info.path.split("/", 1)[0] for info in self._store.list_secrets()})
+        report = DriftReport()
+        for environment in environments:
+            with self._state:
+                clusters = self._clusters.get(environment, ())
+            with self._env_locks.hold(environment):
+                report = report.merge(
+                    repair_environment(
+                        environment,
+                        clusters,
+                        store=self._store,
+                        targets=self._targets,
+                        observer=self._observer,
+                        timeout_s=self._settings.rollout_timeout_s,
+                    )
+                )
+        return report
+
+    def expire_and_remind(self, repo: str) -> ExpiryReport:
+        """Re-evaluate every open pull request (which reports and notifies expiry once) and
+        remind approvers of requests waiting longer than ``reminder_after``."""
+        expired: list[int] = []
+        reminded: list[int] = []
+        for number in self._github.open_pulls(repo):
+            try:
+                result = self.handle(repo, number)
+            except SealgateError as exc:
+                log.warning("%s#%d: expiry check failed: %s", repo, number, exc)
+                self._observer.failure("expiry")
+                continue
+            if result.status is Status.EXPIRED:
+                expired.append(number)
+            elif result.status is Status.PENDING and self._remind(repo, number):
+                reminded.append(number)
+        return ExpiryReport(tuple(expired), tuple(reminded))
+
+    # ================================================================ open pull requests
+
+    def _snapshot(self, repo: str, number: int) -> Snapshot:
+        for attempt in range(_SNAPSHOT_ATTEMPTS):
+            try:
+                return self._github.fetch(repo, number)
+            except ConflictError:
+                # The head moved while it was read: read again, a bounded number of times.
+                if attempt == _SNAPSHOT_ATTEMPTS - 1:
+                    self._observer.failure("snapshot")
+                    raise
+            except BackendError:
+                self._observer.failure("snapshot")
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _assess(self, snapshot: Snapshot, now: datetime) -> Evaluation:
+        evaluation = assess(
+            snapshot, keys=self._keys, current_tiers=self._store.current_tiers(), now=now
+        )
+        with self._state:
+            for name, environment in evaluation.rules.environments.items():
+                self._clusters[name] = environment.clusters
+        return evaluation
+
+    def _open(self, snapshot: Snapshot) -> RequestStatus:
+        now = self._clock()
+        evaluation = self._assess(snapshot, now)
+        decision = evaluation.decision
+        self._observer.decision(decision.state.value)
+        self._report(evaluation)
+        self._notify_decision(evaluation, now)
+        status = _DECISION_STATUS[decision.state]
+        if decision.state is not DecisionState.APPROVED:
+            return self._remember(self._status_of(evaluation, status))
+        actor = self._merge_requested(evaluation)
+        if actor is None:
+            return self._remember(
+                self._status_of(
+                    evaluation,
+                    status,
+                    messages=(*decision.reasons, "approved: waiting for `/sealgate merge`"),
+                )
+            )
+        repo, number = snapshot.repo, snapshot.facts.number
+        try:
+            self._github.merge(repo, number, decision.head_sha, self._settings.merge_method)
+        except ConflictError as exc:
+            log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
+            return self._remember(
+                self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
+            )
+        except BackendError as exc:
+            self._observer.failure("merge")
+            log.warning("%s#%d: merge failed: %s", repo, number, exc)
+            if exc.retryable:
+                raise
+            self._github.comment_once(
+                repo,
+                number,
+                f"merge-refused:{decision.head_sha}",
+                f"sealgate could not merge: {exc}",
+            )
+            return self._remember(
+                self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
+            )
+        self._observer.merged()
+        log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
+        self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
+        crashpoint("reconciler.after-merge")
+        if decision.bypassed:
+            self._notify(
+                NotificationKind.BYPASSED,
+                evaluation,
+                actor=decision.bypassed_by,
+                reason=decision.bypass_reason,
+                approvers=all_approvers(evaluation),
+            )
+        merged = MergedPull(number, decision.head_sha, now, self._github.login())
+        return self._deliver(evaluation, merged)
+
+    def _merge_requested(self, evaluation: Evaluation) -> str | None:
+        """Who asked for the merge: the policy (auto-merge), a bypasser, or a commenter."""
+        decision = evaluation.decision
+        facts = evaluation.snapshot.facts
+        if decision.bypassed:
+            return decision.bypassed_by or facts.author
+        if decision.auto_merge:
+            return "auto-merge"
+        me = self._github.login().lower()
+        policies = evaluation.policies
+        for comment in facts.comments:
+            if comment.user.lower() == me:
+                continue
+            command = parse_command(comment.body)
+            if (
+                command is not None
+                and command.name == "merge"
+                and can_merge_command(policies, facts, comment.user)
+            ):
+                return comment.user
+        return None
+
+    def _report(self, evaluation: Evaluation, *, applied: bool = False) -> None:
+        try:
+            self._github.report(evaluation.snapshot, evaluation.summary(applied=applied))
+        except BackendError:
+            self._observer.failure("report")
+            raise
+
+    # ================================================================ merged pull requests
+
+    def _merged(self, snapshot: Snapshot) -> RequestStatus:
+        repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
+        state = self._github.sync_state(repo, head)
+        merge = self._github.merge_facts(repo, number)
+        when = merge.merged_at if merge is not None else self._clock()
+        # Judged as of the merge, from the same head and base facts: an approval that has
+        # since expired still covered the merge, and a crash after the merge is repaired.
+        evaluation = self._assess(snapshot, when)
+        if _complete(state):
+            with self._state:
+                self._finished.add((repo, number, head))
+            return self._remember(self._finished_status(evaluation, state))
+        if merge is None:
+            merge = MergedPull(number, head, when, "")
+        if evaluation.decision.state is not DecisionState.APPROVED:
+            return self._refuse(evaluation, merge)
+        self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
+        return self._deliver(evaluation, merge)
+
+    def _refuse(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
+        repo, number = evaluation.snapshot.repo, evaluation.snapshot.facts.number
+        head = evaluation.snapshot.facts.head_sha
+        reason = (
+            f"merged by {merge.merged_by or 'someone'} without an approved sealgate decision "
+            f"({evaluation.decision.state.value}): nothing was applied to the store or clusters"
+        )
+        log.warning("%s#%d: %s", repo, number, reason)
+        self._observer.failure("merged-unapproved")
+        self._report(evaluation)
+        self._github.comment_once(
+            repo,
+            number,
+            f"merged-unapproved:{head}",
+            f"**sealgate did not apply this pull request.** It was {reason}. "
+            "Propose the change again and have it approved.",
+        )
+        self._notify(NotificationKind.FAILED, evaluation, actor=merge.merged_by, reason=reason)
+        self._github.report_sync(repo, number, head, refused_check(reason))
+        with self._state:
+            self._finished.add((repo, number, head))
+        return self._remember(self._status_of(evaluation, Status.FAILED, messages=(reason,)))
+
+    def _deliver(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
+        snapshot = evaluation.snapshot
+        decision = evaluation.decision
+        repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
+        approvers = tuple(sorted({login for s in decision.steps for login in s.approved_by}))
+        outcomes: list[EnvironmentOutcome] = []
+        try:
+            for environment in evaluation.environments:
+                change_id = change_id_for(environment, number)
+                record = ApprovalRecord(
+                    change_id=change_id,
+                    pull_request=number,
+                    head_sha=head,
+                    approved_by=approvers,
+                    merged_by=merge.merged_by or self._settings.bot_login,
+                    bypass_reason=decision.bypass_reason if decision.bypassed else None,
+                )
+                with self._state:
+                    clusters = self._clusters.get(environment, ())
+                with self._env_locks.hold(environment):
+                    applied = self._delivery.apply(
+                        change_id, evaluation.changes_of(environment), record
+                    )
+                    outcomes.append(self._delivery.deliver(environment, applied, clusters))
+        except (InputError, ConflictError) as exc:
+            # The store refused the change as it stands (e.g. proposed against an older
+            # version): retrying cannot help, a new pull request must.
+            return self._failed(evaluation, outcomes, f"the store refused the change: {exc}")
+        except BackendError as exc:
+            if not exc.retryable:
+                return self._failed(evaluation, outcomes, f"apply failed: {exc}")
+            # Left unfinished on purpose: no completed sealgate/sync, so the next poll's
+            # work_items picks this pull request up again.
+            self._observer.failure("apply")
+            log.warning("%s#%d: apply or sync failed, will retry: %s", repo, number, exc)
+            raise
+        return self._outcome(evaluation, merge, tuple(outcomes))
+
+    def _outcome(
+        self, evaluation: Evaluation, merge: MergedPull, outcomes: tuple[EnvironmentOutcome, ...]
+    ) -> RequestStatus:
+        snapshot = evaluation.snapshot
+        repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
+        ok = all(o.ok for o in outcomes)
+        final_failure = any(o.rollout_failed for o in outcomes) or any(
+            not o.ok and not o.sync.retryable for o in outcomes
+        )
+        retrying = not ok and not final_failure
+        for o in outcomes:
+            # The store's API records applies and rollbacks, not syncs: this line is the
+            # sync's record (names and outcomes only).
+            log.info(
+                "%s#%d: %s synced to %s: %s",
+                repo,
+                number,
+                o.change_id,
+                ", ".join(o.clusters) or "no clusters",
+                "; ".join(
+                    f"{r.cluster} {r.kind} {r.namespace}/{r.name} {r.outcome}"
+                    for report in (o.sync, o.rollback_sync)
+                    if report is not None
+                    for r in sync_rows(report)
+                )
+                or "nothing to sync",
+            )
+        details = tuple(
+            f"{r.cluster} {r.kind} {r.namespace}/{r.name}: {r.outcome}"
+            for o in outcomes
+            for r in sync_rows(o.sync)
+        )
+        if ok:
+            self._report(evaluation, applied=True)
+            self._notify(
+                NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
+            )
+            status = Status.SYNCED
+            messages: tuple[str, ...] = ("applied and synced",)
+        elif retrying:
+            status = Status.APPLIED
+            messages = ("applied; some clusters could not be synced yet: retrying",)
+        else:
+            status = Status.FAILED
+            rolled = any(o.rollbacks for o in outcomes)
+            reason = "a rollout failed" + (
+                "; the Secret was rolled back to its previous content" if rolled else ""
+            )
+            messages = (reason,)
+            self._github.comment_once(
+                repo,
+                number,
+                f"rollout-failed:{head}",
+                f"**sealgate: {reason}.** See the `sealgate/sync` check for each cluster "
+                "and workload.",
+            )
+            self._notify(
+                NotificationKind.FAILED,
+                evaluation,
+                reason=reason,
+                details=details,
+                approvers=all_approvers(evaluation),
+            )
+        self._github.report_sync(repo, number, head, sync_check(outcomes, retrying=retrying))
+        crashpoint("reconciler.after-report")
+        if not retrying:
+            with self._state:
+                self._finished.add((repo, number, head))
+        return self._remember(
+            self._status_of(
+                evaluation,
+                status,
+                messages=messages,
+                change_ids=tuple(o.change_id for o in outcomes),
+                versions=_versions(o.applied for o in outcomes),
+                sync=tuple(
+                    row
+                    for o in outcomes
+                    for report in (o.sync, o.rollback_sync)
+                    if report is not None
+                    for row in sync_rows(report)
+                ),
+            )
+        )
+
+    def _failed(
+        self, evaluation: Evaluation, outcomes: list[EnvironmentOutcome], reason: str
+    ) -> RequestStatus:
+        snapshot = evaluation.snapshot
+        repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
+        log.warning("%s#%d: %s", repo, number, reason)
+        self._observer.failure("apply")
+        self._github.comment_once(repo, number, f"apply-failed:{head}", f"**sealgate:** {reason}")
+        self._notify(NotificationKind.FAILED, evaluation, reason=reason)
+        check = refused_check(reason)
+        if outcomes:
+            partial = sync_check(outcomes, retrying=False)
+            check = type(check)(check.title, check.text + "\n" + partial.text, "failure")
+        self._github.report_sync(repo, number, head, check)
+        with self._state:
+            self._finished.add((repo, number, head))
+        return self._remember(self._status_of(evaluation, Status.FAILED, messages=(reason,)))
+
+    def _finished_status(
+        self, evaluation: Evaluation, state: SyncCheckState | None
+    ) -> RequestStatus:
+        """The status of a merged pull request sealgate already finished: reads only."""
+        repo, number = evaluation.snapshot.repo, evaluation.snapshot.facts.number
+        known = self.status(repo, number)
+        if known is not None and known.head_sha == evaluation.snapshot.facts.head_sha:
+            return known
+        applied = [
+            result
+            for environment in evaluation.environments
+            if (result := self._store.is_applied(change_id_for(environment, number))) is not None
+        ]
+        success = state is not None and state.conclusion == "success"
+        return self._status_of(
+            evaluation,
+            Status.SYNCED if success else Status.FAILED,
+            messages=(state.title if state is not None else "",),
+            change_ids=tuple(r.change_id for r in applied),
+            versions=_versions(applied),
+        )
+
+    # ================================================================ notifications
+
+    def _notify_decision(self, evaluation: Evaluation, now: datetime) -> None:
+        decision = evaluation.decision
+        snapshot = evaluation.snapshot
+        key = (snapshot.repo, snapshot.facts.number)
+        head = snapshot.facts.head_sha
+        if decision.state is DecisionState.PENDING:
+            with self._state:
+                waiting = self._waiting.get(key)
+                if waiting is None or waiting[0] != head:
+                    self._waiting[key] = (head, now, 0)
+            self._notify_once(NotificationKind.WAITING, evaluation, head)
+            return
+        with self._state:
+            self._waiting.pop(key, None)
+        if decision.state is DecisionState.EXPIRED:
+            # Once per pull request, whatever its head: the request as a whole lapsed.
+            if self._notify_once(NotificationKind.EXPIRED, evaluation, ""):
+                self._github.comment_once(
+                    snapshot.repo,
+                    snapshot.facts.number,
+                    "expired",
+                    "**sealgate: this request expired** before it was approved. Push a new "
+                    "commit or open a new pull request to ask again.",
+                )
+        elif decision.state is DecisionState.REJECTED:
+            self._notify_once(NotificationKind.REJECTED, evaluation, head)
+        elif decision.state is DecisionState.APPROVED and not decision.bypassed:
+            self._notify_once(NotificationKind.APPROVED, evaluation, head)
+
+    def _notify_once(self, kind: NotificationKind, evaluation: Evaluation, head: str) -> bool:
+        key = (evaluation.snapshot.repo, evaluation.snapshot.facts.number, kind.value, head)
+        with self._state:
+            if key in self._notified:
+                return False
+            self._notified.add(key)
+        reason = evaluation.decision.reasons[0] if evaluation.decision.reasons else None
+        self._notify(kind, evaluation, reason=reason)
+        return True
+
+    def _notify(
+        self,
+        kind: NotificationKind,
+        evaluation: Evaluation,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        details: tuple[str, ...] = (),
+        approvers: tuple[str, ...] | None = None,
+    ) -> None:
+        if self._notifier is None:
+            return
+        snapshot = evaluation.snapshot
+        url = self._settings.pull_url.format(repo=snapshot.repo, number=snapshot.facts.number)
+        message = notification(
+            kind,
+            evaluation,
+            url=url,
+            actor=actor,
+            reason=reason,
+            details=details,
+            approvers=approvers,
+        )
+        try:
+            self._notifier.send(message, targets_of(evaluation.policies))
+        except SealgateError as exc:
+            # A chat or mail outage must never stop a secret from being applied.
+            self._observer.failure("notify")
+            log.warning("%s: notification %s not sent: %s", message.reference, kind.value, exc)
+
+    def _remind(self, repo: str, number: int) -> bool:
+        reminder_after = self._settings.reminder_after
+        if reminder_after is None or reminder_after <= timedelta(0):
+            return False
+        now = self._clock()
+        with self._state:
+            waiting = self._waiting.get((repo, number))
+            if waiting is None:
+                return False
+            head, since, sent = waiting
+            if now - since < reminder_after * (sent + 1):
+                return False
+            self._waiting[(repo, number)] = (head, since, sent + 1)
+        snapshot = self._github.fetch(repo, number)
+        evaluation = self._assess(snapshot, now)
+        if evaluation.decision.state is not DecisionState.PENDING:
+            return False
+        self._notify(
+            NotificationKind.REMINDER,
+            evaluation,
+            reason=f"waiting for approval since {since.isoformat(timespec='minutes')}",
+        )
+        return True
+
+    # ================================================================ status
+
+    def _status_of(
+        self,
+        evaluation: Evaluation,
+        status: Status,
+        *,
+        messages: tuple[str, ...] | None = None,
+        change_ids: tuple[str, ...] = (),
+        versions: tuple[tuple[str, int], ...] = (),
+        sync: tuple[SyncRow, ...] = (),
+    ) -> RequestStatus:
+        snapshot = evaluation.snapshot
+        return RequestStatus.from_decision(
+            snapshot.repo,
+            snapshot.facts.number,
+            status,
+            evaluation.decision,
+            updated_at=self._clock(),
+            head_sha=snapshot.facts.head_sha,
+            change_ids=change_ids,
+            versions=versions,
+            sync=sync,
+            messages=messages,
+        )
+
+    def _remember(self, status: RequestStatus) -> RequestStatus:
+        with self._state:
+            self._statuses[(status.repo, status.number)] = status
+        return status
+
+
+def _complete(state: SyncCheckState | None) -> bool:
+    return state is not None and state.status == "completed"
+
+
+def _versions(results: Iterator[ApplyResult] | list[ApplyResult]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((path, v) for r in results for path, v in r.versions.items()))
