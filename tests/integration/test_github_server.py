@@ -11,8 +11,8 @@ from urllib.parse import parse_qs
 import pytest
 from github import Auth, GithubException
 
-from tests.integration.test_github_server_support import FULL, OWNER, REPO, World, client
-from tests.integration.test_github_server_support import github as github  # noqa: PLC0414
+from tests.integration.github_server_support import FULL, OWNER, REPO, World, client
+from tests.integration.github_server_support import github as github  # noqa: PLC0414
 
 
 def test_repository_and_users(github: World) -> None:

@@ -9,7 +9,7 @@ import pytest
 import requests
 from github import Auth, GithubException
 
-from tests.integration.test_github_server_support import (
+from tests.integration.github_server_support import (
     FULL,
     OWNER,
     REPO,
@@ -17,7 +17,7 @@ from tests.integration.test_github_server_support import (
     client,
     rsa_private_key,
 )
-from tests.integration.test_github_server_support import github as github  # noqa: PLC0414
+from tests.integration.github_server_support import github as github  # noqa: PLC0414
 
 APP_ID = 4242
 INSTALLATION_ID = 77

@@ -13,8 +13,8 @@ from github import (
 )
 from github.GithubRetry import GithubRetry
 
-from tests.integration.test_github_server_support import FULL, OWNER, REPO, World, client
-from tests.integration.test_github_server_support import github as github  # noqa: PLC0414
+from tests.integration.github_server_support import FULL, OWNER, REPO, World, client
+from tests.integration.github_server_support import github as github  # noqa: PLC0414
 
 
 def _get(github: World, path: str, login: str = "bob", **headers: str) -> requests.Response:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.test_github_server_support import (
+from tests.integration.github_server_support import (
     FULL,
     OWNER,
     REPO,
@@ -21,7 +21,7 @@ from tests.integration.test_github_server_support import (
     World,
     rsa_private_key,
 )
-from tests.integration.test_github_server_support import github as github  # noqa: PLC0414
+from tests.integration.github_server_support import github as github  # noqa: PLC0414
 
 SECRET = "webhook-secret"
 
@@ -103,7 +103,7 @@ def test_redelivery_repeats_the_same_signed_delivery(github: World, receiver: Re
 def test_check_run_rerequested_carries_the_installation(github: World, receiver: Receiver) -> None:
     from github import Auth
 
-    from tests.integration.test_github_server_support import client
+    from tests.integration.github_server_support import client
 
     private, public = rsa_private_key()
     github.server.register_app(7, "sealgate", public, installation_id=70, owner=OWNER)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from controller.model import Commit, DecisionState, Enforcement, ReviewState, Tier
-from tests.unit.test_policy_fixtures import (
+from tests.unit.policy_fixtures import (
     AUTHOR,
     HEAD,
     OLD,

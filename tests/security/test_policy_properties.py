@@ -23,7 +23,7 @@ from controller.model import (
     SecretChange,
     Tier,
 )
-from tests.unit.test_policy_fixtures import (
+from tests.unit.policy_fixtures import (
     AUTHOR,
     ENVIRONMENTS,
     HEAD,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.model import Commit
 from controller.policy import applicable_policies, can_merge_command, teams_referenced
-from tests.unit.test_policy_fixtures import AUTHOR, HEAD, decide, facts, policy, step
+from tests.unit.policy_fixtures import AUTHOR, HEAD, decide, facts, policy, step
 
 
 def test_teams_referenced_covers_steps_and_bypassers() -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from controller.model import Comment, DecisionState, Enforcement, Policy, Review, ReviewState
-from tests.unit.test_policy_fixtures import (
+from tests.unit.policy_fixtures import (
     AUTHOR,
     T0,
     approvals,

@@ -21,7 +21,7 @@ from controller.model import (
     Tier,
     Unmatched,
 )
-from tests.unit.test_policy_fixtures import (
+from tests.unit.policy_fixtures import (
     AUTHOR,
     ENVIRONMENTS,
     HEAD,

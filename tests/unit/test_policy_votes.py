@@ -6,7 +6,7 @@ import pytest
 
 from controller.model import ReviewState
 from controller.policy.people import latest_votes
-from tests.unit.test_policy_fixtures import review
+from tests.unit.policy_fixtures import review
 
 A = ReviewState.APPROVED
 CR = ReviewState.CHANGES_REQUESTED
