@@ -172,10 +172,10 @@ class _Builder:
     # ------------------------------------------------------------------ secrets
 
     def secret(
-        self, ref: Mapping[str, str] | None, at: FieldPath, override: str
+        self, ref: Mapping[str, str] | None, at: FieldPath, override: str | None = None
     ) -> SecretText | None:
         """The override variable if set, else what ``ref`` names; None when neither is given."""
-        if self.env.get(override):
+        if override and self.env.get(override):
             return SecretText(self.env[override], f"env {override}")
         if ref is None:
             return None
@@ -183,9 +183,10 @@ class _Builder:
             name = ref["fromEnv"]
             value = self.env.get(name, "")
             if not value:
+                alternative = f" (or {override})" if override else ""
                 self.problem(
                     (*at, "fromEnv"),
-                    f"environment variable {name} is not set or empty: set it (or {override})",
+                    f"environment variable {name} is not set or empty: set it{alternative}",
                 )
                 return None
             return SecretText(value, f"env {name}")
@@ -391,8 +392,19 @@ class _Builder:
                 ca_file=self.path(smtp_section["caFile"]) if "caFile" in smtp_section else None,
             )
         return NotifySettings(
-            smtp=smtp, approver_emails=frozen_map(section.get("approverEmails", {}))
+            smtp=smtp,
+            approver_emails=frozen_map(section.get("approverEmails", {})),
+            slack_webhooks=self.webhooks(section, "slackWebhooks"),
+            teams_webhooks=self.webhooks(section, "teamsWebhooks"),
         )
+
+    def webhooks(self, section: dict[str, Any], name: str) -> Mapping[str, SecretText]:
+        found: dict[str, SecretText] = {}
+        for channel, ref in section.get(name, {}).items():
+            url = self.secret(ref, ("notify", name, channel))
+            if url is not None:
+                found[channel] = url
+        return frozen_map(found)
 
 
 def _identity() -> str:

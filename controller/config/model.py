@@ -125,6 +125,9 @@ class SmtpConfig:
 class NotifySettings:
     smtp: SmtpConfig | None = None
     approver_emails: Mapping[str, str] = field(default_factory=frozen_map)
+    slack_webhooks: Mapping[str, SecretText] = field(default_factory=frozen_map)
+    """Slack channel as policies name it -> its incoming-webhook URL (a credential)."""
+    teams_webhooks: Mapping[str, SecretText] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True, slots=True)

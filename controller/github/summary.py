@@ -161,7 +161,8 @@ def render_summary(
     it; without it every change row lists every applicable policy.
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
-    have = sum(len(s.approved_by) for s in decision.steps)
+    # Approvals beyond what a step requires do not bring another step closer.
+    have = sum(min(len(s.approved_by), s.required) for s in decision.steps)
     need = sum(s.required for s in decision.steps)
     title = f"sealgate: {headline}"
     if decision.steps and decision.state in (DecisionState.PENDING, DecisionState.APPROVED):

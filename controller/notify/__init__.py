@@ -10,6 +10,7 @@ Logging note for deployers: ``urllib3`` logs request paths at DEBUG level; keep 
 ``urllib3`` logger at INFO or above in production so webhook paths never reach the logs.
 """
 
+from controller.notify.channels import ChannelRouter
 from controller.notify.events import Notification, NotificationKind
 from controller.notify.mail import email_recipients, render_email
 from controller.notify.notifier import Notifier, OutcomeHook
@@ -20,6 +21,7 @@ from controller.notify.teams import render_teams
 
 __all__ = [
     "Channel",
+    "ChannelRouter",
     "DeliveryOutcome",
     "Notification",
     "NotificationKind",

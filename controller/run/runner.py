@@ -83,6 +83,10 @@ class Runner:
         self._arrived: dict[Key, float] = {}
         """When the oldest unhandled webhook for a key arrived, for latency."""
         self._arrived_lock = threading.Lock()
+        # Pull requests whose last pass failed. The reconciler's poll only names what moved
+        # on GitHub, so without this a pass that failed for good (a 5xx past every retry
+        # while reporting the last approval) would wait for the next push or review.
+        self._failed: set[int] = set()
         self._stop = threading.Event()
         self._poll_now = threading.Event()
         self._kicks: list[threading.Event] = []
@@ -168,7 +172,9 @@ class Runner:
             log.exception("poll of %s failed; trying again next interval", self.repo)
             return 0
         self.metrics.polls.labels("ok").inc()
-        return sum(1 for number in numbers if self.enqueue(number))
+        with self._arrived_lock:
+            retries = sorted(self._failed.difference(numbers))
+        return sum(1 for number in [*numbers, *retries] if self.enqueue(number))
 
     def _poll_loop(self) -> None:
         self._poll_now.set()  # at start
@@ -236,10 +242,14 @@ class Runner:
             try:
                 self._reconciler.handle(repo, number)
             except Exception:
+                with self._arrived_lock:
+                    self._failed.add(number)
                 self.metrics.handled.labels("failed").inc()
                 self.metrics.failure("handle")
                 log.exception("handling %s#%d failed; the next poll retries it", repo, number)
             else:
+                with self._arrived_lock:
+                    self._failed.discard(number)
                 self.metrics.handled.labels("ok").inc()
             finally:
                 ended = time.monotonic()

@@ -18,7 +18,7 @@ from controller.github import GitHubClient, GitHubGateway, WebhookEvent
 from controller.github.failures import github_errors
 from controller.keyring import Keyring, LocalKekFile
 from controller.kube import ClusterConfig, KubeTargets, LeaderElector
-from controller.notify import Notifier, SmtpSettings
+from controller.notify import ChannelRouter, Notifier, SmtpSettings
 from controller.reconciler import Reconciler, ReconcilerSettings
 from controller.run.checksum_key import checksum_key
 from controller.run.metrics import Metrics
@@ -180,7 +180,11 @@ def build(config: ControllerConfig) -> Controller:
         store=store,
         targets=targets,
         keys=keyring,
-        notifier=(sender := notifier(config, metrics)),
+        notifier=ChannelRouter(
+            sender := notifier(config, metrics),
+            slack={name: url.reveal() for name, url in config.notify.slack_webhooks.items()},
+            teams={name: url.reveal() for name, url in config.notify.teams_webhooks.items()},
+        ),
         settings=ReconcilerSettings(
             bot_login=f"{app.slug}[bot]" if app is not None else "sealgate",
             merge_method=config.github.merge_method,

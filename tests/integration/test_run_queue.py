@@ -186,6 +186,26 @@ def test_failed_pass_is_counted_and_the_worker_goes_on(
     assert 'sealgate_pull_requests_handled_total{result="ok"}' in text
 
 
+def test_a_failed_pass_is_retried_by_the_next_poll_until_it_succeeds(
+    parts: tuple[Runner, Recorder, queue.Queue[WebhookEvent]],
+) -> None:
+    runner, recorder, _events = parts
+    recorder.fail = {5}
+    runner.start()
+    runner.enqueue(5)
+    until(lambda: recorder.handled[5] == 1 and runner.queue.active == 0)
+
+    # Nothing moved on GitHub (the poll names nothing), yet the failed pass is redone.
+    recorder.poll_answer = []
+    recorder.fail = set()
+    assert runner.poll() == 1
+    until(lambda: recorder.handled[5] == 2 and runner.queue.active == 0)
+
+    # It succeeded: a later quiet poll has nothing to retry.
+    assert runner.poll() == 0
+    assert recorder.handled[5] == 2
+
+
 def test_stop_waits_for_work_in_flight(
     parts: tuple[Runner, Recorder, queue.Queue[WebhookEvent]],
 ) -> None:

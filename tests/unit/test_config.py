@@ -58,6 +58,9 @@ def test_example_loads(tmp_path: Path) -> None:
         "SMTP_PASSWORD": "mail-pass",
         "SEALGATE_POD_NAME": "sealgate-0",
     }
+    channels = ["sre-approvals", "security-approvals", "platform-leads", "incident-response"]
+    for channel in [*channels, "staging-secrets"]:
+        env["SLACK_" + channel.upper().replace("-", "_")] = f"https://hooks.slack.test/{channel}"
     config = load_config(EXAMPLE, env)
     assert config.github.app is not None
     assert config.github.app.private_key.reveal() == PEM
@@ -73,6 +76,8 @@ def test_example_loads(tmp_path: Path) -> None:
     assert config.notify.smtp.password is not None
     assert config.notify.smtp.password.reveal() == "mail-pass"
     assert config.notify.approver_emails["alice"] == "alice@example.com"
+    webhook = config.notify.slack_webhooks["#sre-approvals"]
+    assert webhook.reveal() == "https://hooks.slack.test/sre-approvals"
     assert config.logging.format == "json"
     assert config.server.port == 8080
 
@@ -303,3 +308,38 @@ def test_listen_port_must_exist(tmp_path: Path) -> None:
         f"{tmp_path / 'sealgate.yaml'}:15: server.listen: port must be at most 65535 "
         "(0 picks a free one)"
     ]
+
+
+WEBHOOKS = """\
+notify:
+  slackWebhooks:
+    "#sre-approvals": {fromEnv: SLACK_SRE}
+  teamsWebhooks:
+    Platform on-call: {fromEnv: TEAMS_PLATFORM}
+"""
+
+
+def test_channel_webhooks_are_read_by_reference(tmp_path: Path) -> None:
+    env = {**ENV, "SLACK_SRE": "https://hooks.slack.test/T/B/x", "TEAMS_PLATFORM": "https://t"}
+    config = load_config(write(tmp_path, MINIMAL + WEBHOOKS), env)
+    slack = config.notify.slack_webhooks["#sre-approvals"]
+    assert slack.reveal() == "https://hooks.slack.test/T/B/x"
+    assert "hooks.slack" not in repr(slack)
+    assert config.notify.teams_webhooks["Platform on-call"].reveal() == "https://t"
+
+
+def test_a_channel_webhook_whose_variable_is_missing_is_named(tmp_path: Path) -> None:
+    found = problems(tmp_path, MINIMAL + WEBHOOKS, {**ENV, "TEAMS_PLATFORM": "https://t"})
+    assert len(found) == 1
+    assert "notify.slackWebhooks.#sre-approvals.fromEnv" in found[0]
+    assert "SLACK_SRE is not set" in found[0]
+    assert "(or None)" not in found[0]
+
+
+def test_a_webhook_url_pasted_inline_is_refused_without_echo(tmp_path: Path) -> None:
+    pasted = (
+        MINIMAL + 'notify:\n  slackWebhooks:\n    "#sre": "https://hooks.slack.test/T/B/secret"\n'
+    )
+    found = problems(tmp_path, pasted)
+    assert found
+    assert all("hooks.slack.test" not in problem for problem in found)

@@ -199,3 +199,25 @@ def test_comment_body_carries_the_marker_first() -> None:
     body = comment_body(summary)
     assert body.startswith(MARKER + "\n")
     assert body.endswith(summary.text)
+
+
+def test_the_title_counts_only_approvals_a_step_still_needs() -> None:
+    # Three SREs approved a two-person step; the security step has nobody yet.
+    sre = StepResult(
+        policy="two-person",
+        step="approvals",
+        required=2,
+        approved_by=("alice", "bob", "dave"),
+        eligible_remaining=(),
+        satisfied=True,
+    )
+    security = StepResult(
+        policy="critical",
+        step="security-sign-off",
+        required=1,
+        approved_by=(),
+        eligible_remaining=("carol",),
+    )
+    pending = decision(DecisionState.PENDING, steps=(sre, security))
+    title = render_summary(pending, [CHANGE], fingerprints={}).title
+    assert title.endswith("(2/3 approvals)"), title
