@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("controller.cli.run:run", "Run the controller (webhooks, polling, reconciling)."),
     "status": ("controller.cli.status:status", "Show where a pull request stands."),
     "wait": ("controller.cli.status:wait", "Wait until a pull request is approved or applied."),
+    "sandbox": (
+        "controller.cli.sandbox:sandbox",
+        "Play the whole flow on loopback GitHub and Kubernetes servers.",
+    ),
 }
 
 

@@ -1,0 +1,147 @@
+"""Controller figures, with ``sealgate run`` as a child process against the sandbox world.
+
+``approval_to_secret_ms_p50`` / ``_p99``: from an approving review (its webhook is sent as
+the review is created) of a staging pull request whose pending check already stands, to the
+Secret in the cluster carrying that pull request's annotation: merge, store apply and sync
+included, all on loopback. ``SAMPLES`` pull requests, one after the other.
+
+``rss_mb_100prs_10k_secrets``: resident memory (``VmRSS``) of the ``sealgate run`` process
+once it has handled 100 open pull requests, with 10,000 secrets in its store.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from controller.model import GenerateSpec, SecretChange
+from controller.sandbox import observe
+from controller.sandbox.observe import wait_for
+from controller.sandbox.people import Person, open_change
+from controller.sandbox.runner import ControllerProcess
+from controller.sandbox.world import DEVELOPER, SECRET, SRES, World, build_world
+from controller.store import ApprovalRecord
+
+ENVIRONMENT = "staging"
+SAMPLES = 20
+OPEN_PULLS = 100
+STORED_SECRETS = 10_000
+TIMEOUT_S = 60.0
+PROBE_S = 0.002
+
+
+def _pending(world: World, sha: str) -> bool:
+    run = observe.check_run(world, sha)
+    return run is not None and run["status"] == "in_progress"
+
+
+def _wait_pending(world: World, sha: str) -> None:
+    wait_for("the pending check", lambda: _pending(world, sha), timeout=TIMEOUT_S)
+
+
+def _synced(world: World, number: int) -> bool:
+    obj = observe.secret_object(world, ENVIRONMENT, SECRET)
+    marks = observe.annotations_of(obj) if obj is not None else {}
+    return marks.get(observe.PULL_REQUEST_ANNOTATION) == str(number)
+
+
+def _approval_latencies(root: Path) -> list[float]:
+    world = build_world(root, rollout_seconds=0.05)
+    developer, approver = Person(world, DEVELOPER), Person(world, SRES[0])
+    samples: list[float] = []
+    try:
+        with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
+            controller.start()
+            for index in range(SAMPLES + 1):
+                values = {"STRIPE_API_KEY": f"bench-{index}".encode()}
+                proposal = open_change(world, developer, values, environment=ENVIRONMENT)
+                _wait_pending(world, proposal.head_sha)
+                started = time.perf_counter()
+                approver.approve(proposal.number)
+                deadline = started + TIMEOUT_S
+                while not _synced(world, proposal.number):
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"#{proposal.number} was not synced")
+                    time.sleep(PROBE_S)
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                if index > 0:  # the first one warms caches and connections
+                    samples.append(elapsed_ms)
+                # Let the rollout finish so the next sample starts from a quiet controller.
+                wait_for(
+                    "the rollout", lambda: observe.rollout_complete(world, ENVIRONMENT), timeout=30
+                )
+    finally:
+        developer.close()
+        approver.close()
+        world.stop()
+    return samples
+
+
+def _seed_store(world: World, count: int) -> None:
+    changes = [
+        SecretChange(
+            name="bench-seed",
+            environment=ENVIRONMENT,
+            secret=f"bench-{i // 100:03d}/app-{i % 100:03d}",
+            reason="bench",
+            generate={"PASSWORD": GenerateSpec(24)},
+        )
+        for i in range(count)
+    ]
+    record = ApprovalRecord("bench-seed", 1, "0" * 40, ("alice",), "sealgate[bot]")
+    with observe.open_store(world) as store:
+        store.apply("bench-seed", changes, record)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS line")
+
+
+def _resident_memory(root: Path) -> float:
+    # Drift repair would copy all 10,000 secrets into the loopback cluster: not measured here.
+    world = build_world(root, drift_interval="24h")
+    developer = Person(world, DEVELOPER)
+    try:
+        _seed_store(world, STORED_SECRETS)
+        heads = [
+            open_change(
+                world, developer, {"STRIPE_API_KEY": f"rss-{i}".encode()}, environment=ENVIRONMENT
+            ).head_sha
+            for i in range(OPEN_PULLS)
+        ]
+        with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
+            controller.start()
+            wait_for(
+                "every pull request to be handled",
+                lambda: all(_pending(world, sha) for sha in heads),
+                timeout=300,
+            )
+            time.sleep(1.0)  # let in-flight work and garbage settle
+            assert controller.pid is not None
+            return _rss_mb(controller.pid)
+    finally:
+        developer.close()
+        world.stop()
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-controller-") as temporary:
+        root = Path(temporary)
+        samples = _approval_latencies(root / "latency")
+        rss = _resident_memory(root / "rss")
+    percentiles = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "approval_to_secret_ms_p50": statistics.median(samples),
+        "approval_to_secret_ms_p99": percentiles[98],
+        "rss_mb_100prs_10k_secrets": rss,
+    }
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:<32} {value:>10.1f}")

@@ -1,0 +1,134 @@
+"""End to end: the sandbox story against a real ``sealgate run`` child process.
+
+The story is played in-process (the function ``sealgate sandbox`` calls) and every step is
+then checked again from the servers' and the store's state; the command line itself runs
+once with ``--serve`` and is inspected over HTTP while it serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import github
+import pytest
+import requests
+
+from controller.sandbox import observe
+from controller.sandbox.runner import ControllerProcess
+from controller.sandbox.story import Step, StoryFailed, demo_values, play
+from controller.sandbox.world import (
+    BOT,
+    DEPLOYMENT,
+    DEVELOPER,
+    NAMESPACE,
+    SECRET,
+    World,
+    build_world,
+)
+from tests.e2e.test_sandbox_world import assert_story_state
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    w = build_world(tmp_path / "world")
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
+    values = demo_values()
+    steps: list[Step] = []
+    with ControllerProcess(world.config, tmp_path / "logs", world.controller_url) as controller:
+        controller.start()
+        result = play(world, steps.append, values=values)
+        assert controller.alive
+    assert len(steps) == 12
+    assert_story_state(world, result, values)
+
+
+def test_a_step_that_does_not_happen_fails_the_story_and_is_named(world: World) -> None:
+    # No controller: the developer's part happens, the check never appears.
+    steps: list[Step] = []
+    with pytest.raises(StoryFailed) as failed:
+        play(world, steps.append, timeout=1.0)
+    assert failed.value.step == "pending"
+    assert "the sealgate check to go pending" in failed.value.reason
+    assert [s.title.split()[0] for s in steps] == ["dev1"]
+
+
+def _read_variables(process: subprocess.Popen[str], names: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    assert process.stdout is not None
+    for line in process.stdout:
+        name, sep, value = line.strip().partition("=")
+        if sep and name in names:
+            found[name] = value
+            if set(found) == names:
+                return found
+    raise AssertionError(f"sealgate sandbox exited before printing {sorted(names - set(found))}")
+
+
+def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from controller.cli import main; sys.exit(main())",
+        "sandbox",
+        "--workdir",
+        str(tmp_path / "sandbox"),
+        "--serve",
+    ]
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        found = _read_variables(
+            process, {"GITHUB_API", "KUBE_API", "REPOSITORY", "GITHUB_TOKENS_FILE"}
+        )
+        # What a script would do with the printed variables: read the state over HTTP.
+        pulls = requests.get(
+            f"{found['GITHUB_API']}/repos/{found['REPOSITORY']}/pulls",
+            params={"state": "closed"},
+            timeout=10,
+        )
+        assert pulls.status_code == 200
+        (pull,) = pulls.json()
+        assert pull["merged_at"] is not None
+        # PyGithub, as one of the people, with the token the sandbox wrote for scripts.
+        tokens = json.loads(Path(found["GITHUB_TOKENS_FILE"]).read_text())
+        client = github.Github(
+            base_url=found["GITHUB_API"],
+            auth=github.Auth.Token(tokens[DEVELOPER]),
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        merged = client.get_repo(found["REPOSITORY"]).get_pull(pull["number"])
+        assert merged.merged
+        assert merged.merged_by.login == BOT
+        client.close()
+        namespace, name = SECRET.split("/")
+        secret = requests.get(
+            f"{found['KUBE_API']}/api/v1/namespaces/{namespace}/secrets/{name}", timeout=10
+        ).json()
+        annotations = secret["metadata"]["annotations"]
+        assert annotations[observe.PULL_REQUEST_ANNOTATION] == str(pull["number"])
+        deployment = requests.get(
+            f"{found['KUBE_API']}/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{DEPLOYMENT}",
+            timeout=10,
+        ).json()
+        template = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+        assert any(key.startswith("sealgate.dev/checksum") for key in template)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output

@@ -1,0 +1,165 @@
+"""The sandbox's seeded world, and the end-state checks the story tests share.
+
+``assert_story_state`` checks every step of a finished story from the servers' and the
+store's state (never from what was printed or logged); the e2e, fault and canary tests call
+it. The tests here need no controller: the seeded documents, people and cluster must be
+what the story relies on.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+import requests
+
+from controller.config import load_config
+from controller.documents import parse_rules
+from controller.sandbox import observe
+from controller.sandbox.story import ENVIRONMENT, SYNC_CHECK, StoryResult
+from controller.sandbox.world import (
+    BOT,
+    DEPLOYMENT,
+    DEVELOPER,
+    LEAD,
+    NAMESPACE,
+    OWNER,
+    REPO,
+    SECRET,
+    SECURITY,
+    SRES,
+    World,
+    build_world,
+)
+
+
+def assert_story_state(world: World, result: StoryResult, values: Mapping[str, bytes]) -> None:
+    """Every step of the story, from state: GitHub, the clusters, the store."""
+    # The pull request: opened by the developer, merged by the controller at the head the
+    # approvals were given on.
+    pr = observe.pull(world, result.number)
+    assert pr["user"]["login"] == DEVELOPER
+    assert pr["merged"] is True
+    assert pr["merged_by"]["login"] == BOT
+    assert pr["head"]["sha"] == result.head_sha
+    assert world.github.branch_sha(OWNER, REPO, "main") == result.merge_sha
+    merged_file = world.github.read_file(OWNER, REPO, "main", result.change_file)
+    assert merged_file is not None
+    assert all(value not in merged_file for value in values.values())
+
+    # Reviews: the author's approval was refused outright; the others were recorded.
+    approvals = observe.approvals_on_github(world, result.number)
+    assert DEVELOPER not in approvals
+    assert sorted(approvals) == sorted([LEAD, *SRES, SECURITY])
+
+    # The check: green on the merged head, with the sticky comment from the App.
+    run = observe.check_run(world, result.head_sha)
+    assert run is not None
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert run["app"]["slug"] == "sealgate"
+    sync = observe.check_run(world, result.head_sha, SYNC_CHECK)
+    assert sync is not None
+    assert (sync["status"], sync["conclusion"]) == ("completed", "success")
+    bot_comments = [
+        c for c in world.github.comments(OWNER, REPO, result.number) if c["user"]["login"] == BOT
+    ]
+    assert bot_comments
+
+    # The store: one commit for the pull request, naming who approved (not lead, not dev1).
+    commits = observe.store_commits_for(world, result.number)
+    assert [c.sha for c in commits] == [result.store_commit]
+    trailers = commits[0].trailers
+    assert trailers["Head-Sha"] == result.head_sha
+    approved_by = {name.strip() for name in trailers["Approved-By"].split(",")}
+    assert approved_by == {*SRES, SECURITY}
+    with observe.open_store(world) as store:
+        applied = store.is_applied(result.change_id)
+        assert applied is not None
+        assert applied.commit == result.store_commit
+        history = store.history(ENVIRONMENT, SECRET)
+        assert [v.change_id for v in history] == [result.change_id]
+        stored = store.read_secret(ENVIRONMENT, SECRET)
+        assert stored is not None
+        assert dict(stored.data) == dict(values)
+        report = store.audit_verify()
+        assert report.ok, report.problems
+        assert any(result.change_id in str(dict(r.fields)) for r in store.audit_records())
+
+    # The cluster: the Secret holds the values, with provenance; the Deployment rolled once.
+    obj = observe.secret_object(world, ENVIRONMENT, SECRET)
+    assert obj is not None
+    data = {k: base64.b64decode(v) for k, v in obj["data"].items()}
+    assert data == dict(values)
+    marks = observe.annotations_of(obj)
+    assert marks[observe.PULL_REQUEST_ANNOTATION] == str(result.number)
+    assert marks["sealgate.dev/change-id"] == result.change_id
+    assert marks["sealgate.dev/store-version"] == str(history[-1].version)
+    assert observe.rollout_count(world, ENVIRONMENT) == result.rollouts_before + 1
+    assert observe.rollout_complete(world, ENVIRONMENT)
+    # Staging was not touched.
+    assert observe.secret_object(world, "staging", SECRET) is None
+    assert observe.rollout_count(world, "staging") == 0
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = build_world(Path(tmp_path_factory.mktemp("sandbox-world")))
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def test_the_config_is_what_sealgate_run_loads(world: World) -> None:
+    config = load_config(world.config, environ={})
+    assert config.github.repository == f"{OWNER}/{REPO}"
+    assert config.github.base_url == world.github.url
+    assert config.github.app is not None
+    assert config.server.listen == f"127.0.0.1:{world.listen_port}"
+    assert {c.name for c in config.clusters} == set(world.clusters)
+
+
+def test_the_repository_holds_valid_policies_and_fresh_keys(world: World) -> None:
+    files = {
+        path: world.github.read_file(OWNER, REPO, "main", path)
+        for path in (
+            "environments/production.yaml",
+            "environments/staging.yaml",
+            "policies/production-two-person.yaml",
+            "policies/production-critical-security.yaml",
+            "policies/staging-single-approval.yaml",
+            "policies/governance.yaml",
+        )
+    }
+    rules = parse_rules({path: data for path, data in files.items() if data is not None})
+    assert set(rules.environments) == {"production", "staging"}
+    with observe.open_store(world):
+        pass  # the key directory and KEK the config names exist and open
+    production = rules.environments["production"]
+    assert production.clusters == ("prod-eu-1",)
+    seeded = files["environments/production.yaml"]
+    assert seeded is not None
+    assert production.sealing_keys[0].public_key in seeded.decode()
+
+
+def test_people_and_teams_are_visible_to_the_app_over_http(world: World) -> None:
+    answer = requests.get(
+        f"{world.github.url}/orgs/{OWNER}/teams/sre/members",
+        headers={"Authorization": f"token {world.tokens[LEAD]}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert sorted(m["login"] for m in answer.json()) == sorted(SRES)
+
+
+def test_the_cluster_runs_the_deployment_that_reads_the_secret(world: World) -> None:
+    for environment in ("production", "staging"):
+        server = world.cluster_for(environment)
+        deployment = server.get("apps/v1", "Deployment", NAMESPACE, DEPLOYMENT)
+        assert deployment is not None
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["envFrom"] == [{"secretRef": {"name": SECRET.split("/")[1]}}]
+        assert server.rollout_count(NAMESPACE, "Deployment", DEPLOYMENT) == 0
+        assert observe.secret_object(world, environment, SECRET) is None
