@@ -81,6 +81,9 @@ class PullRequestSnapshot:
     """Path → bytes at the head, for changed files under ``changes/`` that still exist."""
     rule_files: Mapping[str, bytes] = field(default_factory=frozen_map)
     """Path → bytes at the base, for every YAML file in ``environments/`` and ``policies/``."""
+    proposed_rule_files: Mapping[str, bytes] | None = None
+    """The same folders at the head, read only when the pull request changes them (a
+    governance change): the rules it would leave behind must still hold together."""
     labels: tuple[str, ...] = ()
     head_ref: str = ""
     problems: tuple[Problem, ...] = ()
@@ -257,6 +260,9 @@ class SnapshotReader:
                     change_files[filename] = content
 
             rule_files = self._rules_at(repo, repo_name, base_sha, problems)
+            proposed = None
+            if any(path.split("/", 1)[0] in RULE_DIRS for path in changed):
+                proposed = self._rules_at(repo, repo_name, head_sha, problems)
             teams = self._teams.memberships(self._teams_for(rule_files))
             facts = PullRequestFacts(
                 number=pr.number,
@@ -278,6 +284,7 @@ class SnapshotReader:
                 facts=facts,
                 change_files=frozen_map(change_files),
                 rule_files=rule_files,
+                proposed_rule_files=proposed,
                 labels=tuple(label.name for label in pr.labels),
                 head_ref=pr.head.ref,
                 problems=tuple(problems),

@@ -84,6 +84,8 @@ def assess(
     except DocumentError as exc:
         problems.extend(exc.problems)
         rules = Rules()
+    if snapshot.proposed_rule_files is not None:
+        problems.extend(proposed_rule_problems(snapshot.proposed_rule_files))
     changes: list[SecretChange] = []
     for path, data in sorted(snapshot.change_files.items()):
         try:
@@ -109,6 +111,29 @@ def assess(
         decision=decision,
         fingerprints=fingerprints,
     )
+
+
+def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:
+    """What is wrong with the rules a governance pull request would leave behind.
+
+    They are not what it is judged by (the base is), but once merged they judge everything
+    after it: rules that do not parse would fail every later decision, and rules without a
+    governance policy could never be changed again through a pull request.
+    """
+    try:
+        proposed = parse_rules(files)
+    except DocumentError as exc:
+        return list(exc.problems)
+    if not any(policy.is_governance for policy in proposed.policies):
+        return [
+            Problem(
+                "policies/",
+                "spec.environments",
+                "after this pull request no policy would list the 'governance' environment, "
+                "so no later change to the rules could be approved; keep one",
+            )
+        ]
+    return []
 
 
 def open_values(

@@ -46,6 +46,11 @@ class Snapshot(Protocol):
     def rule_files(self) -> Mapping[str, bytes]: ...
 
     @property
+    def proposed_rule_files(self) -> Mapping[str, bytes] | None:
+        """The rules at the head when the pull request changes them, else None."""
+        ...
+
+    @property
     def problems(self) -> tuple[Problem, ...]: ...
 
 

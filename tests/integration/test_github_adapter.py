@@ -108,6 +108,18 @@ def test_rules_come_from_the_base_never_the_head(world: World) -> None:
     assert "policies/extra.yaml" not in snap.rule_files
     assert set(snap.facts.changed_files) == {"policies/production.yaml", "policies/extra.yaml"}
     assert snap.change_files == {}
+    # The head's rules are read too, kept apart: only to check what the pull request would
+    # leave behind, never to judge it.
+    assert snap.proposed_rule_files is not None
+    assert snap.proposed_rule_files["policies/production.yaml"] == loosened
+    refs = {r.query for r in world.server.request_log if "/contents/policies" in r.path}
+    assert refs == {f"ref={snap.facts.base_sha}", f"ref={snap.facts.head_sha}"}
+
+
+def test_a_secret_change_does_not_read_the_head_rules(world: World) -> None:
+    number = world.open_pull()
+    snap = SnapshotReader(world.client).fetch(FULL, number)
+    assert snap.proposed_rule_files is None
     refs = {r.query for r in world.server.request_log if "/contents/policies" in r.path}
     assert refs == {f"ref={snap.facts.base_sha}"}
 

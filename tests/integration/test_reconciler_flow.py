@@ -384,3 +384,23 @@ def test_with_token_auth_the_outcome_is_a_commit_status(world: World) -> None:
     finally:
         fresh.close()
     assert world.rollouts() == 1
+
+
+def test_a_governance_pull_request_is_checked_against_the_rules_it_would_leave(
+    world: World, controller: Controller
+) -> None:
+    broken = b"""\
+apiVersion: sealgate.dev/v1
+kind: ApprovalPolicy
+metadata: {name: typo}
+spec:
+  environments: [prodution]
+  approvals: {required: 1, users: [alice]}
+"""
+    world.hub.push(
+        OWNER, REPO, "rules", {"policies/typo.yaml": broken}, message="typo", author="alice"
+    )
+    number = world.hub.open_pull_request(OWNER, REPO, head="rules", title="Add", author="alice")
+    result = controller.reconciler.handle(FULL, number)
+    assert result.status is Status.INVALID
+    assert any(m.startswith("policies/typo.yaml:") for m in result.messages), result.messages
