@@ -33,25 +33,8 @@ from tests.integration.test_reconciler_world import (
     World,
     build_world,
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(tmp_path)
-    try:
-        yield w
-    finally:
-        w.hub.stop()
-        w.kube.stop()
-
-
-@pytest.fixture
-def controller(world: World) -> Iterator[Controller]:
-    c = world.controller()
-    try:
-        yield c
-    finally:
-        c.close()
+from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
+from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
 
 
 def sealgate_labels(world: World, number: int) -> list[str]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,27 +22,9 @@ from tests.integration.test_reconciler_world import (
     SECRET,
     Controller,
     World,
-    build_world,
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(tmp_path)
-    try:
-        yield w
-    finally:
-        w.hub.stop()
-        w.kube.stop()
-
-
-@pytest.fixture
-def controller(world: World) -> Iterator[Controller]:
-    c = world.controller()
-    try:
-        yield c
-    finally:
-        c.close()
+from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
+from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
 
 
 class Clock:
