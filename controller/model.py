@@ -50,6 +50,18 @@ class Unmatched(enum.StrEnum):
     ALLOW = "allow"
 
 
+class RolloutFailure(enum.StrEnum):
+    """What happens to the new value when a workload using it fails to roll out.
+
+    ``keep`` leaves the new value in store and cluster (a rotation of a leaked credential
+    must not be undone by a workload that cannot start); ``rollback`` returns the Secret to
+    the content the change replaced, which puts the replaced value back in use.
+    """
+
+    KEEP = "keep"
+    ROLLBACK = "rollback"
+
+
 class Enforcement(enum.StrEnum):
     HARD = "hard"
     SOFT = "soft"
@@ -87,6 +99,11 @@ class Environment:
     clusters: tuple[str, ...] = ()
     source: str = ""
     """The file this came from, for messages."""
+    namespaces: tuple[str, ...] | None = None
+    """Namespaces (exact names or ``*`` globs) its secrets may live in; None when the file
+    declares none, which lets the environment write no namespace at all."""
+    on_rollout_failure: RolloutFailure = RolloutFailure.KEEP
+    """The default of changes that do not say (``spec.onRolloutFailure``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +177,8 @@ class SecretChange:
     """``changes/<env>/<file>.yaml``."""
     document_index: int = 0
     """Position of this document in a multi-document file, for messages and change ids."""
+    on_rollout_failure: RolloutFailure | None = None
+    """``spec.onRolloutFailure``; None: the environment's default decides."""
 
     @property
     def path(self) -> str:

@@ -10,6 +10,7 @@ from controller.crypto.check import check_sealed_values
 from controller.crypto.fingerprint import fingerprint
 from controller.crypto.kek import AesGcmKek, KeyEncryptionKeyProvider
 from controller.crypto.keyset import KeySet, OpeningKey
+from controller.crypto.replay import replay_problems, sealed_digest, sealed_digests
 from controller.crypto.sealing import (
     KEY_ID_PATTERN,
     SealedValueOpener,
@@ -31,5 +32,8 @@ __all__ = [
     "load_public_key",
     "new_key_id",
     "public_key_text",
+    "replay_problems",
     "seal",
+    "sealed_digest",
+    "sealed_digests",
 ]

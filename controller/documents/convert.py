@@ -25,6 +25,7 @@ from controller.model import (
     GenerateSpec,
     NotifyTargets,
     Policy,
+    RolloutFailure,
     SealingKey,
     SecretChange,
     Tier,
@@ -178,6 +179,8 @@ def build_environment(source: str, doc: dict[str, Any]) -> Environment:
         unmatched=Unmatched(spec.get("unmatched", Unmatched.DENY)),
         clusters=tuple(spec.get("clusters", ())),
         source=source,
+        namespaces=tuple(spec["namespaces"]) if "namespaces" in spec else None,
+        on_rollout_failure=RolloutFailure(spec.get("onRolloutFailure", RolloutFailure.KEEP)),
     )
 
 
@@ -246,4 +249,7 @@ def build_change(source: str, index: int, doc: dict[str, Any]) -> SecretChange:
         base_version=int(spec["baseVersion"]) if "baseVersion" in spec else None,
         source=source,
         document_index=index,
+        on_rollout_failure=(
+            RolloutFailure(spec["onRolloutFailure"]) if "onRolloutFailure" in spec else None
+        ),
     )

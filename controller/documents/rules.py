@@ -8,6 +8,7 @@ name is fixed (``*`` and ``governance`` always exist).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -25,6 +26,14 @@ YAML_SUFFIXES = (".yaml", ".yml")
 ENVIRONMENTS_DIR = "environments"
 POLICIES_DIR = "policies"
 CHANGES_DIR = "changes"
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+"""Refused unless an environment lists them by exact name: a Secret written there reaches
+cluster components (kube-system), every reader of the cluster (kube-public), or whatever
+runs without a namespace of its own (default)."""
+CONTROLLER_NAMESPACE = "sealgate"
+"""Where the controller runs unless its configuration says otherwise: a change there could
+replace the controller's own credentials, so it is reserved like the system namespaces."""
 
 ChangeLines = Mapping[tuple[str, int], LineMap]
 """``(source, document_index)`` → the lines of that change's fields."""
@@ -172,14 +181,18 @@ def _unknown_environments(located: Located, known: set[str]) -> Iterator[Problem
 
 
 def check_changes(
-    changes: Sequence[SecretChange], rules: Rules, *, lines: ChangeLines | None = None
+    changes: Sequence[SecretChange],
+    rules: Rules,
+    *,
+    lines: ChangeLines | None = None,
+    controller_namespace: str = CONTROLLER_NAMESPACE,
 ) -> list[Problem]:
     """Problems that need the whole pull request and its rules to see.
 
     A change must live under ``changes/<spec.environment>/``, name an existing environment,
-    carry values sealed to one of that environment's keys, and touch a key of a secret that
-    no other document of the pull request touches. ``lines`` (from ``parse_located``) adds
-    line numbers to the messages.
+    write a namespace that environment lists, carry values sealed to one of its keys, and
+    touch a key of a secret that no other document of the pull request touches. ``lines``
+    (from ``parse_located``) adds line numbers to the messages.
     """
     problems: list[Problem] = []
     owners: dict[tuple[str, str], SecretChange] = {}
@@ -204,6 +217,7 @@ def check_changes(
                 )
             )
         else:
+            problems.extend(_namespace_problems(change, environment, at, controller_namespace))
             problems.extend(_key_id_problems(change, environment, at))
         for path, key in _touched(change):
             other = owners.setdefault((change.path, key), change)
@@ -227,6 +241,56 @@ class _Locator:
 
     def __call__(self, path: FieldPath, message: str) -> Problem:
         return Problem(self.change.source, render_path(path), message, line_of(self.lines, path))
+
+
+def reserved_namespaces(controller_namespace: str = CONTROLLER_NAMESPACE) -> frozenset[str]:
+    return SYSTEM_NAMESPACES | {controller_namespace}
+
+
+def namespace_allowed(
+    environment: Environment, namespace: str, controller_namespace: str = CONTROLLER_NAMESPACE
+) -> bool:
+    """Listed exactly, or matched by a glob when the namespace is not reserved."""
+    listed = environment.namespaces or ()
+    if namespace in listed:
+        return True
+    if namespace in reserved_namespaces(controller_namespace):
+        return False
+    return any(_namespace_glob(glob).fullmatch(namespace) for glob in listed if "*" in glob)
+
+
+def _namespace_glob(glob: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in glob.split("*")))
+
+
+def _namespace_problems(
+    change: SecretChange, environment: Environment, at: _Locator, controller_namespace: str
+) -> Iterator[Problem]:
+    namespace = change.secret.split("/", 1)[0]
+    if namespace_allowed(environment, namespace, controller_namespace):
+        return
+    where = environment.source or f"environments/{environment.name}.yaml"
+    if environment.namespaces is None:
+        yield at(
+            ("spec", "secret"),
+            f"environment '{environment.name}' declares no spec.namespaces, so it may write "
+            f"no namespace: list '{namespace}' (or a glob covering it) in spec.namespaces of "
+            f"{where} in a governance pull request first",
+        )
+    elif namespace in reserved_namespaces(controller_namespace):
+        yield at(
+            ("spec", "secret"),
+            f"namespace '{namespace}' is reserved (system or controller namespace) and "
+            f"{where} does not list it by its exact name in spec.namespaces: choose your "
+            "application's namespace",
+        )
+    else:
+        yield at(
+            ("spec", "secret"),
+            f"namespace '{namespace}' is not among the namespaces environment "
+            f"'{environment.name}' may write ({', '.join(environment.namespaces)}): fix the "
+            f"namespace, or add it to spec.namespaces of {where} in a governance pull request",
+        )
 
 
 def _key_id_problems(

@@ -38,6 +38,10 @@ _DNS_LABEL = (
 PATTERN_HINTS: Mapping[str, str] = {
     "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$": f"must be {_DNS_LABEL}",
     "^[-._a-zA-Z0-9]+$": f"key must match {SECRET_KEY_PATTERN}",
+    "^[a-z0-9*]([-a-z0-9*]{0,61}[a-z0-9*])?$": (
+        "must be a namespace name (lowercase letters, digits and '-', at most 63 "
+        "characters) or a glob of one where '*' matches any run of characters"
+    ),
     "^[a-z0-9][a-z0-9-]{0,62}$": (
         "key id must be lowercase letters, digits and '-', starting with a letter or digit, "
         "at most 63 characters"

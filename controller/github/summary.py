@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.errors import Problem
-from controller.model import Decision, DecisionState, SecretChange, StepResult
+from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult
 
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
@@ -146,6 +146,25 @@ def _approvals(steps: Sequence[StepResult]) -> tuple[str, str, str]:
     return policies, have_need, _people(remaining)
 
 
+def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
+    if not rollout:
+        return []
+    lines = ["**If a rollout fails** (`spec.onRolloutFailure`):"]
+    for path, choice in sorted(rollout.items()):
+        if choice is RolloutFailure.ROLLBACK:
+            lines.append(
+                f"- {_code(path, in_table=False)}: **rollback**: the Secret returns to the "
+                "content this change replaces, so the replaced value is in use again. Do not "
+                "approve this for the rotation of a leaked credential."
+            )
+        else:
+            lines.append(
+                f"- {_code(path, in_table=False)}: keep: the new value stays in store and "
+                "cluster and the failure is reported; the workload must be fixed."
+            )
+    return [*lines, ""]
+
+
 def render_summary(
     decision: Decision,
     changes: Sequence[SecretChange],
@@ -154,11 +173,15 @@ def render_summary(
     problems: Sequence[Problem] = (),
     change_policies: Mapping[str, Sequence[str]] | None = None,
     applied: bool = False,
+    rollout: Mapping[str, RolloutFailure] | None = None,
+    warnings: Sequence[str] = (),
 ) -> Summary:
     """Render the summary.
 
     ``change_policies`` maps a change's ``path`` to the names of the policies that apply to
-    it; without it every change row lists every applicable policy.
+    it; without it every change row lists every applicable policy. ``rollout`` says what a
+    failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
+    are shown whatever the decision (a value reused from the secret's history).
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
     # Approvals beyond what a step requires do not bring another step closer.
@@ -185,6 +208,8 @@ def render_summary(
     reasons = [r for r in decision.reasons if r not in fixes]
     if reasons and decision.state is not DecisionState.APPROVED:
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
+    if warnings:
+        lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]
 
     if changes:
         lines += [
@@ -204,6 +229,7 @@ def render_summary(
                     f"| {have_need} | {remaining} |"
                 )
         lines.append("")
+        lines += _rollout_lines(rollout or {})
 
     if decision.steps:
         lines += [

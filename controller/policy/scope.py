@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from controller.model import GOVERNANCE, Environment, Policy, SecretChange, Tier, Unmatched
+from controller.model import (
+    GOVERNANCE,
+    Environment,
+    Policy,
+    RolloutFailure,
+    SecretChange,
+    Tier,
+    Unmatched,
+)
 from controller.policy.globs import secret_glob_matches
 
 CHANGES_DIR = "changes/"
@@ -37,6 +45,27 @@ def effective_tier(
     """
     current = current_tiers.get(change.path, environment.default_tier)
     return Tier.highest(current, change.tier or current)
+
+
+def rollout_failure(
+    changes: Sequence[SecretChange], environments: Mapping[str, Environment]
+) -> dict[str, RolloutFailure]:
+    """What a failed rollout does, per ``<env>/<namespace>/<name>`` a change touches.
+
+    A change's own ``spec.onRolloutFailure`` wins over its environment's default; when
+    several documents change one secret and any of them says ``keep``, the secret keeps its
+    new value: a rollback would undo every key's change, the rotated one among them. An
+    unknown environment falls back to ``keep`` (the change is invalid anyway).
+    """
+    out: dict[str, RolloutFailure] = {}
+    for change in changes:
+        environment = environments.get(change.environment)
+        default = environment.on_rollout_failure if environment else RolloutFailure.KEEP
+        wanted = change.on_rollout_failure or default
+        if out.get(change.path) is RolloutFailure.KEEP:
+            continue
+        out[change.path] = wanted
+    return out
 
 
 def covers(policy: Policy, change: SecretChange, tier: Tier) -> bool:

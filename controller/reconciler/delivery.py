@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controller.kube.results import DesiredSecret, Provenance, RolloutOutcome, SyncReport
-from controller.model import SecretChange
+from controller.model import RolloutFailure, SecretChange
 from controller.reconciler.ports import Observer, StorePort, TargetsPort
 from controller.store.crashpoint import crashpoint
 from controller.store.types import ApplyResult, ApprovalRecord
@@ -44,6 +44,9 @@ class EnvironmentOutcome:
     rollbacks: tuple[ApplyResult, ...] = ()
     rollback_sync: SyncReport | None = None
     clusters: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    """Paths whose rollout failed and which keep the new value (``onRolloutFailure: keep``,
+    or rollbacks disabled by the controller)."""
 
     @property
     def rollout_failed(self) -> bool:
@@ -93,15 +96,35 @@ class Delivery:
         outcome = EnvironmentOutcome(
             environment, applied.change_id, applied, report, clusters=tuple(clusters)
         )
-        if not outcome.rollout_failed or not self._rollback:
+        if not outcome.rollout_failed:
             return outcome
+        # Decided per change at review and recorded with the apply; nothing recorded (an
+        # apply from before the field existed) keeps the new value.
+        wanted = {
+            path: self._rollback and applied.on_rollout_failure.get(path) is RolloutFailure.ROLLBACK
+            for path in paths
+        }
+        kept = tuple(path for path in paths if not wanted[path])
+        for path in kept:
+            log.warning(
+                "%s: rollout failed after %s; the new value is kept in store and cluster",
+                path,
+                applied.change_id,
+            )
         rollbacks: list[ApplyResult] = []
         for path in paths:
-            rolled = self._roll_back(environment, path, applied)
+            rolled = self._roll_back(environment, path, applied) if wanted[path] else None
             if rolled is not None:
                 rollbacks.append(rolled)
         if not rollbacks:
-            return outcome
+            return EnvironmentOutcome(
+                environment,
+                applied.change_id,
+                applied,
+                report,
+                clusters=tuple(clusters),
+                kept=kept,
+            )
         crashpoint("reconciler.after-rollback")
         again = self.sync(environment, paths, clusters)
         return EnvironmentOutcome(
@@ -112,6 +135,7 @@ class Delivery:
             rollbacks=tuple(rollbacks),
             rollback_sync=again,
             clusters=tuple(clusters),
+            kept=kept,
         )
 
     def _roll_back(self, environment: str, path: str, applied: ApplyResult) -> ApplyResult | None:
@@ -129,7 +153,10 @@ class Delivery:
             secret,
             version - 1,
             actor=self._actor,
-            reason=f"rollout failed after {applied.change_id}",
+            reason=(
+                f"rollout failed after {applied.change_id} (onRolloutFailure: rollback): "
+                "the value that change replaced is in use again"
+            ),
         )
         log.warning(
             "%s: rollout failed after %s; rolled back to version %d as version %d",

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
+from controller.crypto import replay_problems, sealed_digests
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
-from controller.model import Decision, Policy, PullRequestFacts, SecretChange, Tier
+from controller.model import (
+    Decision,
+    Policy,
+    PullRequestFacts,
+    RolloutFailure,
+    SecretChange,
+    Tier,
+    frozen_map,
+)
 from controller.policy import applicable_policies, evaluate
-from controller.policy.scope import covers
+from controller.policy.scope import covers, rollout_failure
 from controller.reconciler.ports import KeysPort, Snapshot
 
 
@@ -32,6 +42,8 @@ class Evaluation:
     decision: Decision
     fingerprints: Mapping[tuple[str, str], str]
     """``(change.path, key)`` -> keyed fingerprint of the new value."""
+    rollout: Mapping[str, RolloutFailure] = field(default_factory=frozen_map)
+    """Per path, what a failed rollout does; ``changes`` carry it resolved."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -53,6 +65,7 @@ class Evaluation:
             problems=self.problems,
             change_policies=self._change_policies(),
             applied=applied,
+            rollout=self.rollout,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -64,15 +77,25 @@ class Evaluation:
         return out
 
 
+class AppliedValues(Protocol):
+    """The store's index of applied sealed values (``controller.store.Store``)."""
+
+    def applied_sealed(self, env: str, digests: Sequence[str]) -> Mapping[str, str]: ...
+
+
 def assess(
     snapshot: Snapshot,
     *,
     keys: KeysPort,
     current_tiers: Mapping[str, Tier],
     now: datetime | None = None,
+    applied_values: AppliedValues | None = None,
+    own_change_ids: frozenset[str] = frozenset(),
+    controller_namespace: str | None = None,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
-    pull request is judged as of its merge)."""
+    pull request is judged as of its merge). ``applied_values`` refuses sealed values an
+    earlier change applied (``own_change_ids``, this pull request's own applies, excepted)."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -92,7 +115,14 @@ def assess(
             changes.extend(parse_changes(path, data))
         except DocumentError as exc:
             problems.extend(exc.problems)
-    problems.extend(check_changes(changes, rules))
+    if controller_namespace is None:
+        problems.extend(check_changes(changes, rules))
+    else:
+        problems.extend(check_changes(changes, rules, controller_namespace=controller_namespace))
+    rollout = rollout_failure(changes, rules.environments)
+    changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
+    if applied_values is not None:
+        problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
     fingerprints, opening = open_values(changes, keys)
     problems.extend(opening)
     decision = evaluate(
@@ -110,7 +140,25 @@ def assess(
         problems=tuple(problems),
         decision=decision,
         fingerprints=fingerprints,
+        rollout=frozen_map(rollout),
     )
+
+
+def _applied(
+    changes: Sequence[SecretChange], store: AppliedValues, own: frozenset[str]
+) -> dict[tuple[str, str], str]:
+    """``(environment, digest)`` -> the other change that already applied that value."""
+    wanted: dict[str, list[str]] = {}
+    for change in changes:
+        wanted.setdefault(change.environment, []).extend(d for _, d in sealed_digests(change))
+    found: dict[tuple[str, str], str] = {}
+    for environment, digests in sorted(wanted.items()):
+        if not digests:
+            continue
+        for digest, change_id in store.applied_sealed(environment, digests).items():
+            if change_id not in own:
+                found[(environment, digest)] = change_id
+    return found
 
 
 def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:

@@ -252,8 +252,20 @@ class Reconciler:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _assess(self, snapshot: Snapshot, now: datetime) -> Evaluation:
+        number = snapshot.facts.number
         evaluation = assess(
-            snapshot, keys=self._keys, current_tiers=self._store.current_tiers(), now=now
+            snapshot,
+            keys=self._keys,
+            current_tiers=self._store.current_tiers(),
+            now=now,
+            applied_values=self._store,
+            # A merged pull request is judged again after its own apply: not a replay.
+            own_change_ids=frozenset(
+                change_id_for(path.split("/")[1], number)
+                for path in snapshot.change_files
+                if path.count("/") >= 2
+            ),
+            controller_namespace=self._settings.controller_namespace,
         )
         with self._state:
             for name, environment in evaluation.rules.environments.items():
@@ -471,10 +483,7 @@ class Reconciler:
             messages = ("applied; some clusters could not be synced yet: retrying",)
         else:
             status = Status.FAILED
-            rolled = any(o.rollbacks for o in outcomes)
-            reason = "a rollout failed" + (
-                "; the Secret was rolled back to its previous content" if rolled else ""
-            )
+            reason = _rollout_failure_reason(outcomes)
             messages = (reason,)
             self._github.comment_once(
                 repo,
@@ -677,6 +686,24 @@ class Reconciler:
         with self._state:
             self._statuses[(status.repo, status.number)] = status
         return status
+
+
+def _rollout_failure_reason(outcomes: tuple[EnvironmentOutcome, ...]) -> str:
+    """Says plainly whether the replaced value is back: a rotation never silently undoes."""
+    reason = "a rollout failed"
+    rolled = sorted(p for o in outcomes for r in o.rollbacks for p in r.versions)
+    kept = sorted(p for o in outcomes for p in o.kept)
+    if rolled:
+        reason += (
+            f"; {', '.join(rolled)} rolled back to its previous content (onRolloutFailure: "
+            "rollback): the value this change replaced is in use again"
+        )
+    if kept:
+        reason += (
+            f"; {', '.join(kept)} kept the new value in store and cluster (onRolloutFailure: "
+            "keep): fix the workload"
+        )
+    return reason
 
 
 def _complete(state: SyncCheckState | None) -> bool:

@@ -16,6 +16,10 @@ class ReconcilerSettings:
     merge_method: str = "squash"
     rollout_timeout_s: float = 300.0
     rollback_on_failure: bool = True
+    """False: never roll back, whatever a change's ``onRolloutFailure`` asks."""
+    controller_namespace: str = "sealgate"
+    """The controller's own namespace: changes may write it only where an environment
+    lists it by its exact name."""
     reminder_after: timedelta | None = timedelta(hours=24)
     """Remind approvers of a request pending this long, once per interval; None: never."""
     environment_clusters: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)

@@ -43,7 +43,10 @@ def sync_check(outcomes: Sequence[EnvironmentOutcome], *, retrying: bool) -> Syn
         conclusion = None
     else:
         rolled = any(o.rollbacks for o in failed)
-        title = "sealgate/sync: rollout failed" + (", rolled back" if rolled else "")
+        kept = any(o.kept for o in failed)
+        title = "sealgate/sync: rollout failed" + (
+            ", rolled back to the replaced value" if rolled else ", new value kept" if kept else ""
+        )
         conclusion = "failure"
     lines = [f"### {cell(title)}", ""]
     for o in outcomes:
@@ -58,9 +61,23 @@ def sync_check(outcomes: Sequence[EnvironmentOutcome], *, retrying: bool) -> Syn
             back = ", ".join(
                 f"`{cell(p)}` v{v}" for r in o.rollbacks for p, v in sorted(r.versions.items())
             )
-            lines += [f"Rolled back to the previous content as {back}; synced again:", ""]
+            lines += [
+                f"Rolled back to the previous content as {back} (onRolloutFailure: rollback): "
+                "**the value this change replaced is in use again**. If it was rotated "
+                "because it leaked, it is still exposed: fix the workload and propose the "
+                "rotation again. Synced again:",
+                "",
+            ]
             if o.rollback_sync is not None:
                 lines += _table(sync_rows(o.rollback_sync))
+        if o.kept:
+            paths = ", ".join(f"`{cell(p)}`" for p in o.kept)
+            lines += [
+                f"**The new value was kept** in store and cluster for {paths} "
+                "(onRolloutFailure: keep): the workloads above did not become ready with "
+                "it; fix them, the old value is not coming back.",
+                "",
+            ]
     return SyncCheck(title=title, text="\n".join(lines).rstrip() + "\n", conclusion=conclusion)
 
 

@@ -115,7 +115,7 @@ def environment_document(name: str, public_key: str, key_id: str) -> bytes:
             "apiVersion": "sealgate.dev/v1",
             "kind": "Environment",
             "metadata": {"name": name},
-            "spec": {"defaultTier": "sensitive", "unmatched": "deny"},
+            "spec": {"defaultTier": "sensitive", "unmatched": "deny", "namespaces": ["*"]},
         }
     document["spec"]["sealingKeys"] = [{"id": key_id, "publicKey": public_key}]
     document["spec"]["clusters"] = [CLUSTERS[name]]

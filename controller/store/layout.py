@@ -25,16 +25,25 @@ def index_path(change_id: str) -> str:
     return f"{INDEX_ROOT}/{digest[:2]}/{digest[2:4]}/{digest}.json"
 
 
-def index_entry(change_id: str, event: str, versions: Mapping[str, int], now: datetime) -> bytes:
-    return json.dumps(
-        {
-            "changeId": change_id,
-            "event": event,
-            "versions": dict(sorted(versions.items())),
-            "appliedAt": now.astimezone(UTC).isoformat(),
-        },
-        sort_keys=True,
-    ).encode()
+def index_entry(
+    change_id: str,
+    event: str,
+    versions: Mapping[str, int],
+    now: datetime,
+    *,
+    on_rollout_failure: Mapping[str, str] | None = None,
+) -> bytes:
+    entry: dict[str, Any] = {
+        "changeId": change_id,
+        "event": event,
+        "versions": dict(sorted(versions.items())),
+        "appliedAt": now.astimezone(UTC).isoformat(),
+    }
+    if on_rollout_failure is not None:
+        # What a failed rollout of this apply does, decided at review: a resumed delivery
+        # reads it here rather than from rules that may have changed since.
+        entry["onRolloutFailure"] = dict(sorted(on_rollout_failure.items()))
+    return json.dumps(entry, sort_keys=True).encode()
 
 
 def secret_contents(stored: StoredSecret) -> dict[str, bytes]:

@@ -51,6 +51,12 @@ from controller.store.layout import (
     index_path,
     secret_contents,
 )
+from controller.store.replays import (
+    applied_elsewhere,
+    read_intent,
+    rollout_intent,
+    sealed_entries,
+)
 from controller.store.secretfile import StoredKey, StoredSecret, decode, file_path
 from controller.store.types import (
     ApplyResult,
@@ -133,6 +139,10 @@ class Store:
             head = self._git.head()
             tree = self._git.commit_tree(head) if head else None
             now = self._clock()
+            # Before anything is opened: a sealed value copied from an earlier change.
+            replays = sealed_entries(
+                self._git, tree, environment, changes, change_id=change_id, now=now
+            )
             data_key_id, data_key, key_update = self._data_keys.current(tree, environment)
             pending = self._prepare(
                 tree=tree,
@@ -144,7 +154,7 @@ class Store:
             )
             crashpoint("apply:opened")
 
-            contents: dict[str, bytes] = dict(key_update)
+            contents: dict[str, bytes] = {**key_update, **replays}
             versions: dict[str, int] = {}
             secrets_audit: dict[str, Any] = {}
             for secret, item in sorted(pending.items()):
@@ -160,8 +170,13 @@ class Store:
                 contents.update(secret_contents(stored))
                 versions[stored.path] = stored.version
                 secrets_audit[stored.path] = _audited_secret(stored, item)
+            intent = rollout_intent(changes)
+            for path, choice in intent.items():
+                secrets_audit[path]["onRolloutFailure"] = choice.value
             events = apply_events(environment, record, secrets_audit)
-            contents[index_path(change_id)] = index_entry(change_id, "apply", versions, now)
+            contents[index_path(change_id)] = index_entry(
+                change_id, "apply", versions, now, on_rollout_failure=intent
+            )
             audit_path, audit_content, audit_head = self._audit.append(tree, events, now)
             contents[audit_path] = audit_content
             updates = self._write(contents)
@@ -177,7 +192,17 @@ class Store:
             crashpoint("apply:ref-updated")
         _log.info("applied %s to %s as %s: %s", change_id, environment, commit[:12], versions)
         self._push()
-        return ApplyResult(change_id, commit, frozen_map(versions), already_applied=False)
+        return ApplyResult(
+            change_id,
+            commit,
+            frozen_map(versions),
+            already_applied=False,
+            on_rollout_failure=frozen_map(intent),
+        )
+
+    def applied_sealed(self, env: str, digests: Sequence[str]) -> dict[str, str]:
+        """Digest -> the change id that applied it, for the digests already applied."""
+        return applied_elsewhere(self._git, self._head_tree(), env, digests)
 
     def is_applied(self, change_id: str) -> ApplyResult | None:
         """The earlier result of ``change_id``, or None when it was never applied."""
@@ -192,12 +217,19 @@ class Store:
             entry = json.loads(data)
             versions = {str(k): int(v) for k, v in dict(entry["versions"]).items()}
             recorded = str(entry["changeId"])
+            intent = read_intent(entry)
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"{entry_path}: applied-change index entry is malformed") from exc
         if recorded != change_id:
             raise IntegrityError(f"{entry_path}: index entry names another change id")
         commit = self._git.first_commit_adding(entry_path) or head
-        return ApplyResult(change_id, commit, frozen_map(versions), already_applied=True)
+        return ApplyResult(
+            change_id,
+            commit,
+            frozen_map(versions),
+            already_applied=True,
+            on_rollout_failure=frozen_map(intent),
+        )
 
     def _check_apply_input(
         self, change_id: str, changes: Sequence[SecretChange], record: ApprovalRecord

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller.model import Tier, frozen_map
+from controller.model import RolloutFailure, Tier, frozen_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,9 @@ class ApplyResult:
     versions: Mapping[str, int]
     """``<env>/<namespace>/<name>`` -> the version this change produced."""
     already_applied: bool
+    on_rollout_failure: Mapping[str, RolloutFailure] = field(default_factory=frozen_map)
+    """Per path, what a failed rollout does, as recorded with the apply (empty for
+    rollbacks and applies recorded before the field existed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ def environment_yaml() -> bytes:
         "  sealingKeys:\n"
         f"    - id: k1\n      publicKey: {_x25519_public()}\n"
         "  defaultTier: sensitive\n"
+        "  namespaces: ['*']\n"
     ).encode()
 
 

@@ -101,7 +101,7 @@ def test_a_crash_after_the_rollback_never_rolls_back_twice(world: World) -> None
     finally:
         first.close()
     world.kube.fail_rollouts(NAMESPACE, "Deployment", "api", "crash loop")
-    number = world.open_pull(b"bad")
+    number = world.open_pull(b"bad", on_rollout_failure="rollback")
     world.approve("bob", number)
 
     child = world.run_child(number, "reconciler.after-rollback")

@@ -35,8 +35,10 @@ class Clock:
         return self.now
 
 
-def land(world: World, controller: Controller, value: bytes) -> int:
-    number = world.open_pull(value)
+def land(
+    world: World, controller: Controller, value: bytes, on_rollout_failure: str | None = None
+) -> int:
+    number = world.open_pull(value, on_rollout_failure=on_rollout_failure)
     world.approve("bob", number)
     status = controller.reconciler.handle(FULL, number)
     assert status.status in (Status.SYNCED, Status.FAILED), status.messages
@@ -56,7 +58,7 @@ def test_failed_rollout_rolls_the_secret_back_and_reports_both(
     assert world.rollouts() == 1
     world.kube.fail_rollouts(NAMESPACE, "Deployment", DEPLOYMENT, "image pull backoff on api")
 
-    number = land(world, controller, b"bad-password")
+    number = land(world, controller, b"bad-password", on_rollout_failure="rollback")
     status = controller.reconciler.status(FULL, number)
 
     assert status is not None
@@ -112,7 +114,7 @@ def test_rollback_can_be_turned_off(world: World) -> None:
     try:
         land(world, controller, b"one")
         world.kube.fail_rollouts(NAMESPACE, "Deployment", DEPLOYMENT)
-        number = land(world, controller, b"two")
+        number = land(world, controller, b"two", on_rollout_failure="rollback")
         status = controller.reconciler.status(FULL, number)
         assert status is not None
         assert status.status is Status.FAILED

@@ -99,6 +99,7 @@ def environment_yaml(key_id: str, public_key: str) -> bytes:
         "  sealingKeys:\n"
         f"    - id: {key_id}\n      publicKey: {public_key}\n"
         "  defaultTier: sensitive\n"
+        f"  namespaces: [{NAMESPACE}]\n"
         f"  clusters: [{CLUSTER}]\n"
     ).encode()
 
@@ -287,7 +288,17 @@ class World:
             key=key,
         )
 
-    def change_yaml(self, name: str, value: bytes, secret: str = f"{NAMESPACE}/{SECRET}") -> bytes:
+    def change_yaml(
+        self,
+        name: str,
+        value: bytes,
+        secret: str = f"{NAMESPACE}/{SECRET}",
+        *,
+        sealed: str | None = None,
+        on_rollout_failure: str | None = None,
+    ) -> bytes:
+        """``sealed``: use this sealed value as it stands (a copy from history)."""
+        extra = f"  onRolloutFailure: {on_rollout_failure}\n" if on_rollout_failure else ""
         return (
             "apiVersion: sealgate.dev/v1\n"
             "kind: SecretChange\n"
@@ -296,8 +307,9 @@ class World:
             f"  environment: {ENV}\n"
             f"  secret: {secret}\n"
             "  reason: rotate the database password\n"
+            f"{extra}"
             "  set:\n"
-            f"    password: {self.seal(value, secret=secret)}\n"
+            f"    password: {sealed or self.seal(value, secret=secret)}\n"
         ).encode()
 
     def open_pull(
@@ -306,10 +318,14 @@ class World:
         *,
         author: str = "alice",
         secret: str = f"{NAMESPACE}/{SECRET}",
+        sealed: str | None = None,
+        on_rollout_failure: str | None = None,
     ) -> int:
         branch = f"change-{next(self.branches)}"
         files: Mapping[str, bytes | None] = {
-            f"changes/{ENV}/{branch}.yaml": self.change_yaml(branch, value, secret=secret)
+            f"changes/{ENV}/{branch}.yaml": self.change_yaml(
+                branch, value, secret=secret, sealed=sealed, on_rollout_failure=on_rollout_failure
+            )
         }
         self.hub.push(
             OWNER, REPO, branch, files, message=f"propose {branch}", author=author, base="main"

@@ -151,7 +151,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     environment = (
         "apiVersion: sealgate.dev/v1\nkind: Environment\nmetadata:\n  name: production\n"
         f"spec:\n  sealingKeys:\n    - id: k1\n      publicKey: {public_key}\n"
-        "  clusters: [local]\n"
+        "  namespaces: [payments]\n  clusters: [local]\n"
     )
     github.create_repo(
         OWNER,

@@ -35,6 +35,7 @@ def environment(name: str) -> str:
         "apiVersion: sealgate.dev/v1\nkind: Environment\n"
         f"metadata:\n  name: {name}\n"
         f"spec:\n  sealingKeys:\n    - id: k1\n      publicKey: {PUBLIC_KEY}\n"
+        "  namespaces: ['*']\n"
     )
 
 

@@ -34,7 +34,11 @@ def _requests_repo(tmp_path: Path) -> tuple[Path, Path]:
         "apiVersion": "sealgate.dev/v1",
         "kind": "Environment",
         "metadata": {"name": "production"},
-        "spec": {"sealingKeys": entry["sealingKeys"], "clusters": ["prod-eu-1"]},
+        "spec": {
+            "sealingKeys": entry["sealingKeys"],
+            "clusters": ["prod-eu-1"],
+            "namespaces": ["payments"],
+        },
     }
     (repo / "environments" / "production.yaml").write_text(yaml.safe_dump(environment))
     proposed = runner.invoke(

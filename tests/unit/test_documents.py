@@ -46,6 +46,7 @@ ENVIRONMENT: dict[str, Any] = {
             {"id": "prod-2026-05", "publicKey": OLD_KEY},
         ],
         "clusters": ["prod-eu-1", "prod-us-1"],
+        "namespaces": ["payments", "web"],
     },
 }
 
@@ -132,6 +133,7 @@ def test_environment_is_typed_with_defaults() -> None:
         unmatched=Unmatched.DENY,
         clusters=("prod-eu-1", "prod-us-1"),
         source="environments/production.yaml",
+        namespaces=("payments", "web"),
     )
     assert [key.id for key in environment.sealing_keys] == ["prod-2026-11", "prod-2026-05"]
     assert environment.sealing_keys[0].public_key == PROD_KEY

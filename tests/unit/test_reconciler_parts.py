@@ -78,7 +78,7 @@ def test_sync_check_rows_and_conclusions() -> None:
     rolled = ApplyResult("rollback-1", "ab" * 20, frozen_map({"production/pay/db": 3}), False)
     failed = sync_check([_outcome(bad, rollbacks=(rolled,))], retrying=False)
     assert failed.conclusion == "failure"
-    assert failed.title == "sealgate/sync: rollout failed, rolled back"
+    assert failed.title == "sealgate/sync: rollout failed, rolled back to the replaced value"
     assert "bad \\| &lt;b&gt;x&lt;/b&gt;" in failed.text  # a message cannot break the table
     assert "`production/pay/db` v3" in failed.text
 
