@@ -12,10 +12,10 @@ from pathlib import Path
 import git
 import pytest
 
-from controller.crypto import load_public_key, seal
+from controller.crypto import load_public_key, seal, sealed_digest
 from controller.errors import ConflictError, InputError, SealedValueError
 from controller.keyring import KEK_FILE_NAME, Keyring, LocalKekFile
-from controller.model import Alphabet, GenerateSpec, SecretChange, Tier
+from controller.model import Alphabet, GenerateSpec, RolloutFailure, SecretChange, Tier
 from controller.store import ApprovalRecord, Store
 from controller.store import audit as audit_module
 
@@ -420,3 +420,51 @@ def test_stale_lock_files_are_repaired_on_start(world: World) -> None:
     assert not lock.exists()
     store.apply("c2", [_change(generate={"K": GenerateSpec()})], _record("c2"))
     assert store.audit_verify().ok
+
+
+def test_a_sealed_value_is_applied_once_and_its_digest_lands_with_the_apply(
+    world: World,
+) -> None:
+    sealed = world.seal("payments/stripe", "API_KEY", b"sk_live_old")
+    first = world.store.apply("pr-1", [_change(set={"API_KEY": sealed})], _record("pr-1"))
+    digest = sealed_digest(sealed)
+    assert digest is not None
+    assert world.store.applied_sealed(ENV, [digest]) == {digest: "pr-1"}
+    # The digest was written by the apply's own commit, not a later one.
+    assert _git(world.path, "log", "--format=%H", "-1", "--", ".sealgate/sealed").strip() == (
+        first.commit
+    )
+    world.store.apply(
+        "pr-2",
+        [_change(set={"API_KEY": world.seal("payments/stripe", "API_KEY", b"sk_live_new")})],
+        _record("pr-2"),
+    )
+    commits = _git(world.path, "rev-list", "--count", "HEAD")
+
+    # Defence in depth: a decision that missed it still cannot apply it.
+    with pytest.raises(InputError, match=r"spec.set.API_KEY: .*already applied \(by pr-1\)"):
+        world.store.apply("pr-3", [_change(set={"API_KEY": sealed})], _record("pr-3"))
+    assert _git(world.path, "rev-list", "--count", "HEAD") == commits
+    stored = world.store.read_secret(ENV, "payments/stripe")
+    assert stored is not None
+    assert stored.data["API_KEY"] == b"sk_live_new"
+    # Applying the same change again is the idempotent lookup, not a replay.
+    assert world.store.apply("pr-1", [_change(set={"API_KEY": sealed})], _record("pr-1"))
+
+
+def test_the_rollout_intent_is_recorded_with_the_apply(world: World) -> None:
+    keep = _change(generate={"A": GenerateSpec()}, on_rollout_failure=RolloutFailure.KEEP)
+    back = _change(
+        target="payments/paypal",
+        generate={"B": GenerateSpec()},
+        on_rollout_failure=RolloutFailure.ROLLBACK,
+    )
+    result = world.store.apply("pr-9", [keep, back], _record("pr-9"))
+    expected = {
+        f"{ENV}/payments/stripe": RolloutFailure.KEEP,
+        f"{ENV}/payments/paypal": RolloutFailure.ROLLBACK,
+    }
+    assert dict(result.on_rollout_failure) == expected
+    again = world.store.is_applied("pr-9")
+    assert again is not None
+    assert dict(again.on_rollout_failure) == expected
