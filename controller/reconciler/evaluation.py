@@ -29,6 +29,7 @@ from controller.model import (
 from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
 from controller.reconciler.ports import KeysPort, Snapshot
+from controller.store.types import VersionInfo
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Evaluation:
     """``(change.path, key)`` -> keyed fingerprint of the new value."""
     rollout: Mapping[str, RolloutFailure] = field(default_factory=frozen_map)
     """Per path, what a failed rollout does; ``changes`` carry it resolved."""
+    warnings: tuple[str, ...] = ()
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -66,6 +68,7 @@ class Evaluation:
             change_policies=self._change_policies(),
             applied=applied,
             rollout=self.rollout,
+            warnings=self.warnings,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -81,6 +84,8 @@ class AppliedValues(Protocol):
     """The store's index of applied sealed values (``controller.store.Store``)."""
 
     def applied_sealed(self, env: str, digests: Sequence[str]) -> Mapping[str, str]: ...
+
+    def history(self, env: str, secret: str) -> list[VersionInfo]: ...
 
 
 def assess(
@@ -141,7 +146,50 @@ def assess(
         decision=decision,
         fingerprints=fingerprints,
         rollout=frozen_map(rollout),
+        warnings=tuple(reuse_warnings(changes, fingerprints, applied_values)),
     )
+
+
+def reuse_warnings(
+    changes: Sequence[SecretChange],
+    fingerprints: Mapping[tuple[str, str], str],
+    store: AppliedValues | None,
+) -> list[str]:
+    """A new value equal to one the key held before, found by keyed fingerprint.
+
+    Warned, not refused: returning to an earlier value is sometimes the point (a vendor
+    revoked the new credential), and a refusal would push it out of review into an
+    operator's rollback. Reviewers must see it, though: a "rotation" that reinstates a
+    replaced value rotates nothing. Fingerprints only: no value is opened or shown.
+    """
+    if store is None:
+        return []
+    warnings: list[str] = []
+    for change in changes:
+        wanted = {
+            k: fingerprints[(change.path, k)]
+            for k in change.set
+            if (change.path, k) in fingerprints
+        }
+        if not wanted:
+            continue
+        versions = store.history(change.environment, change.secret)
+        current = versions[0].version if versions else 0
+        for key, fp in sorted(wanted.items()):
+            held = [v.version for v in versions if v.fingerprints.get(key) == fp]
+            if not held:
+                continue
+            when = (
+                "the value it holds now"
+                if held[0] == current
+                else f"the value of version {held[0]}, which was replaced since"
+            )
+            warnings.append(
+                f"{change.source or change.path}: spec.set.{key}: the new value of "
+                f"{change.path} key {key} equals {when} (same fingerprint): it rotates "
+                "nothing; approve only if returning to it is intended"
+            )
+    return warnings
 
 
 def _applied(

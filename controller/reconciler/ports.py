@@ -19,7 +19,13 @@ from controller.github.summary import Summary
 from controller.kube.results import DesiredSecret, SyncReport
 from controller.model import NotifyTargets, PullRequestFacts, SecretChange, Tier
 from controller.notify.events import Notification
-from controller.store.types import ApplyResult, ApprovalRecord, SecretData, SecretInfo
+from controller.store.types import (
+    ApplyResult,
+    ApprovalRecord,
+    SecretData,
+    SecretInfo,
+    VersionInfo,
+)
 
 
 class Snapshot(Protocol):
@@ -101,6 +107,8 @@ class StorePort(Protocol):
     def applied_sealed(self, env: str, digests: Sequence[str]) -> Mapping[str, str]:
         """Digest -> change id, for the sealed-value digests an apply already recorded."""
         ...
+
+    def history(self, env: str, secret: str) -> list[VersionInfo]: ...
 
     def read(self, env: str) -> dict[str, SecretData]: ...
 

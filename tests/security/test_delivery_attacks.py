@@ -159,3 +159,28 @@ def test_a_change_to_kube_system_is_refused(world: World, controller: Controller
     assert world.hub.pull(OWNER, REPO, number)["merged"] is False
     assert world.kube.get("v1", "Secret", "kube-system", "bootstrap-token") is None
     assert controller.store.list_secrets(ENV) == []
+
+
+def test_a_freshly_sealed_old_value_is_flagged_to_reviewers_without_showing_it(
+    world: World, controller: Controller
+) -> None:
+    land(world, controller, b"leaked-value")
+    land(world, controller, b"rotated-value")
+
+    back = world.open_pull(b"leaked-value")
+    controller.reconciler.handle(FULL, back)
+    summary = world.checks(world.head(back), "sealgate")[-1]["output"]["summary"]
+    assert "**Warnings:**" in summary
+    assert "equals the value of version 1, which was replaced since" in summary
+    same = world.open_pull(b"rotated-value")
+    controller.reconciler.handle(FULL, same)
+    summary = world.checks(world.head(same), "sealgate")[-1]["output"]["summary"]
+    assert "equals the value it holds now" in summary
+    fresh = world.open_pull(b"a-new-value")
+    controller.reconciler.handle(FULL, fresh)
+    assert (
+        "**Warnings:**" not in world.checks(world.head(fresh), "sealgate")[-1]["output"]["summary"]
+    )
+    for text in (summary, comments(world, back)):
+        assert "leaked-value" not in text
+        assert "rotated-value" not in text
