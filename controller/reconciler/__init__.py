@@ -38,9 +38,14 @@ Decisions a reader may wonder about:
   (``spec.clusters``, names known to the Kubernetes targets) at each pull request's base;
   ``ReconcilerSettings.environment_clusters`` seeds them for drift repair after a restart.
 - **Rollout safety.** A failed or timed-out rollout is reported on the pull request and to
-  every approver; with ``rollback_on_failure`` each Secret is returned to its previous store
-  version through the store's audited rollback (only while the store still holds the failed
-  version, so a repeat never rolls back twice) and synced again, which rolls the workloads.
+  every approver. What happens to the value is the change's ``onRolloutFailure`` (its
+  environment's default otherwise, ``keep`` unless set), decided at review and recorded
+  with the apply: ``keep`` leaves the new value in store and cluster, so a workload that
+  cannot start cannot undo the rotation of a leaked credential; ``rollback`` returns the
+  Secret to its previous store version through the store's audited rollback (only while
+  the store still holds the failed version, so a repeat never rolls back twice) and says
+  everywhere that the replaced value is in use again. ``rollback_on_failure=False``
+  disables rollbacks whatever a change asks.
 - **Drift.** ``repair_drift`` syncs every stored Secret of every environment into its
   clusters; a Secret edited or deleted by hand is restored, logged and counted. The store
   has no audit event for drift, so the log is its record.
