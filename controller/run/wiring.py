@@ -190,6 +190,8 @@ def build(config: ControllerConfig) -> Controller:
             merge_method=config.github.merge_method,
             rollout_timeout_s=config.reconcile.rollout_timeout_s,
             rollback_on_failure=config.reconcile.rollback_on_failure,
+            # The Lease lives beside the controller: its namespace is the controller's own.
+            controller_namespace=config.leader_election.namespace,
         ),
         observer=metrics,
     )
