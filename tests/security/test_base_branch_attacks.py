@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.github import GitHubGateway
 from controller.kube import ClusterConfig, KubeTargets
 from controller.reconciler import Reconciler, Status
 from controller.sandbox.kube_server import KubeApiServer
@@ -275,3 +276,65 @@ def test_rules_are_read_at_the_tip_of_the_base_not_at_the_stale_base_sha(
     assert status.status is Status.PENDING, status.messages
     assert world.hub.pull(OWNER, REPO, number)["merged"] is False
     assert "bob" not in status.eligible_approvers
+
+
+def open_fork_pull(world: World, login: str = "mallory") -> int:
+    """``login`` forks the repository over the REST API and proposes a change from the fork."""
+    world.tokens[login] = world.hub.add_user(login)
+    attacker = world.as_user(login)
+    fork = attacker.get_repo(FULL).create_fork()
+    assert fork.full_name == f"{login}/{REPO}"
+    assert fork.fork is True
+    files: Mapping[str, bytes | None] = {
+        f"changes/{ENV}/from-fork.yaml": world.change_yaml("from-fork", b"fork-value")
+    }
+    world.hub.push(login, REPO, "from-fork", files, message="fork", author=login, base="main")
+    pull = attacker.get_repo(FULL).create_pull(
+        base="main", head=f"{login}:from-fork", title="A change from a fork"
+    )
+    assert pull.head.repo.full_name != pull.base.repo.full_name
+    return pull.number
+
+
+def test_a_pull_request_from_a_fork_is_refused_by_default(
+    world: World, controller: Controller
+) -> None:
+    number = open_fork_pull(world)
+    world.approve("bob", number)
+
+    status = controller.reconciler.handle(FULL, number)
+
+    assert status.status is Status.INVALID, status.messages
+    pull = world.hub.pull(OWNER, REPO, number)
+    assert pull["merged"] is False
+    assert world.secret() is None
+    assert controller.store.is_applied(f"{ENV}/pr-{number}") is None
+    (check,) = world.checks(str(pull["head"]["sha"]), "sealgate")
+    assert check["conclusion"] != "success"
+    assert "fork mallory/requests" in check["output"]["summary"]
+    assert "github.allowForks" in check["output"]["summary"]
+
+
+def test_a_pull_request_from_a_fork_is_judged_like_any_other_when_allowed(
+    world: World, controller: Controller
+) -> None:
+    number = open_fork_pull(world)
+    accepting = Reconciler(
+        github=GitHubGateway(controller.gateway.client, allow_forks=True),
+        store=controller.store,
+        targets=controller.targets,
+        keys=controller.keyring,
+        notifier=controller.notifier,
+        observer=controller.observer,
+        settings=controller.reconciler._settings,
+    )
+    assert accepting.handle(FULL, number).status is Status.PENDING
+
+    world.approve("bob", number)
+    status = accepting.handle(FULL, number)
+
+    assert status.status is Status.SYNCED, status.messages
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is True
+    stored = controller.store.read_secret(ENV, f"{NAMESPACE}/{SECRET}")
+    assert stored is not None
+    assert stored.data["password"] == b"fork-value"
