@@ -254,9 +254,11 @@ def test_a_pending_pull_request_into_a_loose_branch_does_not_redirect_other_sync
     assert not [r for r in staging.request_log if r.verb in ("create", "update", "patch")]
 
 
-def test_rules_are_read_at_the_tip_of_the_base_not_at_the_stale_base_sha(
+def test_rules_tightened_on_main_after_the_pull_request_opened_apply_to_it(
     world: World, controller: Controller
 ) -> None:
+    """The rules come from main's tip when judged (the loopback moves ``base.sha`` along with
+    the branch, so this pins the tip being used, not GitHub's staleness of ``base.sha``)."""
     number = world.open_pull(b"tightened-later")
     # After the pull request was opened, main's policy drops bob from the approvers.
     policy = read_main(world, "policies/production.yaml")
