@@ -43,6 +43,7 @@ from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
 from controller.github.failures import github_errors
+from controller.github.judged import not_judged
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
@@ -201,7 +202,15 @@ class SnapshotReader:
                 state = PullState.MERGED
             else:
                 state = PullState.OPEN if pr.state == "open" else PullState.CLOSED
-            refusal = self._refusal(repo_name, pr.head.repo, base_ref, default_branch)
+            # A deleted fork leaves no head repository: where the commits came from is unknown.
+            head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
+            refusal = not_judged(
+                repo_name,
+                head_repo=head_repo,
+                base_ref=base_ref,
+                branches=self._branches or (default_branch,),
+                allow_forks=self._allow_forks,
+            )
             if refusal is not None:
                 return PullRequestSnapshot(
                     repo=repo_name,
@@ -344,30 +353,6 @@ class SnapshotReader:
                 default_branch=default_branch,
                 problems=tuple(problems),
             )
-
-    def _refusal(
-        self, repo_name: str, head_repo: Repository | None, base_ref: str, default_branch: str
-    ) -> str | None:
-        allowed = self._branches or (default_branch,)
-        if base_ref not in allowed:
-            names = ", ".join(f"'{b}'" for b in allowed)
-            return (
-                f"not judged: it targets branch '{base_ref}', and sealgate judges only pull "
-                f"requests into {names}, whose rules are protected; change its base branch to "
-                f"{names} (or name '{base_ref}' in github.branches of the controller config)"
-            )
-        # A deleted fork leaves no head repository: where the commits came from is unknown.
-        head_name = head_repo.full_name if head_repo is not None else None
-        if head_name is None or head_name.lower() != repo_name.lower():
-            if self._allow_forks and head_name is not None:
-                return None
-            origin = f"the fork {head_name}" if head_name else "a repository that was deleted"
-            return (
-                f"not judged: its head comes from {origin}, and sealgate accepts only pull "
-                f"requests from branches of {repo_name} (set github.allowForks in the "
-                "controller config to accept forks); push the branch to this repository"
-            )
-        return None
 
     def _rules_at(
         self, repo: Repository, repo_name: str, base_sha: str, problems: list[Problem]
