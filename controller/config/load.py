@@ -272,6 +272,8 @@ class _Builder:
             merge_method=section.get("mergeMethod", "squash"),
             app=app,
             token=token,
+            branches=tuple(section.get("branches", ())),
+            allow_forks=bool(section.get("allowForks", False)),
         )
 
     def clusters(self, items: list[dict[str, Any]]) -> tuple[ClusterSettings, ...]:

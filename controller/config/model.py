@@ -61,6 +61,9 @@ class GitHubSettings:
     app: GitHubApp | None = None
     token: SecretText | None = None
     """Exactly one of ``app`` and ``token`` is set."""
+    branches: tuple[str, ...] = ()
+    """Base branches whose pull requests are judged; empty: the default branch only."""
+    allow_forks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

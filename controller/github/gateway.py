@@ -7,7 +7,7 @@ it structurally, taking and returning plain values and snapshots only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from controller.github.client import GitHubClient
 from controller.github.comments import CommentPoster
@@ -24,9 +24,16 @@ from controller.github.sync_report import SyncReporter
 class GitHubGateway:
     """One client shared by a snapshot reader, the reporters, pollers and the merge."""
 
-    def __init__(self, client: GitHubClient, *, merged_window: int = 100) -> None:
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        merged_window: int = 100,
+        branches: Iterable[str] = (),
+        allow_forks: bool = False,
+    ) -> None:
         self.client = client
-        self.reader = SnapshotReader(client)
+        self.reader = SnapshotReader(client, branches=branches, allow_forks=allow_forks)
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)

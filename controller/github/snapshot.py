@@ -6,8 +6,12 @@ reads, and from where:
 - the pull request itself, its changed files (every page), its commits with their author
   and committer logins, its reviews with the commit each was made on, its comments;
 - the contents of the changed files under ``changes/`` at the **head**;
-- ``environments/`` and ``policies/`` at the **base**, never the head, so a pull request
-  cannot loosen the rules it is judged by;
+- ``environments/`` and ``policies/`` at the **current tip of the base branch**, never the
+  head nor the (possibly stale) ``base.sha``, so a pull request cannot loosen the rules it is
+  judged by;
+- nothing else when the pull request targets a branch sealgate does not judge (only the
+  default branch, or the configured ones) or comes from a fork it does not accept: the rules
+  of an arbitrary branch are never read, so nothing can be learned from them;
 - the members of every team the base policies name (cached briefly).
 
 Content is addressed by git object ids (a commit for the rule folders, a blob for a file),
@@ -39,6 +43,7 @@ from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
 from controller.github.failures import github_errors
+from controller.github.judged import not_judged
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
@@ -86,6 +91,20 @@ class PullRequestSnapshot:
     governance change): the rules it would leave behind must still hold together."""
     labels: tuple[str, ...] = ()
     head_ref: str = ""
+    base_ref: str = ""
+    rules_sha: str = ""
+    """The tip of ``base_ref`` the rules were read at."""
+    default_branch: str = ""
+    refusal: str | None = None
+    """Why this pull request is not judged at all (a branch or fork sealgate does not
+    accept); the snapshot then carries no rules and no changes."""
+
+    @property
+    def rules_from_default_branch(self) -> bool:
+        """True when the rules are the default branch's: only those may teach anything that
+        other pull requests or drift repair use."""
+        return self.refusal is None and bool(self.base_ref) and self.base_ref == self.default_branch
+
     problems: tuple[Problem, ...] = ()
     """What kept the snapshot from being complete: pass to the policy engine as problems."""
 
@@ -128,8 +147,13 @@ class SnapshotReader:
         teams: TeamDirectory | None = None,
         clock: Callable[[], datetime] = _utc_now,
         cache_size: int = 512,
+        branches: Iterable[str] = (),
+        allow_forks: bool = False,
     ) -> None:
         self._client = client
+        self._branches = tuple(branches)
+        """Base branches judged; empty: the repository's default branch only."""
+        self._allow_forks = allow_forks
         self._teams_for = teams_for
         self._teams = teams or TeamDirectory(client)
         self._clock = clock
@@ -170,11 +194,48 @@ class SnapshotReader:
         with github_errors(where):
             pr = repo.get_pull(number)
             head_sha = pr.head.sha
-            base_sha = pr.base.sha
+            base_ref = pr.base.ref
+            # From the pull request's own answer: the repository object may be lazy, and its
+            # default branch would cost a request.
+            default_branch = pr.base.repo.default_branch
             if pr.merged:
                 state = PullState.MERGED
             else:
                 state = PullState.OPEN if pr.state == "open" else PullState.CLOSED
+            # A deleted fork leaves no head repository: where the commits came from is unknown.
+            head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
+            refusal = not_judged(
+                repo_name,
+                head_repo=head_repo,
+                base_ref=base_ref,
+                branches=self._branches or (default_branch,),
+                allow_forks=self._allow_forks,
+            )
+            if refusal is not None:
+                return PullRequestSnapshot(
+                    repo=repo_name,
+                    title=pr.title,
+                    state=state,
+                    facts=PullRequestFacts(
+                        number=pr.number,
+                        author=pr.user.login,
+                        head_sha=head_sha,
+                        created_at=pr.created_at,
+                        now=self._clock(),
+                    ),
+                    labels=tuple(label.name for label in pr.labels),
+                    head_ref=pr.head.ref,
+                    base_ref=base_ref,
+                    default_branch=default_branch,
+                    refusal=refusal,
+                    problems=(Problem("pull request", "base", refusal),),
+                )
+            # The tip, not ``pr.base.sha``: that is where the base stood when the pull request
+            # was opened or last pushed to, and rules tightened since must apply.
+            tip = self._lists.get_object(
+                f"/repos/{quote(repo_name, safe='/')}/git/ref/heads/{quote(base_ref, safe='/')}"
+            )
+            base_sha = str(tip["object"]["sha"])
 
             # The lists go through conditional GETs: an unchanged page answers 304, which
             # costs no rate-limit budget, and is served from memory.
@@ -287,6 +348,9 @@ class SnapshotReader:
                 proposed_rule_files=proposed,
                 labels=tuple(label.name for label in pr.labels),
                 head_ref=pr.head.ref,
+                base_ref=base_ref,
+                rules_sha=base_sha,
+                default_branch=default_branch,
                 problems=tuple(problems),
             )
 

@@ -59,6 +59,16 @@ class Snapshot(Protocol):
     @property
     def problems(self) -> tuple[Problem, ...]: ...
 
+    @property
+    def refusal(self) -> str | None:
+        """Why the pull request is not judged at all (its base branch or its fork)."""
+        ...
+
+    @property
+    def rules_from_default_branch(self) -> bool:
+        """Whether ``rule_files`` are the default branch's, at its tip."""
+        ...
+
 
 class GitHubPort(Protocol):
     def login(self) -> str:

@@ -267,9 +267,12 @@ class Reconciler:
             ),
             controller_namespace=self._settings.controller_namespace,
         )
-        with self._state:
-            for name, environment in evaluation.rules.environments.items():
-                self._clusters[name] = environment.clusters
+        if snapshot.rules_from_default_branch:
+            # Only the default branch's rules may teach drift repair where environments live:
+            # a pull request into any other branch would otherwise redirect everyone's syncs.
+            with self._state:
+                for name, environment in evaluation.rules.environments.items():
+                    self._clusters[name] = environment.clusters
         return evaluation
 
     def _open(self, snapshot: Snapshot) -> RequestStatus:
@@ -381,9 +384,11 @@ class Reconciler:
     def _refuse(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
         repo, number = evaluation.snapshot.repo, evaluation.snapshot.facts.number
         head = evaluation.snapshot.facts.head_sha
+        refusal = evaluation.snapshot.refusal
         reason = (
             f"merged by {merge.merged_by or 'someone'} without an approved sealgate decision "
-            f"({evaluation.decision.state.value}): nothing was applied to the store or clusters"
+            f"({refusal or evaluation.decision.state.value}): nothing was applied to the store "
+            "or clusters"
         )
         log.warning("%s#%d: %s", repo, number, reason)
         self._observer.failure("merged-unapproved")
@@ -418,8 +423,7 @@ class Reconciler:
                     merged_by=merge.merged_by or self._settings.bot_login,
                     bypass_reason=decision.bypass_reason if decision.bypassed else None,
                 )
-                with self._state:
-                    clusters = self._clusters.get(environment, ())
+                clusters = self._clusters_of(evaluation, environment)
                 with self._env_locks.hold(environment):
                     applied = self._delivery.apply(
                         change_id, evaluation.changes_of(environment), record
@@ -438,6 +442,12 @@ class Reconciler:
             log.warning("%s#%d: apply or sync failed, will retry: %s", repo, number, exc)
             raise
         return self._outcome(evaluation, merge, tuple(outcomes))
+
+    def _clusters_of(self, evaluation: Evaluation, environment: str) -> tuple[str, ...]:
+        """Where this delivery goes: the environment's clusters in the rules that judged it
+        (the tip of an accepted base branch), never a map other pull requests can write."""
+        declared = evaluation.rules.environments.get(environment)
+        return declared.clusters if declared is not None else ()
 
     def _outcome(
         self, evaluation: Evaluation, merge: MergedPull, outcomes: tuple[EnvironmentOutcome, ...]

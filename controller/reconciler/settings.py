@@ -24,6 +24,8 @@ class ReconcilerSettings:
     """Remind approvers of a request pending this long, once per interval; None: never."""
     environment_clusters: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_map)
     """Clusters per environment known before any pull request is read (drift repair after a
-    restart). Each snapshot's ``environments/`` documents (``spec.clusters``) override it."""
+    restart). The default branch's ``environments/`` documents (``spec.clusters``) override
+    it, as pull requests into it are judged and when ``learn_environments`` reads it; a
+    delivery goes to the clusters of the rules that judged it."""
     pull_url: str = "https://github.com/{repo}/pull/{number}"
     """How a notification links to a pull request."""

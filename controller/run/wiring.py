@@ -176,7 +176,9 @@ def build(config: ControllerConfig) -> Controller:
     client = github_client(config)
     app = config.github.app
     reconciler = Reconciler(
-        github=GitHubGateway(client),
+        github=GitHubGateway(
+            client, branches=config.github.branches, allow_forks=config.github.allow_forks
+        ),
         store=store,
         targets=targets,
         keys=keyring,

@@ -143,11 +143,13 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
     world.server.reset_request_log()
     world.reader.fetch(FULL, number)
     asked = {r.path: (r.status, r.counted) for r in world.server.request_log}
-    assert len(asked) == len(world.server.request_log) == 5
+    assert len(asked) == len(world.server.request_log) == 6
     assert asked.pop(f"/repos/{FULL}/pulls/{number}") == (200, True)
     assert asked == {
         f"/repos/{FULL}/{tail}": (304, False)
         for tail in (
+            # The rules are read at the base branch's tip, re-validated each time.
+            "git/ref/heads/main",
             f"pulls/{number}/files",
             f"pulls/{number}/commits",
             f"pulls/{number}/reviews",

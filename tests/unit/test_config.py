@@ -343,3 +343,25 @@ def test_a_webhook_url_pasted_inline_is_refused_without_echo(tmp_path: Path) -> 
     found = problems(tmp_path, pasted)
     assert found
     assert all("hooks.slack.test" not in problem for problem in found)
+
+
+def test_judged_branches_default_to_the_default_branch_and_forks_are_refused(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write(tmp_path, MINIMAL), ENV)
+    assert config.github.branches == ()
+    assert config.github.allow_forks is False
+
+
+def test_judged_branches_and_forks_can_be_configured(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "  webhookSecret:", "  branches: [main, release]\n  allowForks: true\n  webhookSecret:"
+    )
+    config = load_config(write(tmp_path, text), ENV)
+    assert config.github.branches == ("main", "release")
+    assert config.github.allow_forks is True
+
+
+def test_an_empty_branch_list_is_refused_with_its_field(tmp_path: Path) -> None:
+    text = MINIMAL.replace("  webhookSecret:", "  branches: []\n  webhookSecret:")
+    assert any("github.branches" in p for p in problems(tmp_path, text)), problems(tmp_path, text)

@@ -114,6 +114,34 @@ class Hub:
                 git.set_branch(default_branch, sha, None)
             return repo
 
+    def fork_repo(self, repo: Repo, actor: str) -> Repo:
+        """``actor``'s fork of ``repo``: same name, every branch, its own pull requests."""
+        with self.world.lock:
+            account = self.world.user(actor)
+            if account is None:
+                raise invalid("Repository", "owner")
+            existing = self.world.repo(account.login, repo.name)
+            if existing is not None:
+                if existing.parent != repo.full_name:
+                    raise invalid("Repository", "name", "already_exists")
+                return existing
+            path = self.root / account.login.lower() / f"{repo.name.lower()}.git"
+            stamp = now()
+            fork = Repo(
+                id=self.world.next_id(),
+                owner=account.login,
+                name=repo.name,
+                default_branch=repo.default_branch,
+                git=GitRepo.clone_bare(repo.git, path),
+                created_at=stamp,
+                updated_at=stamp,
+                pushed_at=stamp,
+                parent=repo.full_name,
+                collaborators={account.login.lower(): "admin"},
+            )
+            self.world.repos[(account.login.lower(), repo.name.lower())] = fork
+            return fork
+
     def push(
         self,
         repo: Repo,
@@ -145,7 +173,7 @@ class Hub:
                 continue
             if pull.base_ref == branch:
                 pull.base_sha = after
-            if pull.head_ref == branch and pull.head_sha != after:
+            if pull.head_ref == branch and pull.head_repo is None and pull.head_sha != after:
                 pull.head_sha = after
                 pull.updated_at = now()
                 self.emit_pull(
@@ -158,20 +186,31 @@ class Hub:
         self, repo: Repo, *, head: str, base: str, title: str, author: str, body: str
     ) -> Pull:
         with self.world.lock:
+            fork: Repo | None = None
             if ":" in head:
                 owner, _, head = head.partition(":")
                 if owner.lower() != repo.owner.lower():
-                    raise invalid("PullRequest", "head")
-            head_sha = repo.git.branch_sha(head)
+                    fork = self.world.repo(owner, repo.name)
+                    if fork is None or fork.parent != repo.full_name:
+                        raise invalid("PullRequest", "head")
+            head_sha = (fork or repo).git.branch_sha(head)
             base_sha = repo.git.branch_sha(base)
             if head_sha is None:
                 raise invalid("PullRequest", "head")
             if base_sha is None:
                 raise invalid("PullRequest", "base")
+            if fork is not None:
+                # GitHub keeps a fork's head in the base repository under refs/pull/N/head.
+                repo.git.fetch_branch(fork.git, head, f"refs/pull/{repo.next_number}/head")
             if not title:
                 raise invalid("PullRequest", "title", "missing_field")
             for other in repo.pulls.values():
-                if other.state == "open" and other.head_ref == head and other.base_ref == base:
+                if (
+                    other.state == "open"
+                    and other.head_ref == head
+                    and other.base_ref == base
+                    and other.head_repo == (fork.full_name if fork else None)
+                ):
                     raise ApiError(
                         422,
                         "Validation Failed",
@@ -213,6 +252,7 @@ class Hub:
                 base_sha=base_sha,
                 created_at=stamp,
                 updated_at=stamp,
+                head_repo=fork.full_name if fork else None,
             )
             repo.next_number += 1
             repo.pulls[pull.number] = pull

@@ -99,6 +99,17 @@ class GitRepo:
         repo.git.symbolic_ref("HEAD", f"refs/heads/{default_branch}")
         return cls(path)
 
+    @classmethod
+    def clone_bare(cls, source: GitRepo, path: Path) -> GitRepo:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git.Repo.clone_from(str(source.path), str(path), bare=True)
+        return cls(path)
+
+    def fetch_branch(self, source: GitRepo, branch: str, ref: str) -> None:
+        """Copy ``branch`` of ``source`` here as ``ref`` (a fork's head, as GitHub keeps it
+        under ``refs/pull/N/head``)."""
+        self._repo.git.fetch(str(source.path), f"+refs/heads/{branch}:{ref}")
+
     # -- refs -----------------------------------------------------------------------------
 
     def branch_sha(self, branch: str) -> str | None:

@@ -153,7 +153,7 @@ class Renderer:
             "private": False,
             "html_url": html,
             "description": None,
-            "fork": False,
+            "fork": repo.parent is not None,
             "url": url,
             "archive_url": f"{url}/{{archive_format}}{{/ref}}",
             "assignees_url": f"{url}/assignees{{/user}}",
@@ -267,6 +267,12 @@ class Renderer:
             "repo": self.repository(repo),
         }
 
+    def _head_repo(self, repo: Repo, pull: Pull) -> Repo:
+        if pull.head_repo is None:
+            return repo
+        owner, _, name = pull.head_repo.partition("/")
+        return self.world.repo(owner, name) or repo
+
     def pull_simple(self, repo: Repo, pull: Pull) -> Json:
         """`pull-request-simple`: the list form."""
         url = f"{self.repo_url(repo)}/pulls/{pull.number}"
@@ -304,7 +310,7 @@ class Renderer:
             "assignees": [],
             "requested_reviewers": [],
             "requested_teams": [],
-            "head": self._branch(repo, pull.head_ref, pull.head_sha),
+            "head": self._branch(self._head_repo(repo, pull), pull.head_ref, pull.head_sha),
             "base": self._branch(repo, pull.base_ref, pull.base_sha),
             "_links": {
                 "self": {"href": url},

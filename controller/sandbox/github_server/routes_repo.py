@@ -27,6 +27,11 @@ def get_repo(ctx: Ctx, owner: str, repo: str) -> Reply:
 # -- contents and refs -----------------------------------------------------------------------
 
 
+def create_fork(ctx: Ctx, owner: str, repo: str) -> Reply:
+    fork = ctx.hub.fork_repo(ctx.hub.repo(owner, repo), ctx.actor())
+    return Reply(202, ctx.hub.render.repository(fork))
+
+
 def get_contents(ctx: Ctx, owner: str, repo: str, path: str = "") -> Reply:
     r = ctx.hub.repo(owner, repo)
     ref = ctx.request.args.get("ref") or r.default_branch
@@ -307,6 +312,7 @@ def list_check_runs(ctx: Ctx, owner: str, repo: str, ref: str) -> Reply:
 
 ROUTES = [
     ("GET", "/repos/{owner}/{repo}", get_repo),
+    ("POST", "/repos/{owner}/{repo}/forks", create_fork),
     ("GET", "/repos/{owner}/{repo}/contents", get_contents),
     ("GET", "/repos/{owner}/{repo}/contents/{path}", get_contents),
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}", get_ref),

@@ -85,6 +85,8 @@ class Pull:
     merged_at: datetime | None = None
     merged_by: str | None = None
     merge_commit_sha: str | None = None
+    head_repo: str | None = None
+    """``owner/name`` of the fork the head branch lives in; None: this repository."""
     labels: list[str] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
@@ -131,6 +133,8 @@ class Repo:
     created_at: datetime
     updated_at: datetime
     pushed_at: datetime
+    parent: str | None = None
+    """``owner/name`` of the repository this one is a fork of."""
     collaborators: dict[str, str] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)  # keyed by lower-cased name
     pulls: dict[int, Pull] = field(default_factory=dict)
