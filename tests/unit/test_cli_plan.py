@@ -80,6 +80,7 @@ def write_facts(repo: Path, **overrides: Any) -> Path:
         "comments": [],
         "current_tiers": {},
         "changed_files": ["changes/production/rotate.yaml"],
+        "pushes": [{"sha": "c2", "pusher": "dev1", "pushed_at": "2026-11-20T10:00:00Z"}],
     }
     facts.update(overrides)
     path = repo / "facts.json"
