@@ -397,6 +397,7 @@ class Reconciler:
                     approved_by=approvers,
                     merged_by=merge.merged_by or self._settings.bot_login,
                     bypass_reason=decision.bypass_reason if decision.bypassed else None,
+                    bypassed_by=decision.bypassed_by if decision.bypassed else None,
                 )
                 with self._state:
                     clusters = self._clusters.get(environment, ())
