@@ -14,6 +14,7 @@ from controller.github.comments import CommentPoster
 from controller.github.history import PullHistory
 from controller.github.merge import merge
 from controller.github.poll import PullPoller
+from controller.github.pushes import PushLedger
 from controller.github.records import MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
 from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
@@ -24,9 +25,11 @@ from controller.github.sync_report import SyncReporter
 class GitHubGateway:
     """One client shared by a snapshot reader, the reporters, pollers and the merge."""
 
-    def __init__(self, client: GitHubClient, *, merged_window: int = 100) -> None:
+    def __init__(
+        self, client: GitHubClient, *, merged_window: int = 100, ledger: PushLedger | None = None
+    ) -> None:
         self.client = client
-        self.reader = SnapshotReader(client)
+        self.reader = SnapshotReader(client, ledger=ledger)
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)
