@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from github.GithubException import UnknownObjectException
+
 from controller.errors import StoreError
 from controller.github.conditional import ConditionalLists
 from controller.model import Push
@@ -68,7 +70,12 @@ def activity_pushes(lists: ConditionalLists, repo: str, branch: str) -> tuple[Pu
     account) is left out: its push stays unknown, which blocks rather than admits.
     """
     path = f"/repos/{quote(repo, safe='/')}/activity"
-    listing = lists.get(path, {"ref": f"refs/heads/{branch}", "direction": "desc"})
+    try:
+        listing = lists.get(path, {"ref": f"refs/heads/{branch}", "direction": "desc"})
+    except UnknownObjectException:
+        # A server without the activity API (or a deleted fork): the pushes stay unknown
+        # and the decision says so, rather than every pass failing.
+        return ()
     pushes: list[Push] = []
     for item in listing.items:
         if not isinstance(item, dict) or item.get("activity_type") not in _PUSH_TYPES:
