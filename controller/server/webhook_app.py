@@ -155,7 +155,10 @@ class WebhookApp:
             return True
         # The receipt time is no earlier than the push: commands made before it are voided,
         # which errs on the side of asking for a fresh one.
-        push = Push(sha=event.head_sha, pusher=event.sender, pushed_at=datetime.now(UTC))
+        # GitHub's own times have one-second precision; so does the ledger's, so a command is
+        # compared with the push the same way whichever source reported it.
+        received = datetime.now(UTC).replace(microsecond=0)
+        push = Push(sha=event.head_sha, pusher=event.sender, pushed_at=received)
         try:
             self._ledger.record(event.repo, event.number, push)
         except StoreError:

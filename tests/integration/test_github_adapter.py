@@ -143,7 +143,7 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
     world.server.reset_request_log()
     world.reader.fetch(FULL, number)
     asked = {r.path: (r.status, r.counted) for r in world.server.request_log}
-    assert len(asked) == len(world.server.request_log) == 5
+    assert len(asked) == len(world.server.request_log) == 6
     assert asked.pop(f"/repos/{FULL}/pulls/{number}") == (200, True)
     assert asked == {
         f"/repos/{FULL}/{tail}": (304, False)
@@ -152,6 +152,7 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
             f"pulls/{number}/commits",
             f"pulls/{number}/reviews",
             f"issues/{number}/comments",
+            "activity",  # who pushed the head branch
         )
     }
 
