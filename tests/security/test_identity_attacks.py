@@ -1,15 +1,19 @@
-"""Attacks on who counts: edited comments, pushes after a command, commands in code.
+"""Attacks on who counts: forged commit identities, edited comments, pushes after a
+command, commands in code.
 
-Each attack is carried out as the attacker would, through the loopback GitHub server's
-REST API with the attacker's own token (editing someone else's comment, pushing to their
-branch), and is judged from what the servers and the store hold afterwards: the pull
+Each attack is carried out as the attacker would, through the loopback GitHub server with
+the attacker's own token (a real ``git push`` over smart HTTP with any author and committer
+they like, editing someone else's comment via the REST API, pushing to their branch), and
+is judged from what the servers and the store hold afterwards: the pull
 request is not merged, nothing is applied, the cluster's Secret is untouched.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -160,5 +164,112 @@ def test_a_merge_command_inside_a_code_block_does_not_merge(explicit_world: Worl
         done = controller.reconciler.handle(FULL, number)
         assert done.status is Status.SYNCED, done.messages
         assert world.hub.pull(OWNER, REPO, number)["merged"] is True
+    finally:
+        controller.close()
+
+
+# ------------------------------------------------------------- forged identities
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+def forged_push(
+    world: World,
+    number: int,
+    pusher: str,
+    value: bytes,
+    *,
+    name: str,
+    email: str,
+    trailers: str = "",
+) -> str:
+    """``pusher`` clones the pull request's branch over HTTP with their own token, commits a
+    new value labelled with any identity they like, and pushes: what GitHub allows anyone
+    with write access to do."""
+    branch = str(world.hub.pull(OWNER, REPO, number)["head"]["ref"])
+    where = urlsplit(world.hub.url)
+    remote = f"http://x-access-token:{world.tokens[pusher]}@{where.netloc}/{OWNER}/{REPO}.git"
+    checkout = world.root / f"checkout-{pusher}-{number}"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--branch", branch, remote, str(checkout)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (checkout / f"changes/{ENV}/{branch}.yaml").write_bytes(world.change_yaml(branch, value))
+    git(checkout, "add", "-A")
+    identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    git(checkout, *identity, "commit", "--quiet", "-m", f"Adjust the value\n\n{trailers}")
+    git(checkout, "push", "--quiet", "origin", branch)
+    return git(checkout, "rev-parse", "HEAD")
+
+
+def noreply(world: World, login: str) -> str:
+    user = world.as_user(login).get_user(login)
+    return f"{user.id}+{login}@users.noreply.github.com"
+
+
+def test_an_approver_who_pushed_as_the_author_cannot_approve_it(plain_world: World) -> None:
+    world = plain_world
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"alices-value")
+        # carol (an approver, with push access) rewrites the value as alice, then approves.
+        head = forged_push(
+            world, number, "carol", b"carols-value", name="alice", email=noreply(world, "alice")
+        )
+        assert world.head(number) == head
+        world.approve("carol", number)
+
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.PENDING, status.messages
+        assert any("approval by carol does not count" in m for m in status.messages)
+        assert_nothing_happened(world, controller, number)
+    finally:
+        controller.close()
+
+
+def test_a_commit_by_an_email_linked_to_no_account_blocks_approval(plain_world: World) -> None:
+    world = plain_world
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"alices-value")
+        forged_push(world, number, "alice", b"whose-value", name="Nobody", email="x@nowhere.test")
+        world.approve("bob", number)
+
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.PENDING, status.messages
+        assert any("linked to no GitHub account" in m for m in status.messages)
+        assert_nothing_happened(world, controller, number)
+    finally:
+        controller.close()
+
+
+def test_a_co_author_cannot_approve(plain_world: World) -> None:
+    world = plain_world
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"alices-value")
+        trailer = f"Co-authored-by: Bob <{noreply(world, 'bob')}>"
+        forged_push(
+            world,
+            number,
+            "alice",
+            b"bobs-value",
+            name="alice",
+            email=noreply(world, "alice"),
+            trailers=trailer,
+        )
+        world.approve("bob", number)
+
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.PENDING, status.messages
+        assert any("approval by bob does not count" in m for m in status.messages)
+        assert_nothing_happened(world, controller, number)
     finally:
         controller.close()
