@@ -145,6 +145,8 @@ class Policy:
     expires_after: timedelta = timedelta(days=7)
     auto_merge: bool = True
     notify: NotifyTargets = NotifyTargets()
+    require_verified_commits: bool = False
+    """Every commit of the pull request must carry a signature GitHub verified."""
     source: str = ""
 
     @property
@@ -207,6 +209,28 @@ class Commit:
     author: str | None
     """GitHub login of the commit's author, None when GitHub could not link it to a user."""
     committer: str | None
+    """Like ``author``: None when the committer's email is linked to no GitHub account."""
+    co_authors: tuple[str, ...] = ()
+    """Logins named by ``Co-authored-by:`` trailers with a GitHub no-reply address."""
+    unlinked_co_authors: tuple[str, ...] = ()
+    """``Co-authored-by:`` names whose email sealgate cannot map to a login: they block
+    approval like an unlinked author, because anyone could be behind them."""
+    verified: bool = False
+    """GitHub verified the commit's signature (``commit.verification.verified``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A ref update of the head branch as GitHub reports it: who really pushed, and when.
+
+    Commit metadata is forgeable; pushes come from webhook senders (kept durably by the
+    controller) and the repository activity API.
+    """
+
+    sha: str
+    """The commit the branch pointed at after the push."""
+    pusher: str
+    pushed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +248,13 @@ class Comment:
     body: str
     created_at: datetime
     id: int = 0
+    updated_at: datetime | None = None
+    """None or ``created_at`` for a comment never edited; anyone with write access can edit
+    someone else's comment, so an edited comment carries no command."""
+
+    @property
+    def edited(self) -> bool:
+        return self.updated_at is not None and self.updated_at != self.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +275,9 @@ class PullRequestFacts:
     """``<env>/<namespace>/<name>`` → the tier the store holds now."""
     changed_files: tuple[str, ...] = ()
     base_sha: str = ""
+    pushes: tuple[Push, ...] = ()
+    """Every known push to the head branch. Their pushers are contributors, and the latest
+    push of ``head_sha`` is when the head appeared: commands made before it do not count."""
 
 
 # ------------------------------------------------------------------------------ decision
@@ -280,6 +314,8 @@ class Decision:
     bypassed: bool = False
     bypassed_by: str | None = None
     bypass_reason: str | None = None
+    merge_requested_by: str | None = None
+    """Who gave a ``/sealgate merge`` that counts for this head, if anyone did."""
     expires_at: datetime | None = None
     head_sha: str = ""
     """The head the decision was made on: a merge is guarded by it."""

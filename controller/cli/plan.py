@@ -150,6 +150,7 @@ def as_json(decision: Decision) -> dict[str, object]:
         "bypassed": decision.bypassed,
         "bypassed_by": decision.bypassed_by,
         "bypass_reason": decision.bypass_reason,
+        "merge_requested_by": decision.merge_requested_by,
         "reasons": list(decision.reasons),
         "policies": [
             {

@@ -218,6 +218,7 @@ def build_policy(source: str, doc: dict[str, Any]) -> Policy:
         ),
         expires_after=parse_duration(spec.get("expiresAfter", "7d")),
         auto_merge=spec.get("autoMerge", True),
+        require_verified_commits=spec.get("requireVerifiedCommits", False),
         notify=NotifyTargets(
             slack=tuple(notify.get("slack", ())),
             email=tuple(notify.get("email", ())),

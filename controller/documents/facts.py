@@ -19,6 +19,7 @@ from controller.model import (
     Comment,
     Commit,
     PullRequestFacts,
+    Push,
     Review,
     ReviewState,
     Tier,
@@ -39,6 +40,7 @@ _FIELDS = (
     "current_tiers",
     "changed_files",
     "base_sha",
+    "pushes",
 )
 _EXAMPLE_TIME = "2026-11-20T10:00:00Z"
 
@@ -79,6 +81,7 @@ def parse_facts(
     current_tiers = reader.tiers(document.get("current_tiers", {}))
     changed_files = reader.items(document, "changed_files", reader.path)
     base_sha = reader.text(document, "base_sha", "base_sha", required=False)
+    pushes = reader.items(document, "pushes", reader.push)
     if (
         reader.problems
         or number is None
@@ -101,6 +104,7 @@ def parse_facts(
         current_tiers=frozen_map(current_tiers),
         changed_files=changed_files,
         base_sha=base_sha or "",
+        pushes=pushes,
     )
 
 
@@ -218,13 +222,19 @@ class _Reader:
             )
 
     def items(
-        self, document: Mapping[str, Any], key: str, parse: Callable[[Any, str], T | None]
+        self,
+        document: Mapping[str, Any],
+        key: str,
+        parse: Callable[[Any, str], T | None],
+        *,
+        prefix: str = "",
     ) -> tuple[T, ...]:
+        name = f"{prefix}.{key}" if prefix else key
         value = document.get(key, [])
         if not isinstance(value, list):
-            self.problem(key, "must be a list")
+            self.problem(name, "must be a list")
             return ()
-        parsed = (parse(item, f"{key}[{index}]") for index, item in enumerate(value))
+        parsed = (parse(item, f"{name}[{index}]") for index, item in enumerate(value))
         return tuple(item for item in parsed if item is not None)
 
     def _object(self, value: Any, field: str, allowed: tuple[str, ...]) -> dict[str, Any] | None:
@@ -235,13 +245,49 @@ class _Reader:
         return value
 
     def commit(self, value: Any, field: str) -> Commit | None:
-        obj = self._object(value, field, ("sha", "author", "committer"))
+        obj = self._object(
+            value,
+            field,
+            ("sha", "author", "committer", "co_authors", "unlinked_co_authors", "verified"),
+        )
         if obj is None:
             return None
         sha = self.text(obj, "sha", f"{field}.sha")
         author = self.optional_login(obj, "author", f"{field}.author")
         committer = self.optional_login(obj, "committer", f"{field}.committer")
-        return None if sha is None else Commit(sha=sha, author=author, committer=committer)
+        co_authors = self.items(obj, "co_authors", self.login, prefix=field)
+        unlinked = self.items(obj, "unlinked_co_authors", self.login, prefix=field)
+        verified = obj.get("verified", False)
+        if not isinstance(verified, bool):
+            self.problem(f"{field}.verified", "must be true or false")
+            verified = False
+        if sha is None:
+            return None
+        return Commit(
+            sha=sha,
+            author=author,
+            committer=committer,
+            co_authors=co_authors,
+            unlinked_co_authors=unlinked,
+            verified=verified,
+        )
+
+    def login(self, value: Any, field: str) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.problem(field, "must be a non-empty string")
+            return None
+        return value
+
+    def push(self, value: Any, field: str) -> Push | None:
+        obj = self._object(value, field, ("sha", "pusher", "pushed_at"))
+        if obj is None:
+            return None
+        sha = self.text(obj, "sha", f"{field}.sha")
+        pusher = self.text(obj, "pusher", f"{field}.pusher")
+        pushed_at = self.time(obj, "pushed_at", f"{field}.pushed_at")
+        if sha is None or pusher is None or pushed_at is None:
+            return None
+        return Push(sha=sha, pusher=pusher, pushed_at=pushed_at)
 
     def review(self, value: Any, field: str) -> Review | None:
         obj = self._object(value, field, ("id", "user", "state", "commit_id", "submitted_at"))
@@ -271,7 +317,7 @@ class _Reader:
             return None
 
     def comment(self, value: Any, field: str) -> Comment | None:
-        obj = self._object(value, field, ("id", "user", "body", "created_at"))
+        obj = self._object(value, field, ("id", "user", "body", "created_at", "updated_at"))
         if obj is None:
             return None
         user = self.text(obj, "user", f"{field}.user")
@@ -280,9 +326,18 @@ class _Reader:
             self.problem(f"{field}.body", "must be a string")
         created_at = self.time(obj, "created_at", f"{field}.created_at")
         comment_id = self.integer(obj, "id", f"{field}.id", default=0)
+        updated_at = None
+        if obj.get("updated_at") is not None:
+            updated_at = self.time(obj, "updated_at", f"{field}.updated_at")
         if user is None or not isinstance(body, str) or created_at is None:
             return None
-        return Comment(user=user, body=body, created_at=created_at, id=comment_id or 0)
+        return Comment(
+            user=user,
+            body=body,
+            created_at=created_at,
+            id=comment_id or 0,
+            updated_at=updated_at,
+        )
 
     def path(self, value: Any, field: str) -> str | None:
         if not isinstance(value, str) or not value:

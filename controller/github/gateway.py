@@ -14,6 +14,7 @@ from controller.github.comments import CommentPoster
 from controller.github.history import PullHistory
 from controller.github.merge import merge
 from controller.github.poll import PullPoller
+from controller.github.pushes import PushLedger
 from controller.github.records import MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
 from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
@@ -31,9 +32,12 @@ class GitHubGateway:
         merged_window: int = 100,
         branches: Iterable[str] = (),
         allow_forks: bool = False,
+        ledger: PushLedger | None = None,
     ) -> None:
         self.client = client
-        self.reader = SnapshotReader(client, branches=branches, allow_forks=allow_forks)
+        self.reader = SnapshotReader(
+            client, branches=branches, allow_forks=allow_forks, ledger=ledger
+        )
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)

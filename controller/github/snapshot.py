@@ -3,8 +3,10 @@
 The snapshot is immutable: the policy engine turns it into a decision without I/O. What it
 reads, and from where:
 
-- the pull request itself, its changed files (every page), its commits with their author
-  and committer logins, its reviews with the commit each was made on, its comments;
+- the pull request itself, its changed files (every page), its commits with their linked
+  accounts, co-authors and signature verification, its reviews with the commit each was
+  made on, its comments with whether they were edited;
+- who pushed the head branch (``controller.github.pushes``);
 - the contents of the changed files under ``changes/`` at the **head**;
 - ``environments/`` and ``policies/`` at the **current tip of the base branch**, never the
   head nor the (possibly stale) ``base.sha``, so a pull request cannot loosen the rules it is
@@ -44,11 +46,13 @@ from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
 from controller.github.failures import github_errors
 from controller.github.judged import not_judged
+from controller.github.pushes import PushLedger, activity_pushes, co_authors
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
     Commit,
     PullRequestFacts,
+    Push,
     Review,
     ReviewState,
     frozen_map,
@@ -126,6 +130,22 @@ def _when(text: Any) -> datetime:
     return datetime.fromisoformat(str(text))
 
 
+def _commit(item: Any) -> Commit:
+    """A commit of the pull-request commits list. ``author``/``committer`` are GitHub's
+    accounts (null when the email is linked to none), not the forgeable git metadata."""
+    detail = item.get("commit") or {}
+    logins, unlinked = co_authors(str(detail.get("message") or ""))
+    verification = detail.get("verification") or {}
+    return Commit(
+        sha=str(item["sha"]),
+        author=_login(item.get("author")),
+        committer=_login(item.get("committer")),
+        co_authors=logins,
+        unlinked_co_authors=unlinked,
+        verified=verification.get("verified") is True,
+    )
+
+
 def teams_named_by_rules(rule_files: Mapping[str, bytes]) -> Iterable[str]:
     """The teams the base's policies name; none when the rules do not parse (the decision
     is then invalid whatever the memberships)."""
@@ -149,11 +169,13 @@ class SnapshotReader:
         cache_size: int = 512,
         branches: Iterable[str] = (),
         allow_forks: bool = False,
+        ledger: PushLedger | None = None,
     ) -> None:
         self._client = client
         self._branches = tuple(branches)
         """Base branches judged; empty: the repository's default branch only."""
         self._allow_forks = allow_forks
+        self._ledger = ledger
         self._teams_for = teams_for
         self._teams = teams or TeamDirectory(client)
         self._clock = clock
@@ -242,14 +264,7 @@ class SnapshotReader:
             pull_path = f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
             issue_path = f"/repos/{quote(repo_name, safe='/')}/issues/{number}"
             files = self._lists.get(f"{pull_path}/files").items
-            commits = tuple(
-                Commit(
-                    sha=str(c["sha"]),
-                    author=_login(c.get("author")),
-                    committer=_login(c.get("committer")),
-                )
-                for c in self._lists.get(f"{pull_path}/commits").items
-            )
+            commits = tuple(_commit(c) for c in self._lists.get(f"{pull_path}/commits").items)
             reviews = tuple(
                 Review(
                     user=str(_login(r.get("user"))),
@@ -271,6 +286,7 @@ class SnapshotReader:
                     body=str(c.get("body") or ""),
                     created_at=_when(c["created_at"]),
                     id=int(c["id"]),
+                    updated_at=_when(c.get("updated_at") or c["created_at"]),
                 )
                 for c in self._lists.get(f"{issue_path}/comments").items
                 if _login(c.get("user")) is not None
@@ -337,6 +353,7 @@ class SnapshotReader:
                 comments=comments,
                 changed_files=tuple(changed),
                 base_sha=base_sha,
+                pushes=self._pushes(repo_name, number, pr.head),
             )
             return PullRequestSnapshot(
                 repo=repo_name,
@@ -353,6 +370,17 @@ class SnapshotReader:
                 default_branch=default_branch,
                 problems=tuple(problems),
             )
+
+    def _pushes(self, repo_name: str, number: int, head: Any) -> tuple[Push, ...]:
+        """Who pushed the head branch: GitHub's activity log of the repository holding it
+        (a fork's own for a fork's pull request), plus what webhooks told the ledger."""
+        known: list[Push] = []
+        head_repo = head.repo.full_name if head.repo is not None else None
+        if head_repo is not None:
+            known.extend(activity_pushes(self._lists, head_repo, head.ref))
+        if self._ledger is not None:
+            known.extend(self._ledger.pushes(repo_name, number))
+        return tuple(sorted(set(known), key=lambda p: (p.pushed_at, p.sha, p.pusher)))
 
     def _rules_at(
         self, repo: Repository, repo_name: str, base_sha: str, problems: list[Problem]

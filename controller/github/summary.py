@@ -206,7 +206,12 @@ def render_summary(
         lines += [f"Expires at {decision.expires_at.isoformat(timespec='minutes')}.", ""]
     fixes = [str(p) for p in problems]
     reasons = [r for r in decision.reasons if r not in fixes]
-    if reasons and decision.state is not DecisionState.APPROVED:
+    # An approved request still waiting for `/sealgate merge` says why the merge commands
+    # given so far did not count (edited, quoted, made before the last push).
+    waiting_for_merge = not (
+        decision.auto_merge or decision.bypassed or decision.merge_requested_by
+    )
+    if reasons and (decision.state is not DecisionState.APPROVED or waiting_for_merge):
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
     if warnings:
         lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]

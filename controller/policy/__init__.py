@@ -22,15 +22,20 @@ Decisions made here that a reader of the rules may wonder about:
 
 from __future__ import annotations
 
-from controller.policy.commands import Command, parse_command
+from controller.policy.commands import Command, GivenCommand, commands_on_head, parse_command
+from controller.policy.contributors import Contributors, contributors
 from controller.policy.engine import applicable_policies, evaluate
 from controller.policy.globs import secret_glob_matches
 from controller.policy.people import can_merge_command, teams_referenced
 
 __all__ = [
     "Command",
+    "Contributors",
+    "GivenCommand",
     "applicable_policies",
     "can_merge_command",
+    "commands_on_head",
+    "contributors",
     "evaluate",
     "parse_command",
     "secret_glob_matches",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controller.model import Comment, Enforcement, Policy, PullRequestFacts
-from controller.policy.commands import parse_command
+from controller.policy.commands import commands_on_head
 from controller.policy.people import Directory, login_key
 from controller.policy.text import names, timestamp
 
@@ -37,13 +37,16 @@ class BypassOutcome:
 def find_bypass(
     facts: PullRequestFacts, applicable: Sequence[Policy], directory: Directory
 ) -> BypassOutcome:
-    """The first valid bypass comment (by time, then id), and why any others were ignored."""
+    """The first valid bypass comment (by time, then id), and why any others were ignored.
+
+    Only comments that count for the current head are considered (``commands_on_head``):
+    a bypass is given on the content its author saw, and a later push voids it.
+    """
     grant: BypassGrant | None = None
-    ignored: list[str] = []
-    for comment in sorted(facts.comments, key=lambda c: (c.created_at, c.id, c.user, c.body)):
-        command = parse_command(comment.body)
-        if command is None or command.name != "bypass":
-            continue
+    given, voided = commands_on_head(facts, "bypass")
+    ignored = list(voided)
+    for found in given:
+        comment, command = found.comment, found.command
         user = login_key(comment.user)
         failures = _failures(user, command.argument, facts, applicable, directory)
         if failures:

@@ -28,8 +28,10 @@ from controller.model import (
     frozen_map,
 )
 from controller.policy.bypass import BypassGrant, find_bypass
+from controller.policy.commands import commands_on_head
+from controller.policy.contributors import contributors, unverified_commits
 from controller.policy.judge import PolicyStanding, judge_policy
-from controller.policy.people import Directory, latest_votes
+from controller.policy.people import Directory, latest_votes, login_key
 from controller.policy.scope import change_files, governance_files, scope_changes
 from controller.policy.text import duration, names, short_sha, timestamp
 
@@ -91,6 +93,7 @@ def evaluate(
     for standing in standings:
         _report_standing(standing, reasons)
     _report_ignored_votes(standings, votes, facts, directory, reasons)
+    _report_contributors(scope.applicable, facts, reasons)
 
     expires_at = _expiry(scope.applicable, facts, reasons)
     outcome = find_bypass(facts, scope.applicable, directory)
@@ -99,6 +102,10 @@ def evaluate(
     grant = outcome.grant if reviewed in _BYPASSABLE else None
     if outcome.grant is not None and grant is None:
         reasons.notes.append(_bypass_unused(outcome.grant, reviewed))
+
+    merger: str | None = None
+    if not all(policy.auto_merge for policy in scope.applicable):
+        merger = _merge_command(facts, scope.applicable, directory, reasons)
 
     headline: tuple[str, ...] = ()
     if grant is not None:
@@ -112,6 +119,7 @@ def evaluate(
         bypassed=grant is not None,
         bypassed_by=grant.user if grant is not None else None,
         bypass_reason=grant.reason if grant is not None else None,
+        merge_requested_by=merger,
         expires_at=expires_at,
         head_sha=facts.head_sha,
         governance=scope.governance,
@@ -222,8 +230,9 @@ def _report_ignored_votes(
         if person not in eligible_anywhere:
             if person in listed_anywhere and person in directory.excluded:
                 why = (
-                    "they authored the pull request or one of its commits, and the policies"
-                    " that list them do not allow self-approval"
+                    "they opened or pushed to the pull request, or authored, committed or"
+                    " co-authored one of its commits, and the policies that list them do"
+                    " not allow self-approval"
                 )
             else:
                 why = "they are not a listed user or team member of any applicable policy"
@@ -236,6 +245,54 @@ def _report_ignored_votes(
                 f" the head {short_sha(facts.head_sha)}; policies that invalidate approvals on"
                 f" push ({names(stale_in)}) need a fresh approval."
             )
+
+
+def _report_contributors(
+    applicable: Sequence[Policy], facts: PullRequestFacts, reasons: _Reasons
+) -> None:
+    """Unknown contributors block policies that exclude contributors; unsigned commits make
+    a pull request invalid under policies that require signatures (only a new push helps)."""
+    for policy in applicable:
+        refused = unverified_commits(policy, facts)
+        if refused is not None:
+            reasons.invalid.append(refused)
+    excluding = [p.name for p in applicable if not p.allow_self_approval]
+    if not excluding:
+        return
+    for why in contributors(facts).unknown:
+        reasons.pending.append(
+            f"Approvals cannot count under {names(excluding)}, whose approvers may not have"
+            f" contributed to the pull request: {why}."
+        )
+
+
+def _merge_command(
+    facts: PullRequestFacts,
+    applicable: Sequence[Policy],
+    directory: Directory,
+    reasons: _Reasons,
+) -> str | None:
+    """The first ``/sealgate merge`` that counts: on this head, by the author or someone
+    who could approve under an applicable policy (so a passer-by cannot trigger it)."""
+    given, ignored = commands_on_head(facts, "merge")
+    reasons.notes.extend(ignored)
+    merger: str | None = None
+    for found in given:
+        user = login_key(found.comment.user)
+        allowed = user == login_key(facts.author) or any(
+            user in directory.step_eligible(policy, step)
+            for policy in applicable
+            for step in policy.steps
+        )
+        if not allowed:
+            reasons.notes.append(
+                f"The /sealgate merge comment by {user} at"
+                f" {timestamp(found.comment.created_at)} was ignored: only the author or"
+                " an eligible approver may ask to merge."
+            )
+        elif merger is None:
+            merger = user
+    return merger
 
 
 def _expiry(

@@ -96,7 +96,10 @@ def _impossible_steps(
         people = names(eligible[index])
         why = []
         if not policy.allow_self_approval:
-            why.append("the author and commit authors of the pull request cannot approve it")
+            why.append(
+                "the author and commit authors of the pull request, and its pushers,"
+                " cannot approve it"
+            )
         unknown = directory.unknown_teams(step.teams)
         if unknown:
             why.append(f"team(s) {', '.join(unknown)} have no known members")

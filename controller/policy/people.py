@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from controller.model import ApprovalStep, Bypassers, Policy, PullRequestFacts, Review, ReviewState
+from controller.policy.contributors import contributors
 
 _VOTES = frozenset({ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED})
 
@@ -42,11 +43,8 @@ def _review_order(review: Review) -> tuple[object, ...]:
 
 
 def self_excluded(facts: PullRequestFacts) -> frozenset[str]:
-    """The author and everyone who authored or committed a commit of the pull request."""
-    people = {login_key(facts.author)}
-    for commit in facts.commits:
-        people.update(login_key(login) for login in (commit.author, commit.committer) if login)
-    return frozenset(people)
+    """Everyone who put content into the pull request (see ``contributors``)."""
+    return contributors(facts).people
 
 
 def normalized_teams(teams: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:

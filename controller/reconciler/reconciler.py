@@ -21,7 +21,6 @@ from controller.errors import (
 from controller.github.records import MergedPull, SyncCheckState
 from controller.model import DecisionState
 from controller.notify.events import NotificationKind
-from controller.policy import can_merge_command, parse_command
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, assess
@@ -339,19 +338,12 @@ class Reconciler:
             return decision.bypassed_by or facts.author
         if decision.auto_merge:
             return "auto-merge"
-        me = self._github.login().lower()
-        policies = evaluation.policies
-        for comment in facts.comments:
-            if comment.user.lower() == me:
-                continue
-            command = parse_command(comment.body)
-            if (
-                command is not None
-                and command.name == "merge"
-                and can_merge_command(policies, facts, comment.user)
-            ):
-                return comment.user
-        return None
+        # The policy engine judged the merge commands: on this head, unedited, not quoted,
+        # by the author or an eligible approver; the ones it ignored are in its reasons.
+        requested = decision.merge_requested_by
+        if requested is not None and requested == self._github.login().casefold():
+            return None
+        return requested
 
     def _report(self, evaluation: Evaluation, *, applied: bool = False) -> None:
         try:
@@ -422,6 +414,7 @@ class Reconciler:
                     approved_by=approvers,
                     merged_by=merge.merged_by or self._settings.bot_login,
                     bypass_reason=decision.bypass_reason if decision.bypassed else None,
+                    bypassed_by=decision.bypassed_by if decision.bypassed else None,
                 )
                 clusters = self._clusters_of(evaluation, environment)
                 with self._env_locks.hold(environment):

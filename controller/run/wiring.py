@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from controller.config import ControllerConfig
 from controller.github import GitHubClient, GitHubGateway, WebhookEvent
 from controller.github.failures import github_errors
+from controller.github.pushes import PushLedger
 from controller.keyring import Keyring, LocalKekFile
 from controller.kube import ClusterConfig, KubeTargets, LeaderElector
 from controller.notify import ChannelRouter, Notifier, SmtpSettings
@@ -172,12 +173,17 @@ def build(config: ControllerConfig) -> Controller:
         checksum_key(config.keys.dir, kek),
     )
     store = Store(config.store.path, kek, keyring, remote=config.store.remote)
+    # Pushers reported by webhooks are kept next to the store: as durable as what it guards.
+    ledger = PushLedger.in_store(config.store.path)
     readiness.set(store_opened=True)
     client = github_client(config)
     app = config.github.app
     reconciler = Reconciler(
         github=GitHubGateway(
-            client, branches=config.github.branches, allow_forks=config.github.allow_forks
+            client,
+            branches=config.github.branches,
+            allow_forks=config.github.allow_forks,
+            ledger=ledger,
         ),
         store=store,
         targets=targets,
@@ -229,7 +235,7 @@ def build(config: ControllerConfig) -> Controller:
         config.server.host,
         config.server.port,
         ControllerApp(
-            webhooks=WebhookApp(config.github.webhook_secret.reveal(), events),
+            webhooks=WebhookApp(config.github.webhook_secret.reveal(), events, ledger=ledger),
             readiness=readiness,
             metrics=metrics.render,
             metrics_content_type=metrics.content_type,

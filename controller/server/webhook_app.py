@@ -9,7 +9,9 @@ rate limit. So the handler does only cheap checks in order of cost:
    refused like an unsigned one;
 2. the delivery id is recorded (only after the signature holds, so forged requests cannot
    poison the record) and a repeat is answered 200 without queueing;
-3. the event is parsed into a :class:`WebhookEvent` and put on the queue.
+3. the event is parsed into a :class:`WebhookEvent`; a push to a pull request (``opened``,
+   ``reopened``, ``synchronize``) has its sender, the pusher as GitHub knows it, appended
+   durably to the push ledger before it is acknowledged; then it is put on the queue.
 
 Answers: 202 queued, 200 duplicate or irrelevant, 400 malformed, 401 bad signature,
 503 queue full (the delivery id is forgotten, so GitHub's redelivery is accepted later).
@@ -22,12 +24,15 @@ import logging
 import queue
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from controller.errors import StoreError
+from controller.github.pushes import PushLedger
 from controller.github.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -39,8 +44,10 @@ from controller.github.webhooks import (
     parse_event,
     verify_signature,
 )
+from controller.model import Push
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
+PUSH_ACTIONS = frozenset({"opened", "reopened", "synchronize"})
 PATH = "/webhooks"
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ class WebhookApp:
         *,
         deliveries: DeliveryLog | None = None,
         max_body: int = MAX_BODY_BYTES,
+        ledger: PushLedger | None = None,
     ) -> None:
         key = secret.encode() if isinstance(secret, str) else bytes(secret)
         if not key.strip():
@@ -81,6 +89,7 @@ class WebhookApp:
         self._events = events
         self._deliveries = deliveries or DeliveryLog()
         self._max_body = max_body
+        self._ledger = ledger
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -123,6 +132,9 @@ class WebhookApp:
             return _json(200, "duplicate delivery ignored")
         if event is None:
             return _json(200, f"{kind} noted; nothing to evaluate")
+        if not self._record_push(event):
+            self._deliveries.forget(delivery_id)
+            return _json(503, "could not record the push; redeliver later")
         try:
             self._events.put_nowait(event)
         except queue.Full:
@@ -130,3 +142,26 @@ class WebhookApp:
             log.warning("webhook queue full; refused delivery %s", delivery_id)
             return _json(503, "busy; redeliver later")
         return _json(202, "queued")
+
+    def _record_push(self, event: WebhookEvent) -> bool:
+        """Keep who pushed; False when it could not be kept (GitHub redelivers)."""
+        if (
+            self._ledger is None
+            or event.kind != "pull_request"
+            or event.action not in PUSH_ACTIONS
+            or not event.sender
+            or not event.head_sha
+        ):
+            return True
+        # The receipt time is no earlier than the push: commands made before it are voided,
+        # which errs on the side of asking for a fresh one.
+        # GitHub's own times have one-second precision; so does the ledger's, so a command is
+        # compared with the push the same way whichever source reported it.
+        received = datetime.now(UTC).replace(microsecond=0)
+        push = Push(sha=event.head_sha, pusher=event.sender, pushed_at=received)
+        try:
+            self._ledger.record(event.repo, event.number, push)
+        except StoreError:
+            log.exception("could not record the push of %s#%d", event.repo, event.number)
+            return False
+        return True

@@ -66,10 +66,20 @@ def apply_events(
         "mergedBy": record.merged_by,
     }
     events: list[tuple[str, dict[str, Any]]] = [
-        ("apply", {**approval, "bypassReason": record.bypass_reason, "secrets": secrets_audit})
+        (
+            "apply",
+            {
+                **approval,
+                "bypassReason": record.bypass_reason,
+                "bypassedBy": record.bypassed_by,
+                "secrets": secrets_audit,
+            },
+        )
     ]
     if record.bypass_reason is not None:
-        events.append(("bypass", {**approval, "reason": record.bypass_reason}))
+        events.append(
+            ("bypass", {**approval, "reason": record.bypass_reason, "by": record.bypassed_by})
+        )
     return events
 
 
@@ -83,6 +93,7 @@ def approval_trailers(record: ApprovalRecord) -> list[tuple[str, str]]:
     ]
     if record.bypass_reason is not None:
         trailers.append(("Bypass", record.bypass_reason))
+        trailers.append(("Bypassed-By", record.bypassed_by or "unknown"))
     return trailers
 
 

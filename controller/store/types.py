@@ -20,6 +20,8 @@ class ApprovalRecord:
     approved_by: tuple[str, ...]
     merged_by: str
     bypass_reason: str | None = None
+    bypassed_by: str | None = None
+    """Who broke the glass, when ``bypass_reason`` is set: the audit names the person."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from controller.model import (
     Environment,
     Policy,
     PullRequestFacts,
+    Push,
     Review,
     ReviewState,
     SealingKey,
@@ -102,6 +103,7 @@ def _facts() -> PullRequestFacts:
         reviews=reviews,
         teams=frozen_map(TEAMS),
         changed_files=tuple(f"changes/production/change-{index}.yaml" for index in range(CHANGES)),
+        pushes=(Push("c1", "dev1", T0), Push("c2", "dev1", T0)),
     )
 
 

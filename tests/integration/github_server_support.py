@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from controller.sandbox.github_server import Delivery, GitHubApiServer, RequestRecord
 from tests.api_specs import (
+    _github_components,
     _github_spec,
     github_schema_validator,
     github_validator,
@@ -57,6 +58,43 @@ UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("GET", "/orgs/{org}"): "organization-simple-webhooks",
     ("GET", "/app"): "integration",
     ("GET", "/app/installations/{installation_id}"): "installation",
+    ("GET", "/repos/{owner}/{repo}/activity"): "[activity]",
+}
+
+# GitHub's `activity` schema (operation repos/list-activities), which the trimmed description
+# lacks; copied from GitHub's description, its actor reference resolved in the subset.
+ACTIVITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "node_id": {"type": "string"},
+        "before": {"type": "string"},
+        "after": {"type": "string"},
+        "ref": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "activity_type": {
+            "type": "string",
+            "enum": [
+                "push",
+                "force_push",
+                "branch_deletion",
+                "branch_creation",
+                "pr_merge",
+                "merge_queue_merge",
+            ],
+        },
+        "actor": {"$ref": "#/components/schemas/nullable-simple-user"},
+    },
+    "required": [
+        "id",
+        "node_id",
+        "before",
+        "after",
+        "ref",
+        "timestamp",
+        "activity_type",
+        "actor",
+    ],
 }
 
 
@@ -65,6 +103,8 @@ ALIASES = {"/repos/{owner}/{repo}/contents": "/repos/{owner}/{repo}/contents/{pa
 
 
 def _schema(name: str) -> Draft4Validator:
+    if name == "activity":
+        return Draft4Validator({**ACTIVITY_SCHEMA, "components": _github_components()})
     if name == "issue":
         # The trimmed description has no `issue` schema; GitHub's issue_comment webhook
         # documents the same issue object.

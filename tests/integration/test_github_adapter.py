@@ -154,6 +154,7 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
             f"pulls/{number}/commits",
             f"pulls/{number}/reviews",
             f"issues/{number}/comments",
+            "activity",  # who pushed the head branch
         )
     }
 

@@ -29,6 +29,7 @@ from tests.integration.test_github_adapter_world import (
     change_yaml,
     response_problems,
 )
+from tests.integration.test_reconciler_world import next_second
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,7 @@ def test_change_request_blocks_until_dismissed(world: World) -> None:
 def test_bypass_comment_breaks_glass(world: World) -> None:
     number = world.open_pull()
     assert world.evaluate(number).decision.state is DecisionState.PENDING
+    next_second()
     world.pull_as("alice", number).create_issue_comment("/sealgate bypass payments are down")
     out = world.evaluate(number)
     assert out.decision.bypassed

@@ -318,6 +318,7 @@ def test_break_glass_merges_tells_every_approver_and_is_audited(soft_world: Worl
         assert {"bob", "carol", "dave"} <= set(bypassed[0].approvers_needed)
         (event,) = [r for r in controller.store.audit_records() if r.event == "bypass"]
         assert event.fields["reason"] == "INC-42 payments are down"
+        assert event.fields["by"] == "alice"
         assert event.fields["changeId"] == f"{ENV}/pr-{number}"
     finally:
         controller.close()

@@ -262,11 +262,18 @@ def test_bypass_is_in_the_trailers_and_audited(world: World) -> None:
     world.store.apply(
         "c1",
         [_change(generate={"K": GenerateSpec()})],
-        _record("c1", bypass_reason="outage INC-42"),
+        _record("c1", bypass_reason="outage INC-42", bypassed_by="dev1"),
     )
-    assert "Bypass: outage INC-42" in _git(world.path, "log", "-1", "--format=%B")
-    events = [(r.event, r.fields.get("changeId")) for r in world.store.audit_records()]
-    assert events == [("apply", "c1"), ("bypass", "c1")]
+    message = _git(world.path, "log", "-1", "--format=%B")
+    assert "Bypass: outage INC-42" in message
+    assert "Bypassed-By: dev1" in message
+    records = list(world.store.audit_records())
+    assert [(r.event, r.fields.get("changeId")) for r in records] == [
+        ("apply", "c1"),
+        ("bypass", "c1"),
+    ]
+    assert records[0].fields["bypassedBy"] == "dev1"
+    assert records[1].fields["by"] == "dev1"
 
 
 def test_a_value_sealed_for_elsewhere_aborts_the_whole_apply(world: World) -> None:

@@ -5,9 +5,10 @@ Each test is one attack, replayed against the engine with literal facts; each mu
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from controller.model import Commit, DecisionState, Enforcement, ReviewState, Tier
+from controller.model import Commit, DecisionState, Enforcement, Push, ReviewState, Tier
 from tests.unit.policy_fixtures import (
     AUTHOR,
     HEAD,
@@ -173,3 +174,169 @@ def test_login_case_games_do_not_help() -> None:
 def test_hard_policy_ignores_every_bypass() -> None:
     decision = decide([HARD], pull_request=facts(comments=(comment(AUTHOR, GOOD_REASON),)))
     assert decision.state is DecisionState.PENDING
+
+
+# ------------------------------------------------------- forged identities and commands
+
+
+MERGE_ON_COMMAND = policy("explicit", required=1, auto_merge=False)
+SOFT_ONLY_AUTHOR = policy(
+    "oncall-author", required=1, enforcement=Enforcement.SOFT, bypass_users=(AUTHOR,)
+)
+
+
+def test_pusher_who_forged_the_authors_identity_cannot_approve() -> None:
+    # alice pushed the head, labelled author and committer dev1, then approved it.
+    forged = facts(
+        pushes=(Push(OLD, AUTHOR, T0), Push(HEAD, "alice", T0 + timedelta(minutes=1))),
+        reviews=(review("alice", minute=2),),
+    )
+    decision = decide([policy(required=1)], pull_request=forged)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ()
+    assert any("approval by alice does not count" in r for r in decision.reasons)
+
+
+def test_commit_with_an_unlinked_email_blocks_approval() -> None:
+    unlinked = facts(
+        commits=(Commit(OLD, AUTHOR, AUTHOR), Commit(HEAD, None, None)),
+        reviews=(review("alice"),),
+    )
+    decision = decide([policy(required=1)], pull_request=unlinked)
+    assert decision.state is DecisionState.PENDING
+    assert any("linked to no GitHub account" in r for r in decision.reasons)
+
+
+def test_unknown_pusher_of_the_head_blocks_approval() -> None:
+    unknown = facts(pushes=(Push(OLD, AUTHOR, T0),), reviews=(review("alice"),))
+    decision = decide([policy(required=1)], pull_request=unknown)
+    assert decision.state is DecisionState.PENDING
+    assert any("does not report who pushed the head" in r for r in decision.reasons)
+
+
+def test_co_author_cannot_approve() -> None:
+    co = facts(
+        commits=(Commit(OLD, AUTHOR, AUTHOR), Commit(HEAD, AUTHOR, AUTHOR, co_authors=("alice",))),
+        reviews=(review("alice"),),
+    )
+    decision = decide([policy(required=1)], pull_request=co)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ()
+
+
+def test_co_author_with_an_unknown_email_blocks_approval() -> None:
+    co = facts(
+        commits=(
+            Commit(OLD, AUTHOR, AUTHOR),
+            Commit(HEAD, AUTHOR, AUTHOR, unlinked_co_authors=("Alice A.",)),
+        ),
+        reviews=(review("alice"),),
+    )
+    decision = decide([policy(required=1)], pull_request=co)
+    assert decision.state is DecisionState.PENDING
+    assert any("Co-authored-by" in r for r in decision.reasons)
+
+
+def test_unsigned_commit_under_a_policy_requiring_signatures_is_invalid() -> None:
+    strict = replace(policy(required=1), require_verified_commits=True)
+    signed = (Commit(OLD, AUTHOR, AUTHOR, verified=True), Commit(HEAD, AUTHOR, AUTHOR))
+    decision = decide([strict], pull_request=facts(commits=signed, reviews=(review("alice"),)))
+    assert decision.state is DecisionState.INVALID
+    assert any("requireVerifiedCommits" in r and "c2" in r for r in decision.reasons)
+    all_signed = tuple(Commit(c.sha, AUTHOR, AUTHOR, verified=True) for c in signed)
+    decision = decide([strict], pull_request=facts(commits=all_signed, reviews=(review("alice"),)))
+    assert decision.state is DecisionState.APPROVED
+
+
+def test_edited_comment_turned_into_a_bypass_is_ignored() -> None:
+    # olga (write access) edited dev1's old comment into a bypass.
+    edited = comment(AUTHOR, GOOD_REASON, minute=5, edited_minute=9)
+    decision = decide([SOFT_ONLY_AUTHOR], pull_request=facts(comments=(edited,)))
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+    assert any("was edited" in r for r in decision.reasons)
+
+
+def test_edited_comment_turned_into_a_merge_command_is_ignored() -> None:
+    edited = comment(AUTHOR, "/sealgate merge", minute=5, edited_minute=9)
+    decision = decide(
+        [MERGE_ON_COMMAND], pull_request=facts(comments=(edited,), reviews=(review("alice"),))
+    )
+    assert decision.state is DecisionState.APPROVED
+    assert decision.merge_requested_by is None
+    assert any("was edited" in r for r in decision.reasons)
+
+
+def test_push_after_a_bypass_voids_it() -> None:
+    # dev1's bypass was given on c1; bob then pushed c2 with his own value.
+    later = facts(
+        pushes=(Push(OLD, AUTHOR, T0), Push(HEAD, "bob", T0 + timedelta(minutes=10))),
+        comments=(comment(AUTHOR, GOOD_REASON, minute=5),),
+    )
+    decision = decide([SOFT_ONLY_AUTHOR], pull_request=later)
+    assert decision.state is DecisionState.PENDING
+    assert not decision.bypassed
+    assert any("before the head c2 was pushed" in r for r in decision.reasons)
+
+
+def test_push_after_a_merge_command_voids_it() -> None:
+    later = facts(
+        pushes=(Push(OLD, AUTHOR, T0), Push(HEAD, AUTHOR, T0 + timedelta(minutes=10))),
+        comments=(comment(AUTHOR, "/sealgate merge", minute=5),),
+        reviews=(review("alice", minute=11),),
+    )
+    decision = decide([MERGE_ON_COMMAND], pull_request=later)
+    assert decision.merge_requested_by is None
+    assert any("comment again on the new head" in r for r in decision.reasons)
+
+
+def test_commands_do_not_count_when_the_head_push_time_is_unknown() -> None:
+    unknown = facts(pushes=(Push(OLD, AUTHOR, T0),), comments=(comment(AUTHOR, GOOD_REASON),))
+    decision = decide([SOFT_ONLY_AUTHOR], pull_request=unknown)
+    assert not decision.bypassed
+    assert any("comment again" in r for r in decision.reasons)
+
+
+def test_command_in_the_same_second_as_the_push_does_not_count() -> None:
+    same = facts(
+        pushes=(Push(HEAD, AUTHOR, T0 + timedelta(minutes=5)),),
+        comments=(comment(AUTHOR, GOOD_REASON, minute=5),),
+    )
+    assert not decide([SOFT_ONLY_AUTHOR], pull_request=same).bypassed
+
+
+def test_merge_command_in_code_or_quotes_is_ignored() -> None:
+    for body in (
+        "```\n/sealgate merge\n```",
+        "~~~~\n/sealgate merge\n~~~~",
+        "    /sealgate merge",
+        "\t/sealgate merge",
+        "> /sealgate merge",
+        "`/sealgate merge`",
+        "please run /sealgate merge",
+    ):
+        decision = decide(
+            [MERGE_ON_COMMAND],
+            pull_request=facts(comments=(comment(AUTHOR, body),), reviews=(review("alice"),)),
+        )
+        assert decision.merge_requested_by is None, body
+
+
+def test_merge_command_after_a_code_block_counts() -> None:
+    body = "```\nnot this\n```\n/sealgate merge"
+    decision = decide(
+        [MERGE_ON_COMMAND],
+        pull_request=facts(comments=(comment(AUTHOR, body),), reviews=(review("alice"),)),
+    )
+    assert decision.merge_requested_by == AUTHOR
+
+
+def test_merge_command_by_a_passer_by_is_ignored_and_explained() -> None:
+    decision = decide(
+        [MERGE_ON_COMMAND],
+        pull_request=facts(
+            comments=(comment("mallory", "/sealgate merge"),), reviews=(review("alice"),)
+        ),
+    )
+    assert decision.merge_requested_by is None
+    assert any("mallory" in r and "only the author or an eligible" in r for r in decision.reasons)

@@ -1,7 +1,7 @@
 """Literal builders for policy-engine tests: small defaults, every field overridable.
 
 The world they describe: environments ``production`` and ``staging``; author ``dev1``
-pushed commits ``c1`` and the head ``c2``; team ``acme/sre`` is alice, bob and carol, team
+pushed commits ``c1`` and the head ``c2`` at ``T0``; team ``acme/sre`` is alice, bob and carol, team
 ``acme/security`` is sam and sue; the pull request was opened at ``T0`` and is judged an
 hour later.
 """
@@ -22,6 +22,7 @@ from controller.model import (
     Environment,
     Policy,
     PullRequestFacts,
+    Push,
     Review,
     ReviewState,
     SealingKey,
@@ -150,8 +151,12 @@ def review(
     )
 
 
-def comment(user: str, body: str, *, minute: int = 5, comment_id: int = 0) -> Comment:
-    return Comment(user=user, body=body, created_at=T0 + timedelta(minutes=minute), id=comment_id)
+def comment(
+    user: str, body: str, *, minute: int = 5, comment_id: int = 0, edited_minute: int | None = None
+) -> Comment:
+    created = T0 + timedelta(minutes=minute)
+    edited = None if edited_minute is None else T0 + timedelta(minutes=edited_minute)
+    return Comment(user=user, body=body, created_at=created, id=comment_id, updated_at=edited)
 
 
 def facts(
@@ -164,6 +169,7 @@ def facts(
     current_tiers: Mapping[str, Tier] | None = None,
     changed_files: Sequence[str] = ("changes/production/rotate.yaml",),
     now: datetime = T0 + timedelta(hours=1),
+    pushes: Sequence[Push] = (Push(OLD, AUTHOR, T0), Push(HEAD, AUTHOR, T0)),
 ) -> PullRequestFacts:
     return PullRequestFacts(
         number=7,
@@ -178,6 +184,7 @@ def facts(
         current_tiers=frozen_map(current_tiers or {}),
         changed_files=tuple(changed_files),
         base_sha="b0",
+        pushes=tuple(pushes),
     )
 
 

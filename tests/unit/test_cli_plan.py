@@ -81,6 +81,7 @@ def write_facts(repo: Path, **overrides: Any) -> Path:
         "comments": [],
         "current_tiers": {},
         "changed_files": ["changes/production/rotate.yaml"],
+        "pushes": [{"sha": "c2", "pusher": "dev1", "pushed_at": "2026-11-20T10:00:00Z"}],
     }
     facts.update(overrides)
     path = repo / "facts.json"
@@ -170,6 +171,34 @@ def test_break_glass_on_an_oncall_token(repo: Path) -> None:
     assert (code, body["decision"], body["bypassed"]) == (0, "approved", True)
     assert body["bypassed_by"] == "dev1"
     assert body["bypass_reason"] == "pager token leaked in incident 4711"
+
+
+def test_plan_reads_pushes_co_authors_and_comment_edits_from_the_facts(repo: Path) -> None:
+    change = write_change(repo, change_document("oncall/pagerduty", tier="standard"))
+    bypass = {
+        "user": "dev1",
+        "body": "/sealgate bypass pager token leaked in incident 4711",
+        "created_at": "2026-11-20T11:00:00Z",
+    }
+    common: dict[str, Any] = {
+        "current_tiers": {"production/oncall/pagerduty": "standard"},
+        "now": "2026-11-20T12:00:00Z",
+    }
+    write_facts(repo, **common, comments=[{**bypass, "updated_at": "2026-11-20T11:30:00Z"}])
+    code, body = plan_json(repo, change)
+    assert (code, body["decision"], body["bypassed"]) == (2, "pending", False)
+    assert any("was edited" in reason for reason in body["reasons"])
+
+    pushed_later = [{"sha": "c2", "pusher": "olga", "pushed_at": "2026-11-20T11:10:00Z"}]
+    write_facts(repo, **common, comments=[bypass], pushes=pushed_later)
+    _, body = plan_json(repo, change)
+    assert body["bypassed"] is False
+    assert any("before the head c2 was pushed" in reason for reason in body["reasons"])
+
+    co_authored = [{"sha": "c2", "author": "dev1", "committer": "dev1", "co_authors": ["alice"]}]
+    write_facts(repo, commits=co_authored, reviews=approve("alice", "bob"))
+    _, body = plan_json(repo, change)
+    assert any("approval by alice does not count" in reason for reason in body["reasons"])
 
 
 def test_governance_pull_request_without_change_files(repo: Path) -> None:

@@ -79,6 +79,7 @@ STEPS_POLICY: dict[str, Any] = {
         "bypassers": {"users": ["oncall"], "teams": ["acme/sre"]},
         "expiresAfter": "72h",
         "autoMerge": False,
+        "requireVerifiedCommits": True,
         "notify": {
             "slack": ["#payments-oncall"],
             "email": ["sec@example.com"],
@@ -185,6 +186,7 @@ def test_policy_steps_keep_order_and_every_field() -> None:
     assert policy.bypassers.teams == frozenset({"acme/sre"})
     assert policy.expires_after == timedelta(hours=72)
     assert policy.auto_merge is False
+    assert policy.require_verified_commits is True
     assert policy.notify.slack == ("#payments-oncall",)
     assert policy.notify.email == ("sec@example.com",)
     assert policy.notify.teams == ("Payments Approvals",)

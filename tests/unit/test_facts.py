@@ -257,3 +257,44 @@ def test_fuzzed_files_parse_or_name_the_file(data: bytes) -> None:
 
 def test_a_missing_field_is_one_problem() -> None:
     assert problems_of(without("author")) == ["facts.json: author: required field is missing"]
+
+
+def test_pushes_co_authors_verification_and_edits_parse_and_bad_ones_name_the_field() -> None:
+    document = {
+        **EXAMPLE,
+        "commits": [
+            {
+                "sha": "c1",
+                "author": "dev1",
+                "committer": "dev1",
+                "co_authors": ["alice"],
+                "unlinked_co_authors": ["Mallory"],
+                "verified": True,
+            }
+        ],
+        "comments": [
+            {
+                "user": "dev1",
+                "body": "/sealgate merge",
+                "created_at": "2026-11-20T11:00:00Z",
+                "updated_at": "2026-11-20T11:05:00Z",
+            }
+        ],
+        "pushes": [{"sha": "c1", "pusher": "dev1", "pushed_at": "2026-11-20T10:00:00Z"}],
+    }
+    facts = parse_facts(SOURCE, encode(document))
+    assert facts.commits[0].co_authors == ("alice",)
+    assert facts.commits[0].unlinked_co_authors == ("Mallory",)
+    assert facts.commits[0].verified is True
+    assert facts.comments[0].edited
+    assert facts.pushes[0].pusher == "dev1"
+
+    bad = {
+        **document,
+        "commits": [{"sha": "c1", "author": None, "committer": None, "verified": "yes"}],
+        "pushes": [{"sha": "c1", "pushed_at": "yesterday"}],
+    }
+    found = "\n".join(problems_of(encode(bad)))
+    assert "commits[0].verified: must be true or false" in found
+    assert "pushes[0].pusher: required field is missing" in found
+    assert "pushes[0].pushed_at: must be an RFC 3339 time" in found

@@ -151,6 +151,17 @@ def test_reasons_shown_when_blocked_and_fixes_for_invalid_files() -> None:
     assert "- `changes/x.yaml: spec: expected '<stream end>' | not 'this'`" in fixed
 
 
+def test_an_approval_waiting_for_a_merge_command_says_why_earlier_ones_did_not_count() -> None:
+    ignored = "The /sealgate merge comment by dev1 was ignored: the comment was edited."
+    waiting = decision(DecisionState.APPROVED, reasons=(ignored,), auto_merge=False)
+    assert ignored in render(waiting).split("**Why:**")[1]
+    asked = decision(
+        DecisionState.APPROVED, reasons=(ignored,), auto_merge=False, merge_requested_by="bob"
+    )
+    assert "**Why:**" not in render(asked)
+    assert "**Why:**" not in render(decision(DecisionState.APPROVED, reasons=(ignored,)))
+
+
 def test_change_policies_limit_the_policy_column() -> None:
     other = StepResult(
         policy="other", step="approvals", required=1, approved_by=(), eligible_remaining=("zed",)

@@ -249,8 +249,16 @@ ELIGIBILITY = [
         expected=PENDING,
     ),
     Case(
-        "unlinked commit author excludes nobody",
+        "an unlinked commit identity blocks approval: it could be anyone, an approver too",
         [policy(required=1)],
+        approvals("bob"),
+        pull_request={"commits": (Commit(HEAD, None, None),)},
+        expected=PENDING,
+        says=("linked to no GitHub account", "link that email"),
+    ),
+    Case(
+        "an unlinked commit identity does not matter when self-approval is allowed",
+        [policy(required=1, allow_self_approval=True)],
         approvals("bob"),
         pull_request={"commits": (Commit(HEAD, None, None),)},
     ),

@@ -109,6 +109,7 @@ def test_schema_defaults_match_the_model() -> None:
     assert policy["changesRequestedBlocks"]["default"] is bare.changes_requested_blocks
     assert policy["enforcement"]["default"] == bare.enforcement
     assert policy["autoMerge"]["default"] is bare.auto_merge
+    assert policy["requireVerifiedCommits"]["default"] is bare.require_verified_commits
     assert policy["expiresAfter"]["default"] == "7d"
 
     generate = schema_for("SecretChange")["properties"]["spec"]["properties"]["generate"]

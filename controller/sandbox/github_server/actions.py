@@ -7,6 +7,7 @@ through PyGithub raise the same webhooks. Every method takes the world lock itse
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from controller.sandbox.github_server.git_backend import (
     Person,
     person_for,
 )
-from controller.sandbox.github_server.render import Renderer, node_id
+from controller.sandbox.github_server.pushes import ref_updated
+from controller.sandbox.github_server.render import Renderer, node_id, ts
+from controller.sandbox.github_server.signing import Signer
 from controller.sandbox.github_server.state import (
     CheckRun,
     Comment,
@@ -48,6 +51,7 @@ class Hub:
         self.world = world
         self.render = render
         self.hooks = hooks
+        self.signer = Signer(world, root / ".github-keys")
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -64,10 +68,27 @@ class Hub:
         return pull
 
     def person(self, login: str) -> Person:
+        """The noreply identity of an account; its `name` is the account's login."""
         user = self.world.user(login)
         if user is None:
             raise ValueError(f"unknown user {login}")
         return person_for(user.login, user.id, now())
+
+    def web_flow(self) -> Person:
+        """The committer of everything GitHub commits itself (merges, web edits)."""
+        return Person("GitHub", WEB_FLOW_EMAIL, now())
+
+    def verification(self, repo: Repo, sha: str) -> Json:
+        """`verification` of a commit, as GitHub shows it on every commit object."""
+        info = repo.git.commit(sha)
+        result = self.signer.verify(sha, repo.git.raw_commit(sha), info.committer.email)
+        return {
+            "verified": result.verified,
+            "reason": result.reason,
+            "signature": result.signature,
+            "payload": result.payload,
+            "verified_at": ts(result.verified_at),
+        }
 
     def require(self, repo: Repo, login: str | None, needed: str) -> None:
         """GitHub answers 403 when the caller's role on the repository is too low."""
@@ -112,6 +133,7 @@ class Hub:
                     None, dict(files), message="Initial commit", author=who, committer=who
                 )
                 git.set_branch(default_branch, sha, None)
+                ref_updated(self, repo, f"refs/heads/{default_branch}", None, sha, actor=who.name)
             return repo
 
     def fork_repo(self, repo: Repo, actor: str) -> Repo:
@@ -151,7 +173,10 @@ class Hub:
         message: str,
         author: str,
         base: str | None,
+        web: bool = False,
     ) -> str:
+        """A commit by `author` on `branch`, pushed by them (unsigned) or, with `web`, made
+        on the website: committed and signed by GitHub, as web edits are."""
         with self.world.lock:
             git = repo.git
             old = git.branch_sha(branch)
@@ -159,26 +184,18 @@ class Hub:
             if parent is None:
                 parent = git.branch_sha(base or repo.default_branch)
             who = self.person(author)
-            sha = git.commit_files(parent, dict(files), message=message, author=who, committer=who)
+            committer = self.web_flow() if web else who
+            sha = git.commit_files(
+                parent,
+                dict(files),
+                message=message,
+                author=who,
+                committer=committer,
+                sign_with=self.signer.key_path if web else None,
+            )
             git.set_branch(branch, sha, old)
-            repo.pushed_at = now()
-            self._after_ref_update(repo, branch, old, sha, author)
+            ref_updated(self, repo, f"refs/heads/{branch}", old, sha, actor=who.name)
             return sha
-
-    def _after_ref_update(
-        self, repo: Repo, branch: str, before: str | None, after: str, sender: str
-    ) -> None:
-        for pull in repo.pulls.values():
-            if pull.state != "open":
-                continue
-            if pull.base_ref == branch:
-                pull.base_sha = after
-            if pull.head_ref == branch and pull.head_repo is None and pull.head_sha != after:
-                pull.head_sha = after
-                pull.updated_at = now()
-                self.emit_pull(
-                    repo, pull, "synchronize", sender, before=before or pull.base_sha, after=after
-                )
 
     # -- pull requests ----------------------------------------------------------------------
 
@@ -413,7 +430,7 @@ class Hub:
             if tree is None:
                 raise ApiError(405, "Pull Request is not mergeable")
             merger = self.person(actor or repo.owner)
-            committer = Person("GitHub", WEB_FLOW_EMAIL, merger.date)
+            committer = self.web_flow()
             if method == "merge":
                 subject = (
                     title or f"Merge pull request #{pull.number} from {repo.owner}/{pull.head_ref}"
@@ -433,7 +450,9 @@ class Hub:
                 parents = [base_sha]
             full = subject + ("\n\n" + text if text else "")
             author = self.person(pull.user) if method == "squash" else merger
-            merged = repo.git.commit_tree(tree, parents, full, author, committer)
+            merged = repo.git.commit_tree(
+                tree, parents, full, author, committer, sign_with=self.signer.key_path
+            )
             try:
                 repo.git.set_branch(pull.base_ref, merged, base_sha)
             except GitError as exc:
@@ -450,8 +469,8 @@ class Hub:
             )
             pull.merged_by = actor or repo.owner
             pull.merge_commit_sha = merged
-            repo.pushed_at = stamp
-            self._after_ref_update(repo, pull.base_ref, base_sha, merged, pull.merged_by)
+            ref = f"refs/heads/{pull.base_ref}"
+            ref_updated(self, repo, ref, base_sha, merged, actor=pull.merged_by, merged=True)
             self.emit_pull(repo, pull, "closed", pull.merged_by)
             return merged
 
@@ -496,7 +515,9 @@ class Hub:
                 raise invalid("IssueComment", "body", "missing_field")
             previous = comment.body
             comment.body = body
-            comment.updated_at = now()
+            # An edit always moves `updated_at` past `created_at`, even within the same second
+            # (timestamps have second precision), so "edited" can be read from the comment.
+            comment.updated_at = max(now(), comment.updated_at + timedelta(seconds=1))
             if body != previous:
                 self.emit(
                     "issue_comment",

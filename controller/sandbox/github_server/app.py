@@ -22,7 +22,12 @@ from werkzeug.http import http_date, parse_date
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from controller.sandbox.github_server import routes_accounts, routes_pulls, routes_repo
+from controller.sandbox.github_server import (
+    routes_accounts,
+    routes_activity,
+    routes_pulls,
+    routes_repo,
+)
 from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.auth import identify
 from controller.sandbox.github_server.context import Ctx, Reply
@@ -118,7 +123,7 @@ class GitHubApp:
         self._log: list[RequestRecord] = []
         self._handlers: dict[str, tuple[Handler, str]] = {}
         rules: list[Rule] = []
-        for module in (routes_repo, routes_pulls, routes_accounts):
+        for module in (routes_repo, routes_pulls, routes_accounts, routes_activity):
             for method, template, handler in module.ROUTES:
                 endpoint = f"{method} {template}"
                 self._handlers[endpoint] = (handler, template)

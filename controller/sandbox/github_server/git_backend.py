@@ -7,7 +7,6 @@ both mergeability and the merged tree.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ import git
 T = TypeVar("T")
 ZERO_SHA = "0" * 40
 WEB_FLOW_EMAIL = "noreply@github.com"  # GitHub's committer for merges made on the website/API
-NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[^@]+)@users\.noreply\.github\.com$")
 
 
 class GitError(Exception):
@@ -32,14 +30,6 @@ class Person:
     name: str
     email: str
     date: datetime
-
-    @property
-    def login(self) -> str | None:
-        """The GitHub account a commit identity maps to, as GitHub does through noreply emails."""
-        if self.email == WEB_FLOW_EMAIL:
-            return "web-flow"
-        match = NOREPLY.match(self.email)
-        return match.group("login") if match else None
 
 
 def person_for(login: str, user_id: int, when: datetime) -> Person:
@@ -154,6 +144,7 @@ class GitRepo:
         message: str,
         author: Person,
         committer: Person,
+        sign_with: Path | None = None,
     ) -> str:
         """A new commit: `parent`'s tree with `files` written (None removes); returns its SHA."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,11 +169,20 @@ class GitRepo:
             for path in sorted(p for p, d in files.items() if d is None):
                 g.update_index("--force-remove", "--", path, env=env)
             tree = str(g.write_tree(env=env))
-        return self.commit_tree(tree, [parent] if parent else [], message, author, committer)
+        parents = [parent] if parent else []
+        return self.commit_tree(tree, parents, message, author, committer, sign_with=sign_with)
 
     def commit_tree(
-        self, tree: str, parents: list[str], message: str, author: Person, committer: Person
+        self,
+        tree: str,
+        parents: list[str],
+        message: str,
+        author: Person,
+        committer: Person,
+        *,
+        sign_with: Path | None = None,
     ) -> str:
+        """A commit object; with `sign_with` (an SSH private key) it carries an SSH signature."""
         env = {
             "GIT_AUTHOR_NAME": author.name,
             "GIT_AUTHOR_EMAIL": author.email,
@@ -194,7 +194,36 @@ class GitRepo:
         args: list[str] = [tree]
         for parent in parents:
             args += ["-p", parent]
+        if sign_with is not None:
+            env.update(
+                {
+                    "GIT_CONFIG_COUNT": "2",
+                    "GIT_CONFIG_KEY_0": "gpg.format",
+                    "GIT_CONFIG_VALUE_0": "ssh",
+                    "GIT_CONFIG_KEY_1": "user.signingkey",
+                    "GIT_CONFIG_VALUE_1": str(sign_with),
+                }
+            )
+            args.append("-S")
         return str(self._repo.git.commit_tree(*args, "-m", message, env=env))
+
+    def raw_commit(self, sha: str) -> str:
+        """The commit object as git stores it (headers, signature, message)."""
+
+        def read() -> str:
+            return str(self._repo.git.cat_file("commit", sha, strip_newline_in_stdout=False))
+
+        return self._remember(("raw", sha), read)
+
+    @staticmethod
+    def ref_moves(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str, str]]:
+        """(ref, old sha, new sha) for every ref that differs; ZERO_SHA for a missing side."""
+        moved = []
+        for ref in sorted(set(before) | set(after)):
+            old, new = before.get(ref, ZERO_SHA), after.get(ref, ZERO_SHA)
+            if old != new:
+                moved.append((ref, old, new))
+        return moved
 
     def commit(self, sha: str) -> CommitInfo:
         return self._remember(("commit", sha), lambda: self._commit(sha))

@@ -371,13 +371,18 @@ class Renderer:
             body["submitted_at"] = ts(review.submitted_at)
         return body
 
-    def commit(self, repo: Repo, info: CommitInfo) -> Json:
-        """`commit` (as listed by a pull request's commits)."""
+    def commit(self, repo: Repo, info: CommitInfo, verification: Json) -> Json:
+        """`commit` (as listed by a pull request's commits).
+
+        `author` and `committer` are the accounts the commit's emails link to (null when none
+        does), as on GitHub: git metadata that anyone can write, not who pushed.
+        """
         url = f"{self.repo_url(repo)}/commits/{info.sha}"
         git_url = f"{self.repo_url(repo)}/git/commits/{info.sha}"
 
-        def account(login: str | None) -> Json | None:
-            return self.user(login) if login and self.world.user(login) else None
+        def account(email: str) -> Json | None:
+            user = self.world.account_for_email(email)
+            return self.user(user.login) if user is not None else None
 
         return {
             "sha": info.sha,
@@ -400,16 +405,10 @@ class Renderer:
                 "message": info.message.rstrip("\n"),
                 "tree": {"sha": info.tree, "url": f"{self.repo_url(repo)}/git/trees/{info.tree}"},
                 "comment_count": 0,
-                "verification": {
-                    "verified": False,
-                    "reason": "unsigned",
-                    "signature": None,
-                    "payload": None,
-                    "verified_at": None,
-                },
+                "verification": verification,
             },
-            "author": account(info.author.login),
-            "committer": account(info.committer.login),
+            "author": account(info.author.email),
+            "committer": account(info.committer.email),
             "parents": [
                 {
                     "sha": p,

@@ -73,7 +73,11 @@ def list_commits(ctx: Ctx, owner: str, repo: str, pull_number: int) -> Reply:
     r = ctx.hub.repo(owner, repo)
     pull = ctx.hub.pull(r, pull_number)
     shas = ctx.hub.pull_commits(r, pull)
-    return paginate(ctx, shas, lambda sha: ctx.hub.render.commit(r, r.git.commit(sha)))
+    return paginate(
+        ctx,
+        shas,
+        lambda sha: ctx.hub.render.commit(r, r.git.commit(sha), ctx.hub.verification(r, sha)),
+    )
 
 
 def list_reviews(ctx: Ctx, owner: str, repo: str, pull_number: int) -> Reply:

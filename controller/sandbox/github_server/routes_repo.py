@@ -6,6 +6,7 @@ from typing import Any
 
 from controller.sandbox.github_server.context import Ctx, Reply, paginate
 from controller.sandbox.github_server.errors import ApiError, invalid, not_found
+from controller.sandbox.github_server.pushes import ref_updated
 from controller.sandbox.github_server.state import Repo
 
 
@@ -93,6 +94,7 @@ def create_ref(ctx: Ctx, owner: str, repo: str) -> Reply:
         if r.git.branch_sha(branch) is not None:
             raise ApiError(422, "Reference already exists")
         r.git.set_branch(branch, sha, None)
+        ref_updated(ctx.hub, r, ref, None, sha, actor=actor)
     return Reply(201, ctx.hub.render.git_ref(r, ref, sha))
 
 
@@ -102,7 +104,7 @@ def get_commit(ctx: Ctx, owner: str, repo: str, ref: str) -> Reply:
     if sha is None:
         raise ApiError(422, f"No commit found for SHA: {ref}")
     info = r.git.commit(sha)
-    body = ctx.hub.render.commit(r, info)
+    body = ctx.hub.render.commit(r, info, ctx.hub.verification(r, sha))
     if info.parents:
         files = r.git.diff(info.parents[0], sha)
         body["files"] = [ctx.hub.render.diff_entry(r, sha, f) for f in files]

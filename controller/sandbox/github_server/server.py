@@ -26,9 +26,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.app import GitHubApp, RequestRecord
+from controller.sandbox.github_server.git_http import GitHttp
 from controller.sandbox.github_server.limits import Fault, Faults, RateLimiter
 from controller.sandbox.github_server.render import Renderer
-from controller.sandbox.github_server.state import App, Team, World, now
+from controller.sandbox.github_server.state import Activity, App, Team, World, now
 from controller.sandbox.github_server.webhooks import Delivery, WebhookSender
 
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
@@ -66,7 +67,8 @@ class GitHubApiServer:
             return self.url
         self.root.mkdir(parents=True, exist_ok=True)
         # GitHub Enterprise Server serves the same API under /api/v3; answer both spellings.
-        wsgi = DispatcherMiddleware(self._app, {"/api/v3": self._app})
+        api = DispatcherMiddleware(self._app, {"/api/v3": self._app})
+        wsgi = GitHttp(api, self._hub)
         self._server = make_server(
             "127.0.0.1", 0, wsgi, threaded=True, request_handler=_QuietHandler
         )
@@ -108,13 +110,57 @@ class GitHubApiServer:
 
     # -- accounts -------------------------------------------------------------------------
 
-    def add_user(self, login: str) -> str:
-        """Create the account (if new) and return a fresh personal access token for it."""
+    def add_user(self, login: str, *, emails: Sequence[str] = ()) -> str:
+        """Create the account (if new) and return a fresh personal access token for it.
+
+        `emails` become the account's verified addresses: commits that carry one link to it.
+        Every account also owns ``<id>+<login>@users.noreply.github.com`` (`noreply_email`).
+        """
         with self._world.lock:
             user = self._world.add_account(login, "User")
+            for email in emails:
+                self.add_email(user.login, email)
             token = self._world.new_token("ghp_")
             self._world.personal_tokens[token] = user.login
             return token
+
+    def add_email(self, login: str, email: str) -> None:
+        """Add a verified address; as on GitHub, one address belongs to one account only."""
+        address = email.strip().lower()
+        with self._world.lock:
+            user = self._world.user(login)
+            if user is None:
+                raise ValueError(f"unknown user {login}")
+            owner = self._world.account_for_email(address)
+            if owner is not None and owner is not user:
+                raise ValueError("email is already in use by another account")
+            if address not in user.emails:
+                user.emails.append(address)
+
+    def noreply_email(self, login: str) -> str:
+        with self._world.lock:
+            user = self._world.user(login)
+            if user is None:
+                raise ValueError(f"unknown user {login}")
+            return user.noreply_email
+
+    def add_signing_key(self, login: str, public_key: str) -> None:
+        """Register an SSH public key (one ``authorized_keys`` line) as a signing key."""
+        parts = public_key.split()
+        if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-", "sk-")):
+            raise ValueError("not an SSH public key line")
+        with self._world.lock:
+            user = self._world.user(login)
+            if user is None:
+                raise ValueError(f"unknown user {login}")
+            if public_key.strip() not in user.signing_keys:
+                user.signing_keys.append(public_key.strip())
+
+    def git_url(self, owner: str, repo: str, token: str | None = None) -> str:
+        """The clone URL; with `token`, carrying ``x-access-token:<token>`` for pushes."""
+        host = self.url.removeprefix("http://")
+        auth = f"x-access-token:{token}@" if token else ""
+        return f"http://{auth}{host}/{owner}/{repo}.git"
 
     def add_org(self, login: str) -> None:
         self._world.add_account(login, "Organization")
@@ -172,10 +218,21 @@ class GitHubApiServer:
         message: str,
         author: str,
         base: str | None = None,
+        web: bool = False,
     ) -> str:
-        """Commit `files` on `branch` (None deletes); fires `synchronize` for its open pulls."""
+        """Commit `files` on `branch` (None deletes); fires `synchronize` for its open pulls.
+
+        The commit is `author`'s and so is the push (unsigned); with `web` it is made as a
+        web edit: committed and signed by GitHub (`verified`), still pushed by `author`.
+        """
         return self._hub.push(
-            self._hub.repo(owner, repo), branch, files, message=message, author=author, base=base
+            self._hub.repo(owner, repo),
+            branch,
+            files,
+            message=message,
+            author=author,
+            base=base,
+            web=web,
         )
 
     def open_pull_request(
@@ -269,6 +326,11 @@ class GitHubApiServer:
         with self._world.lock:
             r = self._hub.repo(owner, repo)
             return self._hub.pull_json(r, self._hub.pull(r, number))
+
+    def activity(self, owner: str, repo: str) -> list[Activity]:
+        """Every ref update of the repository, oldest first, with the account that made it."""
+        with self._world.lock:
+            return list(self._hub.repo(owner, repo).activity)
 
     def check_runs(self, owner: str, repo: str, sha: str) -> list[dict[str, Any]]:
         with self._world.lock:

@@ -7,12 +7,16 @@ each `Repo` points at, never here.
 from __future__ import annotations
 
 import itertools
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from controller.sandbox.github_server.git_backend import GitRepo
+from controller.sandbox.github_server.git_backend import WEB_FLOW_EMAIL, GitRepo
+
+# GitHub's private commit addresses: <id>+<login>@, or <login>@ for accounts from before 2017.
+NOREPLY = re.compile(r"^(?:(?P<id>\d+)\+)?(?P<login>[^@]+)@users\.noreply\.github\.com$")
 
 # GitHub's permission ladder, lowest first; "maintain" and "triage" sit between the classic three.
 PERMISSION_ORDER = ("none", "read", "triage", "write", "maintain", "admin")
@@ -29,6 +33,14 @@ class User:
     login: str
     type: str  # "User", "Organization" or "Bot"
     created_at: datetime
+    # Verified addresses (lower-cased): commits carrying one are linked to this account.
+    emails: list[str] = field(default_factory=list)
+    # SSH public keys registered as signing keys ("ssh-ed25519 AAAA... comment").
+    signing_keys: list[str] = field(default_factory=list)
+
+    @property
+    def noreply_email(self) -> str:
+        return f"{self.id}+{self.login}@users.noreply.github.com"
 
 
 @dataclass
@@ -123,6 +135,19 @@ class Status:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class Activity:
+    """One ref update, as `GET /repos/{owner}/{repo}/activity` lists it."""
+
+    id: int
+    ref: str  # full name, refs/heads/<branch>
+    before: str
+    after: str
+    activity_type: str  # push, force_push, branch_creation, branch_deletion, pr_merge
+    actor: str | None
+    timestamp: datetime
+
+
 @dataclass
 class Repo:
     id: int
@@ -140,6 +165,7 @@ class Repo:
     pulls: dict[int, Pull] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     statuses: list[Status] = field(default_factory=list)
+    activity: list[Activity] = field(default_factory=list)
     next_number: int = 1
 
     @property
@@ -211,6 +237,23 @@ class World:
 
     def user(self, login: str) -> User | None:
         return self.users.get(login.lower())
+
+    def account_for_email(self, email: str) -> User | None:
+        """The account GitHub links a commit identity to: a verified email or a noreply one."""
+        address = email.strip().lower()
+        if address == WEB_FLOW_EMAIL:
+            return self.user("web-flow")
+        match = NOREPLY.match(address)
+        if match is not None:
+            user = self.user(match.group("login"))
+            ident = match.group("id")
+            if user is not None and (ident is None or int(ident) == user.id):
+                return user
+            return None
+        for user in self.users.values():
+            if address in user.emails:
+                return user
+        return None
 
     def new_token(self, prefix: str) -> str:
         return prefix + secrets.token_hex(18)
