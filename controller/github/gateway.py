@@ -7,7 +7,7 @@ it structurally, taking and returning plain values and snapshots only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from controller.github.client import GitHubClient
 from controller.github.comments import CommentPoster
@@ -16,17 +16,27 @@ from controller.github.merge import merge
 from controller.github.poll import PullPoller
 from controller.github.records import MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
-from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
+from controller.github.snapshot import MAX_CHANGED_FILES, PullRequestSnapshot, SnapshotReader
 from controller.github.summary import Summary
 from controller.github.sync_report import SyncReporter
+from controller.github.teams import TeamDirectory
 
 
 class GitHubGateway:
     """One client shared by a snapshot reader, the reporters, pollers and the merge."""
 
-    def __init__(self, client: GitHubClient, *, merged_window: int = 100) -> None:
+    def __init__(
+        self,
+        client: GitHubClient,
+        *,
+        merged_window: int = 100,
+        max_changed_files: int = MAX_CHANGED_FILES,
+    ) -> None:
         self.client = client
-        self.reader = SnapshotReader(client)
+        # One directory for the snapshots and the pre-merge re-read, so a fresh read also
+        # refreshes what the next snapshot sees.
+        self.teams = TeamDirectory(client)
+        self.reader = SnapshotReader(client, teams=self.teams, max_changed_files=max_changed_files)
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)
@@ -45,6 +55,9 @@ class GitHubGateway:
 
     def current_rules(self, repo: str) -> Mapping[str, bytes]:
         return self.reader.current_rules(repo)
+
+    def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
+        return self.teams.memberships(teams, fresh=True)
 
     def report(self, snapshot: object, summary: Summary) -> None:
         """``snapshot`` is what :meth:`fetch` returned."""
