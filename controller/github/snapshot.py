@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from github.ContentFile import ContentFile
 from github.GithubException import UnknownObjectException
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from controller.documents import MAX_FILE_BYTES, parse_rules
@@ -184,7 +185,9 @@ class SnapshotReader:
         repo = self._client.repo(repo_name)
         problems: list[Problem] = []
         with github_errors(where):
-            pr = repo.get_pull(number)
+            # Conditional too: an unchanged pull request (an expiry sweep) answers 304.
+            raw, _ = self._lists.get_object(f"/repos/{quote(repo_name, safe='/')}/pulls/{number}")
+            pr = self._client.github.create_from_raw_data(PullRequest, raw)
             head_sha = pr.head.sha
             base_sha = pr.base.sha
             if pr.merged:
