@@ -82,3 +82,49 @@ class TtlCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         self._items.put(key, (self._clock(), value))
+
+
+class ByteBudgetLru(Generic[K]):
+    """Keeps the most recently used byte strings whose lengths add up to at most ``max_bytes``.
+
+    Bounded by size rather than count: what must fit is "every file of one pull request at
+    the per-file limit", which is a number of bytes. A value larger than the whole budget is
+    not kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[K, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> bytes | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: K, value: bytes) -> None:
+        if len(value) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._size -= len(evicted)
+
+    @property
+    def size(self) -> int:
+        with self._lock:
+            return self._size
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)

@@ -82,17 +82,15 @@ class ConditionalLists:
             url, query = page.next_url, None
         return Listing(items=tuple(items), requests=requests, not_modified=not_modified)
 
-    def get_object(self, path: str) -> Any:
-        """One object answer (not a list), re-validated with its ETag: an unchanged object
-        answers ``304``, which costs no rate-limit budget. Callers wrap it in
-        ``github_errors``."""
+    def get_object(self, path: str) -> tuple[dict[str, Any], bool]:
+        """One JSON object, and whether GitHub answered 304 (served from memory)."""
         requester = self._client.github.requester
         known = self._pages.get(path)
         headers = {"If-None-Match": known.etag} if known else {}
         answer_headers, data = requester.requestJsonAndCheck("GET", path, headers=headers)
         if data is None and known is not None:
-            return known.items[0]
+            return dict(known.items[0]), True
         etag = str(answer_headers.get("etag") or "")
         if etag:
             self._pages.put(path, _Page(etag=etag, items=(data,), next_url=None))
-        return data
+        return dict(data), False

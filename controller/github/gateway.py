@@ -17,9 +17,10 @@ from controller.github.poll import PullPoller
 from controller.github.pushes import PushLedger
 from controller.github.records import MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
-from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
+from controller.github.snapshot import MAX_CHANGED_FILES, PullRequestSnapshot, SnapshotReader
 from controller.github.summary import Summary
 from controller.github.sync_report import SyncReporter
+from controller.github.teams import TeamDirectory
 
 
 class GitHubGateway:
@@ -33,10 +34,19 @@ class GitHubGateway:
         branches: Iterable[str] = (),
         allow_forks: bool = False,
         ledger: PushLedger | None = None,
+        max_changed_files: int = MAX_CHANGED_FILES,
     ) -> None:
         self.client = client
+        # One directory for the snapshots and the pre-merge re-read, so a fresh read also
+        # refreshes what the next snapshot sees.
+        self.teams = TeamDirectory(client)
         self.reader = SnapshotReader(
-            client, branches=branches, allow_forks=allow_forks, ledger=ledger
+            client,
+            teams=self.teams,
+            branches=branches,
+            allow_forks=allow_forks,
+            ledger=ledger,
+            max_changed_files=max_changed_files,
         )
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)
@@ -56,6 +66,9 @@ class GitHubGateway:
 
     def current_rules(self, repo: str) -> Mapping[str, bytes]:
         return self.reader.current_rules(repo)
+
+    def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
+        return self.teams.memberships(teams, fresh=True)
 
     def report(self, snapshot: object, summary: Summary) -> None:
         """``snapshot`` is what :meth:`fetch` returned."""

@@ -37,11 +37,12 @@ from urllib.parse import quote
 
 from github.ContentFile import ContentFile
 from github.GithubException import UnknownObjectException
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from controller.documents import parse_rules
+from controller.documents import MAX_FILE_BYTES, parse_rules
 from controller.errors import ConflictError, DocumentError, GitHubError, Problem
-from controller.github.cache import LruCache
+from controller.github.cache import ByteBudgetLru, LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
 from controller.github.failures import github_errors
@@ -68,6 +69,14 @@ YAML_SUFFIXES = (".yaml", ".yml")
 # GitHub's list endpoints stop at these counts; past them the snapshot would be partial.
 MAX_PULL_COMMITS = 250
 MAX_PULL_FILES = 3000
+
+MAX_CHANGED_FILES = 200
+"""Files one pull request may change. Each changed file under ``changes/`` costs a request
+the first time it is read, so this bounds what one pull request can spend of the
+installation's rate limit; over it, the pull request is invalid and no file is read."""
+
+DEFAULT_BLOB_CACHE_BYTES = 64 * 1024 * 1024
+"""Room for every file of a pull request at the cap and the per-file limit, plus rules."""
 
 TeamsFor = Callable[[Mapping[str, bytes]], Iterable[str]]
 """Given the base's rule files, the ``org/slug`` teams whose members the decision needs."""
@@ -166,20 +175,28 @@ class SnapshotReader:
         teams_for: TeamsFor = teams_named_by_rules,
         teams: TeamDirectory | None = None,
         clock: Callable[[], datetime] = _utc_now,
-        cache_size: int = 512,
         branches: Iterable[str] = (),
         allow_forks: bool = False,
         ledger: PushLedger | None = None,
+        max_changed_files: int = MAX_CHANGED_FILES,
+        blob_cache_bytes: int = DEFAULT_BLOB_CACHE_BYTES,
     ) -> None:
+        if blob_cache_bytes < max_changed_files * MAX_FILE_BYTES:
+            # Otherwise a pull request at the cap would evict its own files and pay for
+            # every one of them again on each pass.
+            raise ValueError(
+                f"blob_cache_bytes must hold {max_changed_files} files of {MAX_FILE_BYTES} bytes"
+            )
         self._client = client
         self._branches = tuple(branches)
         """Base branches judged; empty: the repository's default branch only."""
         self._allow_forks = allow_forks
         self._ledger = ledger
+        self.max_changed_files = max_changed_files
         self._teams_for = teams_for
         self._teams = teams or TeamDirectory(client)
         self._clock = clock
-        self._blobs: LruCache[tuple[str, str], bytes] = LruCache(cache_size)
+        self._blobs: ByteBudgetLru[tuple[str, str]] = ByteBudgetLru(blob_cache_bytes)
         self._rules: LruCache[tuple[str, str], Mapping[str, bytes]] = LruCache(64)
         self._lists = ConditionalLists(client)
 
@@ -214,7 +231,9 @@ class SnapshotReader:
         repo = self._client.repo(repo_name)
         problems: list[Problem] = []
         with github_errors(where):
-            pr = repo.get_pull(number)
+            # Conditional too: an unchanged pull request (an expiry sweep) answers 304.
+            raw, _ = self._lists.get_object(f"/repos/{quote(repo_name, safe='/')}/pulls/{number}")
+            pr = self._client.github.create_from_raw_data(PullRequest, raw)
             head_sha = pr.head.sha
             base_ref = pr.base.ref
             # From the pull request's own answer: the repository object may be lazy, and its
@@ -254,7 +273,7 @@ class SnapshotReader:
                 )
             # The tip, not ``pr.base.sha``: that is where the base stood when the pull request
             # was opened or last pushed to, and rules tightened since must apply.
-            tip = self._lists.get_object(
+            tip, _ = self._lists.get_object(
                 f"/repos/{quote(repo_name, safe='/')}/git/ref/heads/{quote(base_ref, safe='/')}"
             )
             base_sha = str(tip["object"]["sha"])
@@ -263,7 +282,10 @@ class SnapshotReader:
             # costs no rate-limit budget, and is served from memory.
             pull_path = f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
             issue_path = f"/repos/{quote(repo_name, safe='/')}/issues/{number}"
-            files = self._lists.get(f"{pull_path}/files").items
+            # GitHub's count comes with the pull request: over the cap, nothing more is read.
+            too_many = pr.changed_files > self.max_changed_files
+            files = () if too_many else self._lists.get(f"{pull_path}/files").items
+            too_many = too_many or len(files) > self.max_changed_files
             commits = tuple(_commit(c) for c in self._lists.get(f"{pull_path}/commits").items)
             reviews = tuple(
                 Review(
@@ -304,7 +326,17 @@ class SnapshotReader:
                         f"{MAX_PULL_COMMITS}: split it so every committer can be checked",
                     )
                 )
-            if pr.changed_files > len(files):
+            if too_many:
+                problems.append(
+                    Problem(
+                        "pull request",
+                        "files",
+                        f"it changes {max(pr.changed_files, len(files))} files and sealgate "
+                        f"reads at most {self.max_changed_files} per pull request: split it",
+                    )
+                )
+                files = ()
+            elif pr.changed_files > len(files):
                 problems.append(
                     Problem(
                         "pull request",
@@ -444,5 +476,8 @@ class SnapshotReader:
             problems.append(Problem(path, "", "file is too large to be a sealgate document"))
             return None
         content = item.decoded_content
-        self._blobs.put((repo_name, blob_sha), content)
+        if len(content) <= MAX_FILE_BYTES:
+            # Larger files are refused by the parser; keeping them would break the budget's
+            # promise that a pull request at the cap fits.
+            self._blobs.put((repo_name, blob_sha), content)
         return content

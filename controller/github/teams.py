@@ -3,7 +3,8 @@
 Policies name teams as ``org/slug``. Membership changes rarely and every evaluation needs
 it, so answers are kept for a short TTL (60 s by default): long enough that a burst of
 review events costs one request per team, short enough that removing someone from a team
-takes effect within a minute.
+takes effect within a minute. A merge does not wait that minute: the reconciler reads the
+teams its decision relied on again with ``fresh=True`` right before merging.
 """
 
 from __future__ import annotations
@@ -32,9 +33,12 @@ class TeamDirectory:
         self._client = client
         self._cache: TtlCache[str, frozenset[str]] = TtlCache(ttl, clock=clock)
 
-    def members(self, team: str) -> frozenset[str]:
-        """Logins in ``org/slug``. A team GitHub does not show us has no members: fail closed."""
-        cached = self._cache.get(team)
+    def members(self, team: str, *, fresh: bool = False) -> frozenset[str]:
+        """Logins in ``org/slug``. A team GitHub does not show us has no members: fail closed.
+
+        ``fresh`` skips the cache (and refreshes it) for a decision that acts, such as a merge.
+        """
+        cached = None if fresh else self._cache.get(team)
         if cached is not None:
             return cached
         org_login, sep, slug = team.partition("/")
@@ -51,5 +55,7 @@ class TeamDirectory:
         self._cache.put(team, logins)
         return logins
 
-    def memberships(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
-        return frozen_map({team: self.members(team) for team in sorted(set(teams))})
+    def memberships(
+        self, teams: Iterable[str], *, fresh: bool = False
+    ) -> Mapping[str, frozenset[str]]:
+        return frozen_map({team: self.members(team, fresh=fresh) for team in sorted(set(teams))})

@@ -10,7 +10,7 @@ the reconciler may not reach PyGithub, the kubernetes client or git, even indire
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from controller.errors import Problem
@@ -79,6 +79,10 @@ class GitHubPort(Protocol):
 
     def current_rules(self, repo: str) -> Mapping[str, bytes]:
         """``environments/`` and ``policies/`` files at the head of the default branch."""
+        ...
+
+    def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
+        """Members of each ``org/slug`` team read from GitHub now, bypassing any cache."""
         ...
 
     def report(self, snapshot: Snapshot, summary: Summary) -> None:

@@ -24,6 +24,7 @@ from controller.notify.events import NotificationKind
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, assess
+from controller.reconciler.freshness import relied_on, with_teams
 from controller.reconciler.notices import all_approvers, notification, targets_of
 from controller.reconciler.ports import (
     GitHubPort,
@@ -277,6 +278,12 @@ class Reconciler:
     def _open(self, snapshot: Snapshot) -> RequestStatus:
         now = self._clock()
         evaluation = self._assess(snapshot, now)
+        if evaluation.decision.state is DecisionState.APPROVED and self._merge_requested(
+            evaluation
+        ):
+            # About to merge: memberships come from a cache, so read the teams again and
+            # decide again; someone removed from a team since no longer counts.
+            evaluation = with_teams(evaluation, self._github.fresh_teams(relied_on(evaluation)))
         decision = evaluation.decision
         self._observer.decision(decision.state.value)
         self._report(evaluation)
@@ -333,7 +340,7 @@ class Reconciler:
     def _merge_requested(self, evaluation: Evaluation) -> str | None:
         """Who asked for the merge: the policy (auto-merge), a bypasser, or a commenter."""
         decision = evaluation.decision
-        facts = evaluation.snapshot.facts
+        facts = evaluation.facts  # carries the fresh memberships once they were read
         if decision.bypassed:
             return decision.bypassed_by or facts.author
         if decision.auto_merge:
