@@ -23,6 +23,16 @@ MAX_DEPTH = 32
 MAX_NODES = 20_000
 """Values (scalars, lists, mappings) per file: thousands of keys fit; a flood does not."""
 
+_TOO_DEEP = (
+    f"nesting is deeper than {MAX_DEPTH} levels: no sealgate document needs that; "
+    "check the indentation"
+)
+# libyaml 0.2.6 (bundled in PyYAML's wheels since 6.0.3) refuses nesting past 1000 levels
+# itself ("exceeded maximum nesting depth", a ScannerError or ParserError). Its scanner
+# looks ahead over flow collections, so that refusal can come before this loader has seen
+# depth 33: the same document must get the same message whichever library refuses first.
+_DEPTH_WORDS = ("nesting depth", "max depth", "maximum depth", "nest level")
+
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -87,6 +97,8 @@ def load_documents(source: str, data: bytes) -> tuple[LoadedDocument, ...]:
             [Problem(source, render_path(exc.path), exc.message, exc.line)]
         ) from exc
     except yaml.MarkedYAMLError as exc:
+        if _is_depth_refusal(exc):
+            raise DocumentError([Problem(source, "", _TOO_DEEP, _mark_line(exc))]) from exc
         raise DocumentError([_yaml_problem(source, exc)]) from exc
     except yaml.YAMLError as exc:
         raise DocumentError([Problem(source, "", f"not valid YAML: {type(exc).__name__}")]) from exc
@@ -158,11 +170,7 @@ class _Composer:
                 path,
             )
         if depth > MAX_DEPTH:
-            raise _Refused(
-                f"nesting is deeper than {MAX_DEPTH} levels: no sealgate document needs "
-                "that; check the indentation",
-                line,
-            )
+            raise _Refused(_TOO_DEEP, line)
         if isinstance(event, yaml.ScalarEvent):
             return _scalar(events, event, path)
         if isinstance(event, yaml.SequenceStartEvent):
@@ -271,10 +279,18 @@ def _tag_name(tag: str) -> str:
     return tag
 
 
+def _is_depth_refusal(exc: yaml.MarkedYAMLError) -> bool:
+    problem = (exc.problem or "").lower()
+    return any(words in problem for words in _DEPTH_WORDS)
+
+
+def _mark_line(exc: yaml.MarkedYAMLError) -> int | None:
+    mark = exc.problem_mark or exc.context_mark
+    return None if mark is None else int(mark.line) + 1
+
+
 def _yaml_problem(source: str, exc: yaml.MarkedYAMLError) -> Problem:
     # str(exc) would quote the offending line, which may hold a plaintext value; keep the
     # problem and context, which name at most a character or a token.
     parts = [part for part in (exc.context, exc.problem) if part]
-    mark = exc.problem_mark or exc.context_mark
-    line = None if mark is None else int(mark.line) + 1
-    return Problem(source, "", "not valid YAML: " + ", ".join(parts), line)
+    return Problem(source, "", "not valid YAML: " + ", ".join(parts), _mark_line(exc))

@@ -332,3 +332,14 @@ def test_pull_files_report_renames_and_binary_files(github: World) -> None:
     assert files["policies/standard.yaml"].previous_filename == "policies/default.yaml"
     assert files["logo.png"].status == "added"
     assert files["logo.png"].patch is None
+
+
+def test_organization_and_team_carry_the_full_description_s_fields(github: World) -> None:
+    org = github.client("alice").get_organization(OWNER)
+    assert (org.public_gists, org.raw_data["archived_at"]) == (0, None)
+    team = org.get_team_by_slug("approvers")
+    assert team.members_count == len(list(team.get_members()))
+    assert team.repos_count == 0
+    assert team.organization.login == OWNER
+    assert team.raw_data["created_at"] is not None
+    assert team.raw_data["updated_at"] is not None

@@ -75,6 +75,10 @@ def test_pull_request_lifecycle_events_are_signed_and_shaped_like_github(
         assert got.headers["X-Github-Event"] == delivery.event
         assert uuid.UUID(got.headers["X-Github-Delivery"]).version == 4
         assert got.headers["User-Agent"].startswith("GitHub-Hookshot/")
+        assert got.headers["X-Github-Hook-Installation-Target-Type"] == "repository"
+        assert got.headers["X-Github-Hook-Installation-Target-Id"] == str(
+            delivery.payload["repository"]["id"]
+        )
         assert got.json() == delivery.payload
         assert delivery.status == 200
     payloads = [d.payload for d in github.server.deliveries]

@@ -1035,3 +1035,34 @@ def test_two_servers_are_two_contexts_of_one_kubeconfig(tmp_path: Path) -> None:
         assert west.get("v1", "Secret", "payments", "db") is not None
         assert east.get("v1", "Namespace", None, "payments") is None
         assert "current-context: east" in kubeconfig.read_text()
+
+
+@pytest.mark.parametrize(
+    ("image", "pull_policy"),
+    [
+        ("nginx", "Always"),
+        ("nginx:latest", "Always"),
+        ("nginx:1.27", "IfNotPresent"),
+        ("registry.local:5000/team/app", "Always"),
+        ("registry.local:5000/team/app:2.1", "IfNotPresent"),
+        ("app@sha256:" + "a" * 64, "IfNotPresent"),
+    ],
+)
+def test_pod_template_defaults_are_filled_in_as_a_real_server_does(
+    apps: Any, api: Any, image: str, pull_policy: str
+) -> None:
+    body = workload("Deployment", "web")
+    body["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    created = call(api, "V1Deployment", apps.create_namespaced_deployment, "apps", body)
+    pod = created.spec.template.spec
+    assert (pod.restart_policy, pod.dns_policy) == ("Always", "ClusterFirst")
+    assert pod.termination_grace_period_seconds == 30
+    assert pod.scheduler_name == "default-scheduler"
+    assert pod.security_context.to_dict() == client.V1PodSecurityContext().to_dict()
+    container = pod.containers[0]
+    assert container.image_pull_policy == pull_policy
+    assert container.termination_message_path == "/dev/termination-log"
+    assert container.termination_message_policy == "File"
+    assert created.spec.revision_history_limit == 10
+    assert created.spec.progress_deadline_seconds == 600
+    assert created.spec.strategy.type == "RollingUpdate"

@@ -187,3 +187,24 @@ def test_yaml_errors_do_not_quote_the_line(data: bytes) -> None:
     assert problems
     assert "hunter2" not in str(caught.value)
     assert all(p.line is not None for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        pytest.param(b"a: " + b"[" * (MAX_DEPTH + 5), 1, id="refused-by-sealgate"),
+        pytest.param(b"[" * 50_000, 1, id="flow-bomb"),
+        pytest.param(b"kind: x\nspec:\n  a: " + b"{b: " * 5_000, 3, id="flow-bomb-line-3"),
+    ],
+)
+def test_depth_message_is_sealgate_s_whoever_refuses_first(data: bytes, line: int) -> None:
+    # libyaml 0.2.6 refuses past 1000 levels before sealgate's own check is reached; the
+    # message must not depend on which of the two speaks.
+    with pytest.raises(DocumentError) as caught:
+        parse_document_file("changes/production/x.yaml", data)
+    (problem,) = caught.value.problems
+    assert problem.message == (
+        f"nesting is deeper than {MAX_DEPTH} levels: no sealgate document needs that; "
+        "check the indentation"
+    )
+    assert (problem.file, problem.field, problem.line) == ("changes/production/x.yaml", "", line)

@@ -42,6 +42,8 @@ def get_org(ctx: Ctx, org: str) -> Reply:
         ),
         "followers": 0,
         "following": 0,
+        "public_gists": 0,
+        "archived_at": None,
         "has_organization_projects": False,
         "has_repository_projects": False,
     }
@@ -64,7 +66,19 @@ def team_membership(ctx: Ctx, org: str, team_slug: str, username: str) -> Reply:
 
 
 def get_team(ctx: Ctx, org: str, team_slug: str) -> Reply:
-    return Reply(200, ctx.hub.render.team(_team(ctx, org, team_slug)))
+    """`team-full`: the `team` fields plus counts, times and the organisation."""
+    team = _team(ctx, org, team_slug)
+    account = ctx.hub.world.user(team.org)
+    created = ts(account.created_at) if account is not None else None
+    body = {
+        **ctx.hub.render.team(team),
+        "created_at": created,
+        "updated_at": created,
+        "members_count": len(team.members),
+        "repos_count": 0,
+        "organization": get_org(ctx, team.org).body,
+    }
+    return Reply(200, body)
 
 
 def is_team_member(ctx: Ctx, org: str, team_slug: str, username: str) -> Reply:

@@ -81,6 +81,8 @@ class WebhookSender:
             return
         body = json.dumps(payload).encode()
         delivery_id = str(uuid.uuid4())
+        repository = payload.get("repository")
+        target = repository.get("id") if isinstance(repository, dict) else None
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -88,6 +90,8 @@ class WebhookSender:
             "X-GitHub-Delivery": delivery_id,
             "X-GitHub-Hook-ID": "1",
             "X-GitHub-Hook-Installation-Target-Type": "repository",
+            # GitHub names the hook's owner by id; this loopback's hooks are repository hooks.
+            "X-GitHub-Hook-Installation-Target-ID": str(target if target is not None else 0),
             "X-Hub-Signature": legacy_signature(secret, body),
             "X-Hub-Signature-256": signature(secret, body),
         }

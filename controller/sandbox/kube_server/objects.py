@@ -152,6 +152,7 @@ def _default_workload(rtype: ResourceType, body: dict[str, Any]) -> None:
             "spec.template.metadata.labels",
             "Invalid value: `selector` does not match template `labels`",
         )
+    _default_pod_spec(template)
     spec.setdefault("revisionHistoryLimit", 10)
     if rtype is DEPLOYMENTS:
         spec.setdefault("replicas", 1)
@@ -176,6 +177,35 @@ def _default_workload(rtype: ResourceType, body: dict[str, Any]) -> None:
             rolling = strategy.setdefault("rollingUpdate", {})
             rolling.setdefault("maxUnavailable", 1)
             rolling.setdefault("maxSurge", 0)
+
+
+def _default_pod_spec(template: dict[str, Any]) -> None:
+    """The pod-template defaults a real API server fills in, so clients that compare a
+    live workload with what they sent meet the same extra fields as in a cluster."""
+    pod = template.get("spec")
+    if not isinstance(pod, dict):
+        return
+    pod.setdefault("restartPolicy", "Always")
+    pod.setdefault("dnsPolicy", "ClusterFirst")
+    pod.setdefault("terminationGracePeriodSeconds", 30)
+    pod.setdefault("schedulerName", "default-scheduler")
+    pod.setdefault("securityContext", {})
+    for key in ("initContainers", "containers"):
+        for container in pod.get(key) or []:
+            if isinstance(container, dict):
+                _default_container(container)
+
+
+def _default_container(container: dict[str, Any]) -> None:
+    image = str(container.get("image") or "")
+    # The tag follows the last ':' of the last path segment (a registry port is not one);
+    # an image pinned by digest is never pulled again.
+    last, digest, _ = image.rsplit("/", 1)[-1].partition("@")
+    tag = last.rpartition(":")[2] if ":" in last else ""
+    latest = not digest and tag in ("", "latest")
+    container.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
 
 
 def _spec_of(obj: dict[str, Any]) -> dict[str, Any]:
