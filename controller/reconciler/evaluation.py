@@ -150,7 +150,9 @@ def open_values(
                 plain = keys.open(
                     sealed, environment=change.environment, secret=change.secret, key=key
                 )
-                fingerprints[(change.path, key)] = keys.fingerprint(change.environment, plain)
+                fingerprints[(change.path, key)] = keys.fingerprint(
+                    plain, environment=change.environment, secret=change.secret, key=key
+                )
                 del plain
             except SealedValueError as exc:
                 problems.extend(

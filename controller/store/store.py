@@ -255,6 +255,7 @@ class Store:
                 self._put(
                     item=item,
                     environment=environment,
+                    secret=change.secret,
                     key=key,
                     value=value,
                     change_id=change_id,
@@ -265,6 +266,7 @@ class Store:
                 self._put(
                     item=item,
                     environment=environment,
+                    secret=change.secret,
                     key=key,
                     value=generate_value(spec),
                     change_id=change_id,
@@ -282,6 +284,7 @@ class Store:
         *,
         item: _Pending,
         environment: str,
+        secret: str,
         key: str,
         value: bytes,
         change_id: str,
@@ -289,7 +292,10 @@ class Store:
         operation: str,
     ) -> None:
         item.values[key] = value
-        item.keys[key] = (self._opener.fingerprint(environment, value), change_id, now)
+        fingerprint = self._opener.fingerprint(
+            value, environment=environment, secret=secret, key=key
+        )
+        item.keys[key] = (fingerprint, change_id, now)
         item.operations[key] = operation
 
     def _build(

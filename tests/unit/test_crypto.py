@@ -40,6 +40,7 @@ ENV = "production"
 SECRET = "payments/stripe"
 KEY = "STRIPE_KEY"
 VALUE = b"sk_live_example_value"
+PLACE = {"environment": ENV, "secret": "ns/app", "key": "K"}
 
 
 @pytest.fixture(scope="module")
@@ -201,19 +202,21 @@ def test_public_key_text_round_trips_and_bad_text_is_named() -> None:
 
 
 def test_fingerprints_are_keyed_truncated_and_stable() -> None:
-    first = fingerprint(b"k" * 32, VALUE)
+    first = fingerprint(b"k" * 32, VALUE, **PLACE)
     assert len(first) == 12
     assert all(c in "0123456789abcdef" for c in first)
-    assert fingerprint(b"k" * 32, VALUE) == first
-    assert fingerprint(b"j" * 32, VALUE) != first
-    assert fingerprint(b"k" * 32, VALUE + b"x") != first
+    assert fingerprint(b"k" * 32, VALUE, **PLACE) == first
+    assert fingerprint(b"j" * 32, VALUE, **PLACE) != first
+    assert fingerprint(b"k" * 32, VALUE + b"x", **PLACE) != first
 
 
 def test_opener_fingerprint_needs_the_environment_key(private_key: X25519PrivateKey) -> None:
     keys = _keys(private_key)
-    assert keys.fingerprint(ENV, VALUE) == fingerprint(b"f" * 32, VALUE)
+    assert keys.fingerprint(VALUE, environment=ENV, secret="ns/app", key="K") == fingerprint(
+        b"f" * 32, VALUE, **PLACE
+    )
     with pytest.raises(SealedValueError, match="no fingerprint key for environment 'staging'"):
-        keys.fingerprint("staging", VALUE)
+        keys.fingerprint(VALUE, environment="staging", secret="ns/app", key="K")
 
 
 def test_store_values_are_bound_to_environment_secret_key_and_version() -> None:
