@@ -31,6 +31,7 @@ from controller.crypto.envelope import (
     value_binding,
     verify_file_mac,
 )
+from controller.crypto.fingerprint import fingerprint_input
 from controller.crypto.generate import generate_value
 from controller.crypto.sealing import load_public_key
 from controller.errors import IntegrityError, SealedValueError
@@ -306,3 +307,16 @@ def test_check_sealed_values_reports_every_failure_by_file_and_key(
     for sealed in (good, moved, unknown):
         assert sealed not in rendered
     assert check_sealed_values([], _keys(private_key)) == []
+
+
+def test_fingerprints_are_bound_to_secret_and_key_unambiguously() -> None:
+    here = fingerprint(b"k" * 32, VALUE, **PLACE)
+    assert fingerprint(b"k" * 32, VALUE, environment=ENV, secret="ns/other", key="K") != here
+    assert fingerprint(b"k" * 32, VALUE, environment=ENV, secret="ns/app", key="K2") != here
+    # Moving bytes between fields or into the value never reproduces another input.
+    assert fingerprint_input(environment="a", secret="b/c", key="d", value=b"") != (
+        fingerprint_input(environment="a", secret="b", key="c/d", value=b"")
+    )
+    assert fingerprint_input(environment="a", secret="b/c", key="d", value=b"x") != (
+        fingerprint_input(environment="a", secret="b/c", key="dx", value=b"")
+    )
