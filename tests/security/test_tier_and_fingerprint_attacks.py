@@ -75,7 +75,8 @@ def test_sealed_guesses_under_a_throwaway_secret_reveal_nothing(
     assert len(shown_for_real) == 1
 
     words = list(_wordlist())[:GUESSES]
-    assert REAL_VALUE in words and len(words) == GUESSES
+    assert REAL_VALUE in words
+    assert len(words) == GUESSES
     # Same key name as the real secret too: only the secret differs.
     guesses = {f"password{i}" if i else "password": w for i, w in enumerate(words)}
     attack = _open(
