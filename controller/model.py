@@ -78,6 +78,14 @@ class SealingKey:
 
 
 @dataclass(frozen=True, slots=True)
+class TierFloor:
+    """Secrets matching ``secrets`` (globs) are never below ``tier``."""
+
+    secrets: tuple[str, ...]
+    tier: Tier
+
+
+@dataclass(frozen=True, slots=True)
 class Environment:
     name: str
     sealing_keys: tuple[SealingKey, ...]
@@ -87,6 +95,8 @@ class Environment:
     clusters: tuple[str, ...] = ()
     source: str = ""
     """The file this came from, for messages."""
+    tier_floors: tuple[TierFloor, ...] = ()
+    """Read from the rules, never the store: a lost or restored store cannot lower a tier."""
 
 
 @dataclass(frozen=True, slots=True)

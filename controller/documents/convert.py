@@ -28,6 +28,7 @@ from controller.model import (
     SealingKey,
     SecretChange,
     Tier,
+    TierFloor,
     Unmatched,
     frozen_map,
 )
@@ -178,6 +179,10 @@ def build_environment(source: str, doc: dict[str, Any]) -> Environment:
         unmatched=Unmatched(spec.get("unmatched", Unmatched.DENY)),
         clusters=tuple(spec.get("clusters", ())),
         source=source,
+        tier_floors=tuple(
+            TierFloor(tuple(floor["secrets"]), Tier(floor["tier"]))
+            for floor in spec.get("tierFloors", ())
+        ),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.errors import Problem
-from controller.model import Decision, DecisionState, SecretChange, StepResult
+from controller.model import Decision, DecisionState, SecretChange, StepResult, Tier
 
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
@@ -126,6 +126,23 @@ def _operations(
     return sorted(rows)
 
 
+def _tier_cell(
+    change: SecretChange,
+    decision: Decision,
+    tier_moves: Mapping[str, tuple[Tier, Tier]] | None,
+) -> str:
+    judged = decision.tiers.get(change.path)
+    move = (tier_moves or {}).get(change.path)
+    if move is None:
+        return cell(judged or change.tier or "default")
+    now, after = move
+    text = f"{now} → {after}"
+    if judged is not None and judged is not after:
+        # A downgrade is judged at the higher tier it leaves; say so next to the arrow.
+        text += f" (judged {judged})"
+    return cell(text)
+
+
 def _steps_for(
     change: SecretChange,
     steps: Sequence[StepResult],
@@ -154,11 +171,13 @@ def render_summary(
     problems: Sequence[Problem] = (),
     change_policies: Mapping[str, Sequence[str]] | None = None,
     applied: bool = False,
+    tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
 ) -> Summary:
     """Render the summary.
 
     ``change_policies`` maps a change's ``path`` to the names of the policies that apply to
-    it; without it every change row lists every applicable policy.
+    it; without it every change row lists every applicable policy. ``tier_moves`` maps it to
+    (tier now, tier after the change): every row then shows both, so a downgrade is visible.
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
     # Approvals beyond what a step requires do not bring another step closer.
@@ -193,14 +212,14 @@ def render_summary(
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for change in sorted(changes, key=lambda c: (c.environment, c.secret, c.source)):
-            tier = decision.tiers.get(change.path) or change.tier
+            tier = _tier_cell(change, decision, tier_moves)
             policy, have_need, remaining = _approvals(
                 _steps_for(change, decision.steps, change_policies)
             )
             for key, operation, fp in _operations(change, fingerprints):
                 lines.append(
                     f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
-                    f"| {operation} | {cell(tier or 'default')} | {fp} | {policy} "
+                    f"| {operation} | {tier} | {fp} | {policy} "
                     f"| {have_need} | {remaining} |"
                 )
         lines.append("")

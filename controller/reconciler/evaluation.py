@@ -15,9 +15,10 @@ from datetime import datetime
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
-from controller.model import Decision, Policy, PullRequestFacts, SecretChange, Tier
+from controller.model import Decision, Environment, Policy, PullRequestFacts, SecretChange, Tier
 from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers
+from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
 
 
@@ -32,6 +33,8 @@ class Evaluation:
     decision: Decision
     fingerprints: Mapping[tuple[str, str], str]
     """``(change.path, key)`` -> keyed fingerprint of the new value."""
+    tier_moves: Mapping[str, tuple[Tier, Tier]] = dataclasses.field(default_factory=dict)
+    """``change.path`` -> (tier now, tier the store keeps after the change)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -53,6 +56,7 @@ class Evaluation:
             problems=self.problems,
             change_policies=self._change_policies(),
             applied=applied,
+            tier_moves=self.tier_moves,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -93,6 +97,11 @@ def assess(
         except DocumentError as exc:
             problems.extend(exc.problems)
     problems.extend(check_changes(changes, rules))
+    problems.extend(tier_problems(changes, rules.environments))
+    # From here on every change carries the tier the store must keep, so a new secret is
+    # stored at the tier it is judged at (its environment's default, or its floor).
+    moves = _tier_moves(changes, rules.environments, current_tiers)
+    changes = with_new_tiers(changes, rules.environments, current_tiers)
     fingerprints, opening = open_values(changes, keys)
     problems.extend(opening)
     decision = evaluate(
@@ -110,7 +119,24 @@ def assess(
         problems=tuple(problems),
         decision=decision,
         fingerprints=fingerprints,
+        tier_moves=moves,
     )
+
+
+def _tier_moves(
+    changes: Sequence[SecretChange],
+    environments: Mapping[str, Environment],
+    current_tiers: Mapping[str, Tier],
+) -> dict[str, tuple[Tier, Tier]]:
+    moves: dict[str, tuple[Tier, Tier]] = {}
+    for change in changes:
+        environment = environments.get(change.environment)
+        if environment is not None:
+            moves[change.path] = (
+                current_tier(change, environment, current_tiers),
+                new_tier(change, environment, current_tiers),
+            )
+    return moves
 
 
 def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:

@@ -65,7 +65,9 @@ from controller.store.types import (
 
 _log = logging.getLogger(__name__)
 DEFAULT_TIER = Tier.SENSITIVE
-"""Tier of a new secret whose change names none (the ``Environment`` default)."""
+"""Tier of a new secret whose change names none. The reconciler always names one (the
+environment's ``defaultTier`` or floor, see ``controller.policy.tiers``); this is the
+fallback for callers that do not know the rules."""
 
 
 @dataclass
