@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
+import pytest
+
+from controller.keyring import KEK_FILE_NAME, Keyring, LocalKekFile
+from controller.model import Tier
 from controller.reconciler import Status
 from tests.integration.test_reconciler_world import (
     ENV,
@@ -18,6 +23,8 @@ from tests.integration.test_reconciler_world import (
     REPO,
     Controller,
     World,
+    build_world,
+    environment_yaml,
 )
 from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
@@ -103,3 +110,151 @@ def test_the_same_value_under_the_same_secret_and_key_keeps_its_fingerprint(
     assert set(_FINGERPRINT.findall(_published(world, first))) == set(
         _FINGERPRINT.findall(_published(world, second))
     )
+
+
+TIERED_POLICIES = b"""\
+apiVersion: sealgate.dev/v1
+kind: ApprovalPolicy
+metadata:
+  name: everyday
+spec:
+  environments: [production]
+  secrets: ["**"]
+  tiers: [standard, sensitive]
+  approvals:
+    required: 1
+    users: [bob, carol]
+"""
+CRITICAL_POLICY = b"""\
+apiVersion: sealgate.dev/v1
+kind: ApprovalPolicy
+metadata:
+  name: crown-jewels
+spec:
+  environments: [production]
+  secrets: ["**"]
+  tiers: [critical]
+  approvals:
+    required: 2
+    users: [bob, carol]
+"""
+
+
+@pytest.fixture
+def tiered(tmp_path: Path) -> Iterator[World]:
+    """defaultTier critical, a critical floor for payments/floored, two policies by tier."""
+    w = build_world(tmp_path, policy=TIERED_POLICIES)
+    try:
+        info = Keyring(
+            Path(w.spec.keys), LocalKekFile(Path(w.spec.keys) / KEK_FILE_NAME)
+        ).list_keys(ENV)[0]
+        document = environment_yaml(info.key_id, info.public_key).replace(
+            b"defaultTier: sensitive\n",
+            b"defaultTier: critical\n"
+            b"  tierFloors:\n    - secrets: [payments/floored]\n      tier: critical\n",
+        )
+        w.hub.push(
+            OWNER,
+            REPO,
+            "main",
+            {f"environments/{ENV}.yaml": document, "policies/critical.yaml": CRITICAL_POLICY},
+            message="governance: critical by default",
+            author="erin",
+        )
+        yield w
+    finally:
+        w.hub.stop()
+        w.kube.stop()
+
+
+def _change(world: World, name: str, secret: str, value: bytes, tier: str | None) -> bytes:
+    tier_line = f"  tier: {tier}\n" if tier else ""
+    return (
+        "apiVersion: sealgate.dev/v1\nkind: SecretChange\n"
+        f"metadata:\n  name: {name}\nspec:\n  environment: {ENV}\n  secret: {secret}\n"
+        f"  reason: rotate\n{tier_line}  set:\n"
+        f"    password: {world.seal(value, secret=secret)}\n"
+    ).encode()
+
+
+def test_a_new_secret_is_stored_at_the_default_tier_so_the_next_change_needs_critical(
+    tiered: World,
+) -> None:
+    controller = tiered.controller()
+    try:
+        first = tiered.open_pull(b"first-long-password-value")
+        assert controller.reconciler.handle(FULL, first).status is Status.PENDING
+        assert "sensitive → critical" not in _published(tiered, first)
+        assert "critical → critical" in _published(tiered, first)
+        tiered.approve("bob", first)
+        assert controller.reconciler.handle(FULL, first).status is Status.PENDING
+        tiered.approve("carol", first)
+        assert controller.reconciler.handle(FULL, first).status is Status.SYNCED
+        assert controller.store.current_tiers() == {f"{ENV}/{NAMESPACE}/db": Tier.CRITICAL}
+
+        second = tiered.open_pull(b"second-long-password-value")
+        tiered.approve("bob", second)
+        # One approval satisfies the sensitive policy, which must no longer apply.
+        assert controller.reconciler.handle(FULL, second).status is Status.PENDING
+        assert "crown-jewels" in _published(tiered, second)
+        assert tiered.hub.pull(OWNER, REPO, second)["merged"] is False
+    finally:
+        controller.close()
+
+
+def test_a_plain_downgrade_says_standard_and_needs_the_critical_approvals(
+    tiered: World,
+) -> None:
+    controller = tiered.controller()
+    try:
+        number = _open(
+            tiered,
+            {
+                f"changes/{ENV}/down.yaml": _change(
+                    tiered, "down", f"{NAMESPACE}/db", b"v", "standard"
+                )
+            },
+        )
+        tiered.approve("bob", number)
+        assert controller.reconciler.handle(FULL, number).status is Status.PENDING
+        assert "critical → standard (judged critical)" in _published(tiered, number)
+    finally:
+        controller.close()
+
+
+def test_two_documents_asking_for_conflicting_tiers_are_invalid(tiered: World) -> None:
+    controller = tiered.controller()
+    try:
+        secret = f"{NAMESPACE}/db"
+        number = _open(
+            tiered,
+            {
+                f"changes/{ENV}/a.yaml": _change(tiered, "a", secret, b"one", "critical"),
+                f"changes/{ENV}/b.yaml": _change(tiered, "b", secret, b"two", "standard"),
+            },
+        )
+        assert controller.reconciler.handle(FULL, number).status is Status.INVALID
+        shown = _published(tiered, number)
+        assert f"changes/{ENV}/b.yaml" in shown
+        assert "spec.tier" in shown
+        assert "asks for different tiers" in shown
+        assert controller.store.current_tiers() == {}
+    finally:
+        controller.close()
+
+
+def test_asking_below_a_floor_is_invalid_and_names_the_floor(tiered: World) -> None:
+    controller = tiered.controller()
+    try:
+        secret = f"{NAMESPACE}/floored"
+        number = _open(
+            tiered,
+            {f"changes/{ENV}/low.yaml": _change(tiered, "low", secret, b"v", "sensitive")},
+        )
+        assert controller.reconciler.handle(FULL, number).status is Status.INVALID
+        shown = _published(tiered, number)
+        assert "below the floor 'critical'" in shown
+        assert f"environments/{ENV}.yaml" in shown
+        assert "spec.tierFloors" in shown
+    finally:
+        controller.close()
