@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
@@ -102,7 +103,9 @@ def assess(
     # stored at the tier it is judged at (its environment's default, or its floor).
     moves = _tier_moves(changes, rules.environments, current_tiers)
     changes = with_new_tiers(changes, rules.environments, current_tiers)
-    fingerprints, opening = open_values(changes, keys)
+    fingerprints, opening = open_values(
+        changes, keys, environments=rules.environments, tiers=_judged(moves)
+    )
     problems.extend(opening)
     decision = evaluate(
         environments=rules.environments,
@@ -162,15 +165,32 @@ def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:
     return []
 
 
+def _judged(moves: Mapping[str, tuple[Tier, Tier]]) -> dict[str, Tier]:
+    return {path: Tier.highest(*move) for path, move in moves.items()}
+
+
 def open_values(
-    changes: Sequence[SecretChange], keys: KeysPort
+    changes: Sequence[SecretChange],
+    keys: KeysPort,
+    *,
+    environments: Mapping[str, Environment] | None = None,
+    tiers: Mapping[str, Tier] | None = None,
 ) -> tuple[dict[tuple[str, str], str], list[Problem]]:
-    """Fingerprint every sealed value that opens; one problem per value that does not."""
+    """Fingerprint every sealed value that opens; one problem per value that does not, or
+    that is too weak for the tier it is judged at (``tiers``: path -> tier)."""
     fingerprints: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
     for change in changes:
         where = change.source or change.path
         prefix = f"document {change.document_index + 1}: " if change.document_index else ""
+        environment = (environments or {}).get(change.environment)
+        tier = (tiers or {}).get(change.path)
+        rule = environment.value_policy.get(tier) if environment and tier else None
+        if rule is not None and tier is not None:
+            for key, spec in change.generate.items():
+                weak = generate_problem(spec, tier, rule)
+                if weak:
+                    problems.append(Problem(where, f"spec.generate.{key}", prefix + weak))
         for key, sealed in change.set.items():
             try:
                 plain = keys.open(
@@ -179,7 +199,10 @@ def open_values(
                 fingerprints[(change.path, key)] = keys.fingerprint(
                     plain, environment=change.environment, secret=change.secret, key=key
                 )
+                weak = value_problem(plain, tier, rule) if rule and tier else None
                 del plain
+                if weak:
+                    problems.append(Problem(where, f"spec.set.{key}", prefix + weak))
             except SealedValueError as exc:
                 problems.extend(
                     Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems

@@ -6,6 +6,7 @@ GitHub shows and what the store holds.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +31,8 @@ from tests.integration.test_reconciler_world import controller as controller  # 
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
 
 REAL_VALUE = b"Summer2024!"
+STRONG = b"xK9#mQ2$vL8@nR4!-t7Wp"
+WEAK_CANARY = b"Winter2025!canary"
 GUESSES = 300
 _FINGERPRINT = re.compile(r"\| set \| [^|]* \| `([0-9a-f]{12})` \|")
 
@@ -211,7 +214,7 @@ def test_a_plain_downgrade_says_standard_and_needs_the_critical_approvals(
             tiered,
             {
                 f"changes/{ENV}/down.yaml": _change(
-                    tiered, "down", f"{NAMESPACE}/db", b"v", "standard"
+                    tiered, "down", f"{NAMESPACE}/db", STRONG, "standard"
                 )
             },
         )
@@ -256,5 +259,42 @@ def test_asking_below_a_floor_is_invalid_and_names_the_floor(tiered: World) -> N
         assert "below the floor 'critical'" in shown
         assert f"environments/{ENV}.yaml" in shown
         assert "spec.tierFloors" in shown
+    finally:
+        controller.close()
+
+
+def test_a_weak_value_for_a_critical_secret_is_refused_and_never_shown(
+    tiered: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    controller = tiered.controller()
+    try:
+        number = tiered.open_pull(WEAK_CANARY)
+        assert controller.reconciler.handle(FULL, number).status is Status.INVALID
+        shown = _published(tiered, number)
+        assert "spec.set.password" in shown
+        assert "too guessable for tier 'critical'" in shown
+        assert "minEntropyBits" in shown
+        assert WEAK_CANARY.decode() not in shown
+        assert all(WEAK_CANARY not in blob for blob in tiered.store_blobs())
+        assert tiered.secret() is None
+        assert WEAK_CANARY.decode() not in caplog.text
+    finally:
+        controller.close()
+
+
+def test_a_generate_spec_too_small_for_critical_is_refused(tiered: World) -> None:
+    controller = tiered.controller()
+    try:
+        document = (
+            "apiVersion: sealgate.dev/v1\nkind: SecretChange\nmetadata:\n  name: gen\n"
+            f"spec:\n  environment: {ENV}\n  secret: {NAMESPACE}/db\n  reason: rotate\n"
+            "  generate:\n    password:\n      length: 12\n      alphabet: hex\n"
+        ).encode()
+        number = _open(tiered, {f"changes/{ENV}/gen.yaml": document})
+        assert controller.reconciler.handle(FULL, number).status is Status.INVALID
+        shown = _published(tiered, number)
+        assert "spec.generate.password" in shown
+        assert "raise length" in shown
     finally:
         controller.close()

@@ -212,7 +212,8 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "env-spec-extra",
         mutated(ENVIRONMENT, (("spec", "namespace"), "x")),
         ("spec", "namespace"),
-        "unknown field: allowed here are clusters, defaultTier, sealingKeys, unmatched",
+        "unknown field: allowed here are clusters, defaultTier, sealingKeys, tierFloors,"
+        " unmatched, valuePolicy",
     ),
     # ---------------------------------------------------------- ApprovalPolicy
     (
