@@ -90,6 +90,32 @@ class SealingKey:
 
 
 @dataclass(frozen=True, slots=True)
+class TierFloor:
+    """Secrets matching ``secrets`` (globs) are never below ``tier``."""
+
+    secrets: tuple[str, ...]
+    tier: Tier
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRule:
+    """What a value of one tier must at least be: length in characters, estimated bits."""
+
+    min_length: int = 1
+    min_entropy_bits: float = 0.0
+
+
+DEFAULT_VALUE_POLICY: Mapping[Tier, ValueRule] = MappingProxyType(
+    {
+        Tier.STANDARD: ValueRule(),
+        Tier.SENSITIVE: ValueRule(),
+        Tier.CRITICAL: ValueRule(min_length=16, min_entropy_bits=64.0),
+    }
+)
+"""Lenient below critical so existing secrets keep flowing; environments raise them."""
+
+
+@dataclass(frozen=True, slots=True)
 class Environment:
     name: str
     sealing_keys: tuple[SealingKey, ...]
@@ -104,6 +130,9 @@ class Environment:
     declares none, which lets the environment write no namespace at all."""
     on_rollout_failure: RolloutFailure = RolloutFailure.KEEP
     """The default of changes that do not say (``spec.onRolloutFailure``)."""
+    tier_floors: tuple[TierFloor, ...] = ()
+    """Read from the rules, never the store: a lost or restored store cannot lower a tier."""
+    value_policy: Mapping[Tier, ValueRule] = field(default_factory=lambda: DEFAULT_VALUE_POLICY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,13 +182,18 @@ def list_keys(env: str | None, key_dir: Path | None) -> None:
 
 @keys.command("fingerprint")
 @click.option("--env", "env", required=True, help="Environment name.")
+@click.option("--secret", "secret", required=True, help="Secret as <namespace>/<name>.")
+@click.option("--key", "key", required=True, help="Key inside the secret.")
 @click.option("--raw", is_flag=True, help="Keep a trailing newline read from stdin.")
 @key_dir_option
-def fingerprint(env: str, raw: bool, key_dir: Path | None) -> None:
-    """Fingerprint a value read from stdin (or a no-echo prompt), as the controller does."""
+def fingerprint(env: str, secret: str, key: str, raw: bool, key_dir: Path | None) -> None:
+    """Fingerprint a value read from stdin (or a no-echo prompt), as the controller does.
+
+    The fingerprint depends on the secret and key too, so name the place it is stored at.
+    """
     value = read_value("Value", raw=raw)
     try:
         _, keyring = open_keyring(key_dir)
-        click.echo(keyring.fingerprint(env, value))
+        click.echo(keyring.fingerprint(value, environment=env, secret=secret, key=key))
     except SealgateError as exc:
         raise fail(exc) from exc

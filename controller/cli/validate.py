@@ -33,11 +33,14 @@ from controller.documents import (
     parse_rules,
 )
 from controller.errors import DocumentError, IntegrityError, Problem
-from controller.model import SecretChange
+from controller.model import SecretChange, Tier, ValueRule
+from controller.policy.tiers import current_tier, new_tier
 
-SealedValueCheck = Callable[[SecretChange], Iterable[Problem]]
+SealedValueCheck = Callable[[SecretChange, Rules | None], Iterable[Problem]]
 """Opens every sealed value of a change (``--key-dir``, with the crypto module) and reports
-those that do not open with their binding; validation calls it for each valid change."""
+those that do not open with their binding and, when the rules are known (a repository), those
+too weak for the tier the change would be judged at without the store (its asked tier,
+default tier or floor); validation calls it for each valid change."""
 
 
 @dataclass
@@ -80,7 +83,20 @@ def _sealed_value_check(key_dir: Path | None) -> SealedValueCheck | None:
         _, keyring = open_keyring(key_dir)
     except IntegrityError as exc:
         raise click.UsageError(f"--key-dir {key_dir}: {exc}") from exc
-    return lambda change: check_sealed_values([change], keyring)
+    return lambda change, rules: check_sealed_values(
+        [change], keyring, value_rules=_value_rules(change, rules)
+    )
+
+
+def _value_rules(
+    change: SecretChange, rules: Rules | None
+) -> dict[str, tuple[Tier, ValueRule]] | None:
+    environment = rules.environments.get(change.environment) if rules else None
+    if environment is None:
+        return None
+    tier = Tier.highest(current_tier(change, environment, {}), new_tier(change, environment, {}))
+    rule = environment.value_policy.get(tier)
+    return {change.path: (tier, rule)} if rule else None
 
 
 def _plural(count: int, word: str) -> str:
@@ -124,7 +140,7 @@ def _validate_repository(
     changes: list[Located] = []
     for name in sorted(set(read.files) - set(rules_files)):
         changes.extend(_parse(name, read.files[name], report, kinds=("SecretChange",)))
-    _record(report, changes, check_sealed)
+    _record(report, changes, check_sealed, rules)
     if rules is not None:
         typed = [c.document for c in changes if isinstance(c.document, SecretChange)]
         lines = {
@@ -149,13 +165,14 @@ def _record(
     report: ValidationReport,
     located: Sequence[Located],
     check_sealed: SealedValueCheck | None,
+    rules: Rules | None = None,
 ) -> None:
     report.documents += len(located)
     if check_sealed is None:
         return
     for item in located:
         if isinstance(item.document, SecretChange):
-            report.problems.extend(check_sealed(item.document))
+            report.problems.extend(check_sealed(item.document, rules))
 
 
 @click.command("validate")

@@ -70,7 +70,7 @@ class KeySet:
             field=field,
         )
 
-    def fingerprint(self, environment: str, value: bytes) -> str:
+    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str:
         fingerprint_key = self._fingerprint_keys.get(environment)
         if fingerprint_key is None:
             raise SealedValueError(
@@ -83,4 +83,4 @@ class KeySet:
                     )
                 ]
             )
-        return fingerprint(fingerprint_key, value)
+        return fingerprint(fingerprint_key, value, environment=environment, secret=secret, key=key)

@@ -46,8 +46,8 @@ class SealedValueOpener(Protocol):
         """The plaintext, or ``SealedValueError`` naming the place (never the value)."""
         ...
 
-    def fingerprint(self, environment: str, value: bytes) -> str:
-        """The environment's keyed fingerprint of ``value`` (12 hex)."""
+    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str:
+        """The environment's keyed fingerprint of ``value`` at this secret and key (12 hex)."""
         ...
 
 

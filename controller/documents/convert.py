@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 from controller.documents.locations import FieldPath, LineMap, line_of, render_path
 from controller.errors import Problem
 from controller.model import (
+    DEFAULT_VALUE_POLICY,
     GOVERNANCE,
     Alphabet,
     ApprovalStep,
@@ -29,7 +30,9 @@ from controller.model import (
     SealingKey,
     SecretChange,
     Tier,
+    TierFloor,
     Unmatched,
+    ValueRule,
     frozen_map,
 )
 
@@ -181,7 +184,23 @@ def build_environment(source: str, doc: dict[str, Any]) -> Environment:
         source=source,
         namespaces=tuple(spec["namespaces"]) if "namespaces" in spec else None,
         on_rollout_failure=RolloutFailure(spec.get("onRolloutFailure", RolloutFailure.KEEP)),
+        tier_floors=tuple(
+            TierFloor(tuple(floor["secrets"]), Tier(floor["tier"]))
+            for floor in spec.get("tierFloors", ())
+        ),
+        value_policy=_value_policy(spec.get("valuePolicy", {})),
     )
+
+
+def _value_policy(spec: dict[str, Any]) -> Mapping[Tier, ValueRule]:
+    policy = dict(DEFAULT_VALUE_POLICY)
+    for name, rule in spec.items():
+        tier = Tier(name)
+        policy[tier] = ValueRule(
+            min_length=int(rule.get("minLength", policy[tier].min_length)),
+            min_entropy_bits=float(rule.get("minEntropyBits", policy[tier].min_entropy_bits)),
+        )
+    return frozen_map(policy)
 
 
 def _step(name: str, spec: dict[str, Any]) -> ApprovalStep:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.errors import Problem
-from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult
+from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult, Tier
 
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
@@ -126,6 +126,23 @@ def _operations(
     return sorted(rows)
 
 
+def _tier_cell(
+    change: SecretChange,
+    decision: Decision,
+    tier_moves: Mapping[str, tuple[Tier, Tier]] | None,
+) -> str:
+    judged = decision.tiers.get(change.path)
+    move = (tier_moves or {}).get(change.path)
+    if move is None:
+        return cell(judged or change.tier or "default")
+    now, after = move
+    text = f"{now} → {after}"
+    if judged is not None and judged is not after:
+        # A downgrade is judged at the higher tier it leaves; say so next to the arrow.
+        text += f" (judged {judged})"
+    return cell(text)
+
+
 def _steps_for(
     change: SecretChange,
     steps: Sequence[StepResult],
@@ -175,6 +192,7 @@ def render_summary(
     applied: bool = False,
     rollout: Mapping[str, RolloutFailure] | None = None,
     warnings: Sequence[str] = (),
+    tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
 ) -> Summary:
     """Render the summary.
 
@@ -182,6 +200,8 @@ def render_summary(
     it; without it every change row lists every applicable policy. ``rollout`` says what a
     failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
     are shown whatever the decision (a value reused from the secret's history).
+    ``tier_moves`` maps a path to (tier now, tier after the change): every row then shows
+    both, so a downgrade is visible.
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
     # Approvals beyond what a step requires do not bring another step closer.
@@ -223,14 +243,14 @@ def render_summary(
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for change in sorted(changes, key=lambda c: (c.environment, c.secret, c.source)):
-            tier = decision.tiers.get(change.path) or change.tier
+            tier = _tier_cell(change, decision, tier_moves)
             policy, have_need, remaining = _approvals(
                 _steps_for(change, decision.steps, change_policies)
             )
             for key, operation, fp in _operations(change, fingerprints):
                 lines.append(
                     f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
-                    f"| {operation} | {cell(tier or 'default')} | {fp} | {policy} "
+                    f"| {operation} | {tier} | {fp} | {policy} "
                     f"| {have_need} | {remaining} |"
                 )
         lines.append("")

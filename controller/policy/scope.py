@@ -21,6 +21,7 @@ from controller.model import (
     Unmatched,
 )
 from controller.policy.globs import secret_glob_matches
+from controller.policy.tiers import current_tier
 
 CHANGES_DIR = "changes/"
 ANY_ENVIRONMENT = "*"
@@ -38,12 +39,13 @@ def change_files(changed_files: Sequence[str]) -> tuple[str, ...]:
 def effective_tier(
     change: SecretChange, environment: Environment, current_tiers: Mapping[str, Tier]
 ) -> Tier:
-    """The higher of the secret's tier now and the tier it asks for.
+    """The higher of the secret's tier now (stored or default, raised to its floor) and the
+    tier it asks for.
 
     Lowering a tier is thereby judged at the old, higher tier: nobody can downgrade a
     critical secret with the approvals a standard one needs.
     """
-    current = current_tiers.get(change.path, environment.default_tier)
+    current = current_tier(change, environment, current_tiers)
     return Tier.highest(current, change.tier or current)
 
 

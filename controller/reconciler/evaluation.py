@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Protocol
 
 from controller.crypto import replay_problems, sealed_digests
+from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
 from controller.model import (
     Decision,
+    Environment,
     Policy,
     PullRequestFacts,
     RolloutFailure,
@@ -28,6 +30,7 @@ from controller.model import (
 )
 from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
+from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
 from controller.store.types import VersionInfo
 
@@ -46,6 +49,8 @@ class Evaluation:
     rollout: Mapping[str, RolloutFailure] = field(default_factory=frozen_map)
     """Per path, what a failed rollout does; ``changes`` carry it resolved."""
     warnings: tuple[str, ...] = ()
+    tier_moves: Mapping[str, tuple[Tier, Tier]] = field(default_factory=frozen_map)
+    """``change.path`` -> (tier now, tier the store keeps after the change)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -69,6 +74,7 @@ class Evaluation:
             applied=applied,
             rollout=self.rollout,
             warnings=self.warnings,
+            tier_moves=self.tier_moves,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -124,11 +130,18 @@ def assess(
         problems.extend(check_changes(changes, rules))
     else:
         problems.extend(check_changes(changes, rules, controller_namespace=controller_namespace))
+    problems.extend(tier_problems(changes, rules.environments))
+    # From here on every change carries the tier the store must keep, so a new secret is
+    # stored at the tier it is judged at (its environment's default, or its floor).
+    moves = _tier_moves(changes, rules.environments, current_tiers)
+    changes = with_new_tiers(changes, rules.environments, current_tiers)
     rollout = rollout_failure(changes, rules.environments)
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
-    fingerprints, opening = open_values(changes, keys)
+    fingerprints, opening = open_values(
+        changes, keys, environments=rules.environments, tiers=_judged(moves)
+    )
     problems.extend(opening)
     decision = evaluate(
         environments=rules.environments,
@@ -147,6 +160,7 @@ def assess(
         fingerprints=fingerprints,
         rollout=frozen_map(rollout),
         warnings=tuple(reuse_warnings(changes, fingerprints, applied_values)),
+        tier_moves=frozen_map(moves),
     )
 
 
@@ -209,6 +223,22 @@ def _applied(
     return found
 
 
+def _tier_moves(
+    changes: Sequence[SecretChange],
+    environments: Mapping[str, Environment],
+    current_tiers: Mapping[str, Tier],
+) -> dict[str, tuple[Tier, Tier]]:
+    moves: dict[str, tuple[Tier, Tier]] = {}
+    for change in changes:
+        environment = environments.get(change.environment)
+        if environment is not None:
+            moves[change.path] = (
+                current_tier(change, environment, current_tiers),
+                new_tier(change, environment, current_tiers),
+            )
+    return moves
+
+
 def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:
     """What is wrong with the rules a governance pull request would leave behind.
 
@@ -232,22 +262,44 @@ def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:
     return []
 
 
+def _judged(moves: Mapping[str, tuple[Tier, Tier]]) -> dict[str, Tier]:
+    return {path: Tier.highest(*move) for path, move in moves.items()}
+
+
 def open_values(
-    changes: Sequence[SecretChange], keys: KeysPort
+    changes: Sequence[SecretChange],
+    keys: KeysPort,
+    *,
+    environments: Mapping[str, Environment] | None = None,
+    tiers: Mapping[str, Tier] | None = None,
 ) -> tuple[dict[tuple[str, str], str], list[Problem]]:
-    """Fingerprint every sealed value that opens; one problem per value that does not."""
+    """Fingerprint every sealed value that opens; one problem per value that does not, or
+    that is too weak for the tier it is judged at (``tiers``: path -> tier)."""
     fingerprints: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
     for change in changes:
         where = change.source or change.path
         prefix = f"document {change.document_index + 1}: " if change.document_index else ""
+        environment = (environments or {}).get(change.environment)
+        tier = (tiers or {}).get(change.path)
+        rule = environment.value_policy.get(tier) if environment and tier else None
+        if rule is not None and tier is not None:
+            for key, spec in change.generate.items():
+                weak = generate_problem(spec, tier, rule)
+                if weak:
+                    problems.append(Problem(where, f"spec.generate.{key}", prefix + weak))
         for key, sealed in change.set.items():
             try:
                 plain = keys.open(
                     sealed, environment=change.environment, secret=change.secret, key=key
                 )
-                fingerprints[(change.path, key)] = keys.fingerprint(change.environment, plain)
+                fingerprints[(change.path, key)] = keys.fingerprint(
+                    plain, environment=change.environment, secret=change.secret, key=key
+                )
+                weak = value_problem(plain, tier, rule) if rule and tier else None
                 del plain
+                if weak:
+                    problems.append(Problem(where, f"spec.set.{key}", prefix + weak))
             except SealedValueError as exc:
                 problems.extend(
                     Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems

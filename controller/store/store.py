@@ -71,7 +71,9 @@ from controller.store.types import (
 
 _log = logging.getLogger(__name__)
 DEFAULT_TIER = Tier.SENSITIVE
-"""Tier of a new secret whose change names none (the ``Environment`` default)."""
+"""Tier of a new secret whose change names none. The reconciler always names one (the
+environment's ``defaultTier`` or floor, see ``controller.policy.tiers``); this is the
+fallback for callers that do not know the rules."""
 
 
 @dataclass
@@ -287,6 +289,7 @@ class Store:
                 self._put(
                     item=item,
                     environment=environment,
+                    secret=change.secret,
                     key=key,
                     value=value,
                     change_id=change_id,
@@ -297,6 +300,7 @@ class Store:
                 self._put(
                     item=item,
                     environment=environment,
+                    secret=change.secret,
                     key=key,
                     value=generate_value(spec),
                     change_id=change_id,
@@ -314,6 +318,7 @@ class Store:
         *,
         item: _Pending,
         environment: str,
+        secret: str,
         key: str,
         value: bytes,
         change_id: str,
@@ -321,7 +326,10 @@ class Store:
         operation: str,
     ) -> None:
         item.values[key] = value
-        item.keys[key] = (self._opener.fingerprint(environment, value), change_id, now)
+        fingerprint = self._opener.fingerprint(
+            value, environment=environment, secret=secret, key=key
+        )
+        item.keys[key] = (fingerprint, change_id, now)
         item.operations[key] = operation
 
     def _build(

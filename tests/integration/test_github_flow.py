@@ -273,7 +273,9 @@ def test_no_value_sealed_or_plain_reaches_github(world: World) -> None:
         f"  reason: vendor rotation\n  set:\n    api-key: {sealed}\n"
     ).encode()
     number = world.open_pull({"changes/production/stripe.yaml": document})
-    shown = fingerprint(b"f" * 32, plaintext)
+    shown = fingerprint(
+        b"f" * 32, plaintext, environment="production", secret="payments/stripe", key="api-key"
+    )
     out = world.evaluate(number, fingerprints={("production/payments/stripe", "api-key"): shown})
     assert out.decision.state is DecisionState.PENDING
     run = world.check_run(out.snapshot.facts.head_sha)

@@ -120,8 +120,12 @@ def test_apply_stores_values_and_reads_them_back(world: World) -> None:
     assert world.store.read_secret(ENV, "payments/none") is None
 
     [info] = world.store.list_secrets()
-    assert info.keys["API_KEY"].fingerprint == world.keyring.fingerprint(ENV, b"sk_live_1")
-    assert info.keys["WEBHOOK"].fingerprint == world.keyring.fingerprint(ENV, data.data["WEBHOOK"])
+    assert info.keys["API_KEY"].fingerprint == world.keyring.fingerprint(
+        b"sk_live_1", environment=ENV, secret="payments/stripe", key="API_KEY"
+    )
+    assert info.keys["WEBHOOK"].fingerprint == world.keyring.fingerprint(
+        data.data["WEBHOOK"], environment=ENV, secret="payments/stripe", key="WEBHOOK"
+    )
     assert world.store.current_tiers() == {"production/payments/stripe": Tier.CRITICAL}
 
 
@@ -241,7 +245,9 @@ def test_history_and_rollback(world: World) -> None:
         (2, "c2", Tier.CRITICAL),
         (1, "c1", Tier.SENSITIVE),
     ]
-    assert history[1].fingerprints["A"] == world.keyring.fingerprint(ENV, b"one")
+    assert history[1].fingerprints["A"] == world.keyring.fingerprint(
+        b"one", environment=ENV, secret=secret, key="A"
+    )
 
     result = world.store.rollback(ENV, secret, 1, actor="oncall", reason="bad key\nrotated")
     assert dict(result.versions) == {"production/payments/stripe": 3}

@@ -152,7 +152,10 @@ def test_no_canary_byte_escapes(tmp_path: Path, caplog: pytest.LogCaptureFixture
     run(["audit", "show", "--json", "--store", str(store_dir)])
     run(["audit", "verify", "--store", str(store_dir)])
     run(["keys", "list"])
-    run(["keys", "fingerprint", "--env", "production"], canaries[0].decode())
+    run(
+        ["keys", "fingerprint", "--env", "production", "--secret", "a/b", "--key", "k"],
+        canaries[0].decode(),
+    )
 
     places: dict[str, bytes] = {"git objects": _git_objects(store_dir)}
     for root in (store_dir, key_dir, changes_dir):

@@ -142,13 +142,19 @@ def test_seal_with_a_broken_environment_file_names_it(tmp_path: Path, key_dir: P
     assert str(broken) in result.output
 
 
+_AT = ["--secret", "pay/db", "--key", "password"]
+_PLACE = {"environment": "production", "secret": "pay/db", "key": "password"}
+
+
 def test_keys_fingerprint_matches_the_controller(key_dir: Path, env_file: Path) -> None:
-    result = _run(key_dir, ["keys", "fingerprint", "--env", "production"], stdin="hunter2\n")
+    result = _run(key_dir, ["keys", "fingerprint", "--env", "production", *_AT], stdin="hunter2\n")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == _keyring(key_dir).fingerprint("production", b"hunter2")
-    raw = _run(key_dir, ["keys", "fingerprint", "--env", "production", "--raw"], stdin="hunter2\n")
-    assert raw.stdout.strip() == _keyring(key_dir).fingerprint("production", b"hunter2\n")
-    unknown = _run(key_dir, ["keys", "fingerprint", "--env", "staging"], stdin="x")
+    assert result.stdout.strip() == _keyring(key_dir).fingerprint(b"hunter2", **_PLACE)
+    raw = _run(
+        key_dir, ["keys", "fingerprint", "--env", "production", *_AT, "--raw"], stdin="hunter2\n"
+    )
+    assert raw.stdout.strip() == _keyring(key_dir).fingerprint(b"hunter2\n", **_PLACE)
+    unknown = _run(key_dir, ["keys", "fingerprint", "--env", "staging", *_AT], stdin="x")
     assert unknown.exit_code == 1
     assert "no fingerprint key for environment 'staging'" in unknown.output
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from controller.cli import main
 from controller.cli._files import read_tree
 from controller.cli.validate import validate_paths
+from controller.documents import Rules
 from controller.errors import Problem
 from controller.model import SecretChange
 from controller.paths import data_dir
@@ -212,7 +213,8 @@ def test_special_files_are_refused(tmp_path: Path) -> None:
 def test_sealed_value_hook_sees_every_valid_change(repo: Path) -> None:
     seen: list[SecretChange] = []
 
-    def refuse_all(change: SecretChange) -> list[Problem]:
+    def refuse_all(change: SecretChange, rules: Rules | None) -> list[Problem]:
+        assert rules is not None
         seen.append(change)
         return [Problem(change.source, "spec.set.STRIPE_KEY", "does not open")]
 

@@ -16,7 +16,9 @@ CANARY = "canary-validate-8d1f2a"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "environments"
 
 
-def _requests_repo(tmp_path: Path) -> tuple[Path, Path]:
+def _requests_repo(
+    tmp_path: Path, extra_spec: dict[str, object] | None = None
+) -> tuple[Path, Path]:
     """A requests repository whose production key lives in a fresh key directory."""
     keys = tmp_path / "keys"
     runner = CliRunner()
@@ -38,6 +40,7 @@ def _requests_repo(tmp_path: Path) -> tuple[Path, Path]:
             "sealingKeys": entry["sealingKeys"],
             "clusters": ["prod-eu-1"],
             "namespaces": ["payments"],
+            **(extra_spec or {}),
         },
     }
     (repo / "environments" / "production.yaml").write_text(yaml.safe_dump(environment))
@@ -104,3 +107,17 @@ def test_a_missing_key_directory_is_a_usage_error(tmp_path: Path) -> None:
     code, output = _validate(repo, tmp_path / "nowhere")
     assert code == 2
     assert "no such directory" in output
+
+
+def test_a_value_too_weak_for_its_tier_is_reported_without_the_value(tmp_path: Path) -> None:
+    strict: dict[str, object] = {
+        "defaultTier": "critical",
+        "valuePolicy": {"critical": {"minLength": 40}},
+    }
+    repo, keys = _requests_repo(tmp_path, strict)
+    code, output = _validate(repo, keys)
+    assert code == 1
+    assert "spec.set.STRIPE_KEY" in output
+    assert "too short for tier 'critical'" in output
+    assert "minLength" in output
+    assert CANARY not in output

@@ -31,6 +31,7 @@ from controller.crypto.envelope import (
     value_binding,
     verify_file_mac,
 )
+from controller.crypto.fingerprint import fingerprint_input
 from controller.crypto.generate import generate_value
 from controller.crypto.sealing import load_public_key
 from controller.errors import IntegrityError, SealedValueError
@@ -40,6 +41,7 @@ ENV = "production"
 SECRET = "payments/stripe"
 KEY = "STRIPE_KEY"
 VALUE = b"sk_live_example_value"
+PLACE = {"environment": ENV, "secret": "ns/app", "key": "K"}
 
 
 @pytest.fixture(scope="module")
@@ -201,19 +203,21 @@ def test_public_key_text_round_trips_and_bad_text_is_named() -> None:
 
 
 def test_fingerprints_are_keyed_truncated_and_stable() -> None:
-    first = fingerprint(b"k" * 32, VALUE)
+    first = fingerprint(b"k" * 32, VALUE, **PLACE)
     assert len(first) == 12
     assert all(c in "0123456789abcdef" for c in first)
-    assert fingerprint(b"k" * 32, VALUE) == first
-    assert fingerprint(b"j" * 32, VALUE) != first
-    assert fingerprint(b"k" * 32, VALUE + b"x") != first
+    assert fingerprint(b"k" * 32, VALUE, **PLACE) == first
+    assert fingerprint(b"j" * 32, VALUE, **PLACE) != first
+    assert fingerprint(b"k" * 32, VALUE + b"x", **PLACE) != first
 
 
 def test_opener_fingerprint_needs_the_environment_key(private_key: X25519PrivateKey) -> None:
     keys = _keys(private_key)
-    assert keys.fingerprint(ENV, VALUE) == fingerprint(b"f" * 32, VALUE)
+    assert keys.fingerprint(VALUE, environment=ENV, secret="ns/app", key="K") == fingerprint(
+        b"f" * 32, VALUE, **PLACE
+    )
     with pytest.raises(SealedValueError, match="no fingerprint key for environment 'staging'"):
-        keys.fingerprint("staging", VALUE)
+        keys.fingerprint(VALUE, environment="staging", secret="ns/app", key="K")
 
 
 def test_store_values_are_bound_to_environment_secret_key_and_version() -> None:
@@ -303,3 +307,16 @@ def test_check_sealed_values_reports_every_failure_by_file_and_key(
     for sealed in (good, moved, unknown):
         assert sealed not in rendered
     assert check_sealed_values([], _keys(private_key)) == []
+
+
+def test_fingerprints_are_bound_to_secret_and_key_unambiguously() -> None:
+    here = fingerprint(b"k" * 32, VALUE, **PLACE)
+    assert fingerprint(b"k" * 32, VALUE, environment=ENV, secret="ns/other", key="K") != here
+    assert fingerprint(b"k" * 32, VALUE, environment=ENV, secret="ns/app", key="K2") != here
+    # Moving bytes between fields or into the value never reproduces another input.
+    assert fingerprint_input(environment="a", secret="b/c", key="d", value=b"") != (
+        fingerprint_input(environment="a", secret="b", key="c/d", value=b"")
+    )
+    assert fingerprint_input(environment="a", secret="b/c", key="d", value=b"x") != (
+        fingerprint_input(environment="a", secret="b/c", key="dx", value=b"")
+    )

@@ -213,7 +213,7 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         mutated(ENVIRONMENT, (("spec", "namespace"), "x")),
         ("spec", "namespace"),
         "unknown field: allowed here are clusters, defaultTier, namespaces, onRolloutFailure, "
-        "sealingKeys, unmatched",
+        "sealingKeys, tierFloors, unmatched, valuePolicy",
     ),
     # ---------------------------------------------------------- ApprovalPolicy
     (

@@ -120,14 +120,21 @@ def test_environments_are_separate(tmp_path: Path) -> None:
     sealed = _seal_for(keyring, "production", production.key_id)
     with pytest.raises(SealedValueError, match="not a sealing key of environment 'staging'"):
         keyring.open(sealed, environment="staging", secret="ns/app", key="K")
-    assert keyring.fingerprint("production", b"same") != keyring.fingerprint("staging", b"same")
+    assert keyring.fingerprint(
+        b"same", environment="production", secret="ns/app", key="K"
+    ) != keyring.fingerprint(b"same", environment="staging", secret="ns/app", key="K")
     assert [i.environment for i in keyring.list_keys()] == ["production", "staging"]
 
 
 def test_fingerprints_survive_reloading_the_keyring(tmp_path: Path) -> None:
     _keyring(tmp_path).init("production")
-    first = _keyring(tmp_path).fingerprint("production", b"value")
-    assert _keyring(tmp_path).fingerprint("production", b"value") == first
+    first = _keyring(tmp_path).fingerprint(
+        b"value", environment="production", secret="ns/app", key="K"
+    )
+    assert (
+        _keyring(tmp_path).fingerprint(b"value", environment="production", secret="ns/app", key="K")
+        == first
+    )
 
 
 def test_bad_environment_names_are_refused(tmp_path: Path) -> None:

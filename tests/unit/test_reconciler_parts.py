@@ -169,7 +169,9 @@ def test_sealed_values_are_fingerprinted_or_reported_without_the_value(tmp_path:
     fingerprints, problems = open_values([good, moved], keyring)
 
     assert fingerprints == {
-        ("production/pay/db", "password"): keyring.fingerprint("production", b"value-one")
+        ("production/pay/db", "password"): keyring.fingerprint(
+            b"value-one", environment="production", secret="pay/db", key="password"
+        )
     }
     assert [(p.file, p.field) for p in problems] == [
         ("changes/production/moved.yaml", "spec.set.password")
