@@ -70,7 +70,9 @@ class KeySet:
             field=field,
         )
 
-    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str:
+    def fingerprint(
+        self, value: bytes, *, environment: str, secret: str, key: str, context: str = ""
+    ) -> str:
         fingerprint_key = self._fingerprint_keys.get(environment)
         if fingerprint_key is None:
             raise SealedValueError(
@@ -83,4 +85,11 @@ class KeySet:
                     )
                 ]
             )
-        return fingerprint(fingerprint_key, value, environment=environment, secret=secret, key=key)
+        return fingerprint(
+            fingerprint_key,
+            value,
+            environment=environment,
+            secret=secret,
+            key=key,
+            context=context,
+        )

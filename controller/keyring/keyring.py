@@ -166,8 +166,12 @@ class Keyring:
     def open(self, sealed: str, *, environment: str, secret: str, key: str) -> bytes:
         return self.key_set().open(sealed, environment=environment, secret=secret, key=key)
 
-    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str:
-        return self.key_set().fingerprint(value, environment=environment, secret=secret, key=key)
+    def fingerprint(
+        self, value: bytes, *, environment: str, secret: str, key: str, context: str = ""
+    ) -> str:
+        return self.key_set().fingerprint(
+            value, environment=environment, secret=secret, key=key, context=context
+        )
 
     # ------------------------------------------------------------------ files
 

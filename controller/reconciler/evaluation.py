@@ -45,7 +45,8 @@ class Evaluation:
     problems: tuple[Problem, ...]
     decision: Decision
     fingerprints: Mapping[tuple[str, str], str]
-    """``(change.path, key)`` -> keyed fingerprint of the new value."""
+    """``(change.path, key)`` -> keyed fingerprint of the new value, as this pull request
+    shows it (bound to the pull request, so it matches nothing shown anywhere else)."""
     rollout: Mapping[str, RolloutFailure] = field(default_factory=frozen_map)
     """Per path, what a failed rollout does; ``changes`` carry it resolved."""
     warnings: tuple[str, ...] = ()
@@ -73,7 +74,9 @@ class Evaluation:
             change_policies=self._change_policies(),
             applied=applied,
             rollout=self.rollout,
-            warnings=self.warnings,
+            # Whether a value equals one the store holds is said only once it is applied:
+            # said before, every pull request would be a guess answered yes or no.
+            warnings=self.warnings if applied else (),
             tier_moves=self.tier_moves,
         )
 
@@ -84,6 +87,13 @@ class Evaluation:
             if tier is not None:
                 out[change.path] = [p.name for p in self.rules.policies if covers(p, change, tier)]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedValues:
+    shown: dict[tuple[str, str], str]
+    stored: dict[tuple[str, str], str]
+    problems: list[Problem]
 
 
 class AppliedValues(Protocol):
@@ -139,10 +149,14 @@ def assess(
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
-    fingerprints, opening = open_values(
-        changes, keys, environments=rules.environments, tiers=_judged(moves)
+    opened = open_values(
+        changes,
+        keys,
+        environments=rules.environments,
+        tiers=_judged(moves),
+        shown_in=f"{snapshot.repo}#{facts.number}",
     )
-    problems.extend(opening)
+    problems.extend(opened.problems)
     decision = evaluate(
         environments=rules.environments,
         policies=rules.policies,
@@ -157,9 +171,9 @@ def assess(
         changes=tuple(changes),
         problems=tuple(problems),
         decision=decision,
-        fingerprints=fingerprints,
+        fingerprints=opened.shown,
         rollout=frozen_map(rollout),
-        warnings=tuple(reuse_warnings(changes, fingerprints, applied_values)),
+        warnings=tuple(reuse_warnings(changes, opened.stored, applied_values)),
         tier_moves=frozen_map(moves),
     )
 
@@ -272,10 +286,15 @@ def open_values(
     *,
     environments: Mapping[str, Environment] | None = None,
     tiers: Mapping[str, Tier] | None = None,
-) -> tuple[dict[tuple[str, str], str], list[Problem]]:
+    shown_in: str = "",
+) -> OpenedValues:
     """Fingerprint every sealed value that opens; one problem per value that does not, or
-    that is too weak for the tier it is judged at (``tiers``: path -> tier)."""
-    fingerprints: dict[tuple[str, str], str] = {}
+    that is too weak for the tier it is judged at (``tiers``: path -> tier).
+
+    Two fingerprints per value: the store's (comparable with its history, never shown on a
+    pull request) and the one shown in ``shown_in`` (bound to it)."""
+    stored: dict[tuple[str, str], str] = {}
+    shown: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
     for change in changes:
         where = change.source or change.path
@@ -293,9 +312,9 @@ def open_values(
                 plain = keys.open(
                     sealed, environment=change.environment, secret=change.secret, key=key
                 )
-                fingerprints[(change.path, key)] = keys.fingerprint(
-                    plain, environment=change.environment, secret=change.secret, key=key
-                )
+                place = {"environment": change.environment, "secret": change.secret, "key": key}
+                stored[(change.path, key)] = keys.fingerprint(plain, **place)
+                shown[(change.path, key)] = keys.fingerprint(plain, **place, context=shown_in)
                 weak = value_problem(plain, tier, rule) if rule and tier else None
                 del plain
                 if weak:
@@ -304,4 +323,4 @@ def open_values(
                 problems.extend(
                     Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems
                 )
-    return fingerprints, problems
+    return OpenedValues(shown=shown, stored=stored, problems=problems)

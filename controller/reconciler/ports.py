@@ -155,7 +155,11 @@ class TargetsPort(Protocol):
 class KeysPort(Protocol):
     def open(self, sealed: str, *, environment: str, secret: str, key: str) -> bytes: ...
 
-    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str: ...
+    def fingerprint(
+        self, value: bytes, *, environment: str, secret: str, key: str, context: str = ""
+    ) -> str:
+        """``context`` binds a fingerprint to where it is shown (a pull request)."""
+        ...
 
 
 class NotifierPort(Protocol):

@@ -161,26 +161,29 @@ def test_a_change_to_kube_system_is_refused(world: World, controller: Controller
     assert controller.store.list_secrets(ENV) == []
 
 
-def test_a_freshly_sealed_old_value_is_flagged_to_reviewers_without_showing_it(
+def test_whether_a_value_equals_a_stored_one_is_said_only_once_applied(
     world: World, controller: Controller
 ) -> None:
+    """A "rotation" back to an earlier value is reported, but only after it was approved and
+    applied: said on a pending pull request, every pull request would answer one guess."""
     land(world, controller, b"leaked-value")
     land(world, controller, b"rotated-value")
 
-    back = world.open_pull(b"leaked-value")
-    controller.reconciler.handle(FULL, back)
-    summary = world.checks(world.head(back), "sealgate")[-1]["output"]["summary"]
-    assert "**Warnings:**" in summary
-    assert "equals the value of version 1, which was replaced since" in summary
-    same = world.open_pull(b"rotated-value")
-    controller.reconciler.handle(FULL, same)
-    summary = world.checks(world.head(same), "sealgate")[-1]["output"]["summary"]
-    assert "equals the value it holds now" in summary
-    fresh = world.open_pull(b"a-new-value")
-    controller.reconciler.handle(FULL, fresh)
+    guess = world.open_pull(b"leaked-value")
+    controller.reconciler.handle(FULL, guess)
+    pending = world.checks(world.head(guess), "sealgate")[-1]["output"]["summary"]
+    assert "**Warnings:**" not in pending
+    assert "equals" not in pending + comments(world, guess)
+
+    world.approve("bob", guess)
+    controller.reconciler.handle(FULL, guess)
+    applied = world.checks(world.head(guess), "sealgate")[-1]["output"]["summary"]
+    assert "**Warnings:**" in applied
+    assert "equals the value of version 1, which was replaced since" in applied
+    fresh = land(world, controller, b"a-new-value")
     assert (
         "**Warnings:**" not in world.checks(world.head(fresh), "sealgate")[-1]["output"]["summary"]
     )
-    for text in (summary, comments(world, back)):
+    for text in (pending, applied, comments(world, guess)):
         assert "leaked-value" not in text
         assert "rotated-value" not in text

@@ -102,17 +102,26 @@ def test_sealed_guesses_under_a_throwaway_secret_reveal_nothing(
     assert world.secret() is None
 
 
-def test_the_same_value_under_the_same_secret_and_key_keeps_its_fingerprint(
+def test_a_guess_for_the_real_place_matches_nothing_the_real_pull_request_showed(
     world: World, controller: Controller
 ) -> None:
-    """Reviewers can still tell a re-proposed value: same place, same value, same fingerprint."""
-    first = world.open_pull(REAL_VALUE)
-    second = world.open_pull(REAL_VALUE)
-    for number in (first, second):
+    """One guess per pull request, sealed for the real secret and key, tells nothing.
+
+    Were the fingerprint bound to the place only, the guess's fingerprint would equal the one
+    the real value showed in the pull request that set it; it is bound to the pull request too.
+    """
+    real = world.open_pull(REAL_VALUE)
+    guess = world.open_pull(REAL_VALUE)  # the attacker's right guess, in a pull request of theirs
+    for number in (real, guess):
         assert controller.reconciler.handle(FULL, number).status is Status.PENDING
-    assert set(_FINGERPRINT.findall(_published(world, first))) == set(
-        _FINGERPRINT.findall(_published(world, second))
-    )
+    shown_real = set(_FINGERPRINT.findall(_published(world, real)))
+    shown_guess = set(_FINGERPRINT.findall(_published(world, guess)))
+    assert shown_real
+    assert shown_guess
+    assert not shown_real & shown_guess
+    # The same pull request shows the same fingerprint on every pass.
+    controller.reconciler.handle(FULL, guess)
+    assert set(_FINGERPRINT.findall(_published(world, guess))) == shown_guess
 
 
 TIERED_POLICIES = b"""\

@@ -166,7 +166,8 @@ def test_sealed_values_are_fingerprinted_or_reported_without_the_value(tmp_path:
         set=frozen_map({"password": sealed("pay/db", "password", b"value-two")}),
         source="changes/production/moved.yaml",
     )
-    fingerprints, problems = open_values([good, moved], keyring)
+    opened = open_values([good, moved], keyring, shown_in="acme/requests#7")
+    fingerprints, problems = opened.stored, opened.problems
 
     assert fingerprints == {
         ("production/pay/db", "password"): keyring.fingerprint(
@@ -177,6 +178,14 @@ def test_sealed_values_are_fingerprinted_or_reported_without_the_value(tmp_path:
         ("changes/production/moved.yaml", "spec.set.password")
     ]
     assert "value-two" not in str(problems)
+    # What the pull request shows is bound to it: it matches neither the store's
+    # fingerprint nor the one the same value shows in any other pull request.
+    shown = opened.shown[("production/pay/db", "password")]
+    assert shown != fingerprints[("production/pay/db", "password")]
+    elsewhere = open_values([good], keyring, shown_in="acme/requests#8").shown
+    assert shown != elsewhere[("production/pay/db", "password")]
+    again = open_values([good], keyring, shown_in="acme/requests#7").shown
+    assert shown == again[("production/pay/db", "password")]
 
 
 def test_notify_targets_join_every_applicable_policy_once() -> None:
