@@ -330,7 +330,12 @@ class ClusterSync:
             patched = self.api.patch_template_annotations(kind, namespace, name, stale)
         except ClusterError as exc:
             return outcome(RolloutOutcome.FAILED, str(exc)), None, False
-        log.info("cluster %s: restarting %s %s/%s", self.cluster, kind, namespace, name)
+        if resumed:
+            log.warning(
+                "cluster %s: restarting %s %s/%s: %s", self.cluster, kind, namespace, name, note
+            )
+        else:
+            log.info("cluster %s: restarting %s %s/%s", self.cluster, kind, namespace, name)
         status = rollout_status(kind, patched)
         if not status.watchable:
             message = f"{status.message} ({note})" if note else status.message

@@ -311,6 +311,34 @@ def test_a_hand_edit_of_the_data_is_repaired_and_its_users_restarted(
         assert server.rollout_count(ns, kind, name) == 2, (kind, name)
 
 
+def test_a_repair_whose_restarts_were_cut_short_restarts_the_users_on_the_next_sync(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    """The restored Secret keeps asking for a restart its users' checksum alone cannot show."""
+    server.put(workload(ns, "api", {"containers": [container(env=[env_ref("app-secret")])]}))
+    sync(targets, ns, {"password": b"right"})
+    secret = server.get("v1", "Secret", ns, "app-secret")
+    assert secret is not None
+    secret["data"]["password"] = base64.b64encode(b"wrong").decode()
+    server.put(secret)
+    server.forbid("patch", "deployments", ns)
+
+    cut = sync(targets, ns, {"password": b"right"})
+
+    assert "edited outside sealgate" in cut.secrets[0].message
+    assert outcomes(cut) == {("Deployment", "api"): RolloutOutcome.FAILED}
+    assert "restartedAt=" in annotations_of(server, ns)[PENDING]
+    server.clear_faults()
+    later = sync(targets, ns, {"password": b"right"})
+    again = sync(targets, ns, {"password": b"right"})
+
+    assert [s.outcome for s in later.secrets] == [SecretOutcome.UNCHANGED]
+    assert outcomes(later) == {("Deployment", "api"): RolloutOutcome.ROLLED}
+    assert outcomes(again) == {("Deployment", "api"): RolloutOutcome.UNCHANGED}
+    assert server.rollout_count(ns, "Deployment", "api") == 2
+    assert PENDING not in annotations_of(server, ns)
+
+
 def test_a_workload_restarted_by_an_interrupted_sync_is_finished_not_restarted_again(
     server: KubeApiServer, targets: KubeTargets, ns: str
 ) -> None:
