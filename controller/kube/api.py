@@ -101,6 +101,8 @@ class KubeApi:
         def once() -> Obj | None:
             try:
                 response = request()
+                # The body is read lazily: a connection cut mid-body fails here.
+                raw = getattr(response, "data", b"") or b"{}"
             except ApiException as exc:
                 if exc.status == 404 and missing_ok:
                     return None
@@ -130,7 +132,7 @@ class KubeApi:
                     retryable=True,
                 ) from exc
             try:
-                body = json.loads(getattr(response, "data", b"") or b"{}")
+                body = json.loads(raw)
             except ValueError as exc:
                 raise ClusterError(
                     f"cluster {self.cluster}: {verb} {_where(resource, namespace, name)}: "

@@ -16,6 +16,11 @@ ADOPT = "sealgate.dev/adopt"
 RESTART = "sealgate.dev/restart"
 """Set to ``"false"`` on a workload to keep sealgate from restarting it."""
 
+RESTART_PENDING = "sealgate.dev/restart-pending"
+"""On a Secret: the checksum its users must carry (and, after a repair, the ``restartedAt``
+they must have reached), written with the data and removed once every user carries it, so a
+restart cut short by a crash or a lost answer is finished by any later sync."""
+
 RESTARTED_AT = "sealgate.dev/restartedAt"
 """Pod-template annotation that forces a rollout when the checksum alone cannot."""
 

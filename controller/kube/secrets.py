@@ -84,19 +84,78 @@ def live_checksum(key: bytes, secret: Mapping[str, Any]) -> str | None:
     return secret_checksum(key, data)
 
 
-def _annotations(desired: DesiredSecret, checksum: str) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A restart the Secret still asks of its users (its ``restart-pending`` annotation)."""
+
+    raw: str
+    checksum: str
+    restarted_at: str | None = None
+    """Set after a repair: users must also have a ``restartedAt`` at least this recent."""
+
+
+def pending_marker(checksum: str, restarted_at: str | None) -> str:
+    return checksum if restarted_at is None else f"{checksum} restartedAt={restarted_at}"
+
+
+def pending_of(secret: Mapping[str, Any] | None) -> Pending | None:
+    if secret is None or not is_managed(secret):
+        return None
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(names.RESTART_PENDING)
+    if not isinstance(raw, str):
+        return None
+    checksum, _, rest = raw.strip().partition(" ")
+    stamp = rest.strip().removeprefix("restartedAt=") if rest.strip() else None
+    return Pending(raw, checksum, stamp or None)
+
+
+def clear_pending(api: KubeApi, secret: Obj, pending: Pending) -> Obj | None:
+    """Drop the marker, unless the Secret changed since it was read (then a later sync
+    decides again). The body is the server's own copy: data is never rebuilt here."""
+    meta = secret.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    if annotations.get(names.RESTART_PENDING) != pending.raw:
+        return None
+    annotations.pop(names.RESTART_PENDING)
+    body: Obj = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            **{k: meta[k] for k in _KEPT_METADATA if k in meta},
+            "annotations": annotations,
+        },
+        "type": secret.get("type") or "Opaque",
+        "data": dict(secret.get("data") or {}),
+    }
+    name = str(meta.get("name", ""))
+    try:
+        return api.replace_secret(str(meta.get("namespace", "")), name, body)
+    except ClusterError as exc:
+        log.info("cluster %s: restart marker of Secret %s kept: %s", api.cluster, name, exc)
+        return None
+
+
+def _annotations(desired: DesiredSecret, checksum: str, restarted_at: str | None) -> dict[str, str]:
     p = desired.provenance
     out = {
         names.STORE_VERSION: str(p.store_version),
         names.CHANGE_ID: p.change_id,
         names.CHECKSUM: checksum,
+        # In the same request as the data: the intent to restart survives a crash.
+        names.RESTART_PENDING: pending_marker(checksum, restarted_at),
     }
     if p.pull_request is not None:
         out[names.PULL_REQUEST] = str(p.pull_request)
     return out
 
 
-def _body(desired: DesiredSecret, checksum: str, current: Mapping[str, Any] | None) -> Obj:
+def _body(
+    desired: DesiredSecret,
+    checksum: str,
+    current: Mapping[str, Any] | None,
+    restarted_at: str | None = None,
+) -> Obj:
     meta: Obj = {"name": desired.name, "namespace": desired.namespace}
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
@@ -110,7 +169,7 @@ def _body(desired: DesiredSecret, checksum: str, current: Mapping[str, Any] | No
         for stale in (names.ADOPT, names.LAST_APPLIED, names.PULL_REQUEST):
             annotations.pop(stale, None)
     labels[names.MANAGED_BY] = names.MANAGER
-    annotations.update(_annotations(desired, checksum))
+    annotations.update(_annotations(desired, checksum, restarted_at))
     meta["labels"] = labels
     meta["annotations"] = annotations
     return {
@@ -123,8 +182,14 @@ def _body(desired: DesiredSecret, checksum: str, current: Mapping[str, Any] | No
 
 
 def plan(
-    current: Mapping[str, Any] | None, desired: DesiredSecret, checksum: str, key: bytes
+    current: Mapping[str, Any] | None,
+    desired: DesiredSecret,
+    checksum: str,
+    key: bytes,
+    now: str = "",
 ) -> Plan:
+    """``now`` is the ``restartedAt`` a repair asks of the users (they must roll even though
+    their checksum annotation already matches)."""
     if current is None:
         return Plan(Action.CREATE, body=_body(desired, checksum, None))
     managed = is_managed(current)
@@ -151,7 +216,7 @@ def plan(
         return Plan(Action.UNCHANGED)
     return Plan(
         Action.UPDATE,
-        body=_body(desired, checksum, current),
+        body=_body(desired, checksum, current, (now or None) if annotated else None),
         adopting=not managed,
         repairing=annotated,
     )
@@ -163,6 +228,8 @@ def apply(
     checksum: str,
     key: bytes,
     current: Obj | None,
+    *,
+    now: str = "",
 ) -> Applied:
     """Carry out the plan for ``current``."""
     ns, name = desired.namespace, desired.name
@@ -174,7 +241,7 @@ def apply(
 
     conflicts = 0
     while True:
-        step = plan(current, desired, checksum, key)
+        step = plan(current, desired, checksum, key, now)
         try:
             if step.action is Action.UNCHANGED:
                 return Applied(result(SecretOutcome.UNCHANGED), current)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.crashpoint import crashpoint
 from controller.errors import ClusterError
 from controller.kube import names, secrets
 from controller.kube.api import WORKLOAD_KINDS, KubeApi, Obj
@@ -101,10 +102,13 @@ class ClusterSync:
         results: list[SecretSync] = []
         workloads: list[WorkloadOutcome] = []
         watches: list[_Watch] = []
+        now = self._now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         for namespace, items in by_namespace.items():
-            synced, repaired = self._sync_namespace(namespace, items, batch=batch)
+            synced, held = self._sync_namespace(namespace, items, batch=batch, now=now)
             results.extend(synced)
-            outcomes, pending = self._restart(namespace, synced, repaired, wait=wait)
+            if any(s.outcome in _WRITTEN for s in synced):
+                crashpoint("sync:secrets-written")
+            outcomes, pending = self._restart(namespace, synced, held, wait=wait)
             workloads.extend(outcomes)
             watches.extend(pending)
         workloads.extend(self._wait(watches, timeout_s))
@@ -133,9 +137,9 @@ class ClusterSync:
         return found
 
     def _sync_namespace(
-        self, namespace: str, items: Sequence[DesiredSecret], *, batch: bool
-    ) -> tuple[list[SecretSync], set[str]]:
-        """The outcome per Secret, and the names whose hand-edited data was restored."""
+        self, namespace: str, items: Sequence[DesiredSecret], *, batch: bool, now: str
+    ) -> tuple[list[SecretSync], dict[str, Obj]]:
+        """The outcome per Secret, and each Secret as the server now holds it."""
         try:
             current = self._current(namespace, items, batch=batch)
         except ClusterError as exc:
@@ -150,13 +154,13 @@ class ClusterSync:
                 )
                 for item in items
             ]
-            return failed, set()
+            return failed, {}
 
         checksums = {item.name: self.checksum(item.data) for item in items}
 
         def one(item: DesiredSecret) -> secrets.Applied:
             applied = secrets.apply(
-                self.api, item, checksums[item.name], self._key, current.get(item.name)
+                self.api, item, checksums[item.name], self._key, current.get(item.name), now=now
             )
             if applied.result.outcome in _WRITTEN and applied.secret is not None and self._events:
                 self._event(applied.secret, item, applied.result.outcome)
@@ -174,8 +178,8 @@ class ClusterSync:
                 done = list(pool.map(one, items))
         else:
             done = [one(item) for item in items]
-        repaired = {a.result.name for a in done if a.repaired}
-        return [a.result for a in done], repaired
+        held = {a.result.name: a.secret for a in done if a.secret is not None}
+        return [a.result for a in done], held
 
     def _event(self, obj: Obj, item: DesiredSecret, outcome: SecretOutcome) -> None:
         try:
@@ -188,19 +192,44 @@ class ClusterSync:
 
     # ---------------------------------------------------------------- workloads
 
+    def _markers(
+        self, synced: Sequence[SecretSync], held: Mapping[str, Obj]
+    ) -> dict[str, secrets.Pending]:
+        """The restarts each in-place Secret still asks for, read from the Secret itself."""
+        markers: dict[str, secrets.Pending] = {}
+        for s in synced:
+            if s.outcome not in _IN_PLACE:
+                continue
+            found = secrets.pending_of(held.get(s.name))
+            if found is not None:
+                markers[s.name] = found
+            elif s.outcome in _WRITTEN:
+                # Written this pass yet the answer showed no marker: restart all the same.
+                markers[s.name] = secrets.Pending("", s.checksum)
+        return markers
+
     def _restart(
-        self, namespace: str, synced: Sequence[SecretSync], repaired: set[str], *, wait: bool
+        self,
+        namespace: str,
+        synced: Sequence[SecretSync],
+        held: Mapping[str, Obj],
+        *,
+        wait: bool,
     ) -> tuple[list[WorkloadOutcome], list[_Watch]]:
         checksums = {s.name: s.checksum for s in synced if s.outcome in _IN_PLACE}
         written = {s.name for s in synced if s.outcome in _WRITTEN}
         if not checksums:
             return [], []
+        markers = self._markers(synced, held)
+        # A marker goes only when every user, of every kind, carries what it asks for.
+        settled = set(markers)
         outcomes: list[WorkloadOutcome] = []
         watches: list[_Watch] = []
         for kind in WORKLOAD_KINDS:
             try:
                 listed = self.api.list_workloads(kind, namespace)
             except ClusterError as exc:
+                settled.clear()
                 outcomes.append(
                     WorkloadOutcome(
                         self.cluster, kind, namespace, "", RolloutOutcome.FAILED, str(exc)
@@ -210,20 +239,26 @@ class ClusterSync:
             for workload in listed:
                 uses = tuple(sorted(referenced_secrets(workload) & checksums.keys()))
                 if uses:
-                    outcome, watch = self._restart_one(
+                    outcome, watch, done = self._restart_one(
                         kind,
                         namespace,
                         workload,
                         uses=uses,
                         checksums=checksums,
+                        markers=markers,
                         written=written,
-                        repaired=repaired,
                         wait=wait,
                     )
+                    if not done:
+                        settled.difference_update(uses)
                     if outcome is not None:
                         outcomes.append(outcome)
                     if watch is not None:
                         watches.append(watch)
+        for name in sorted(settled):
+            secret = held.get(name)
+            if secret is not None and markers[name].raw:
+                secrets.clear_pending(self.api, secret, markers[name])
         return outcomes, watches
 
     def _restart_one(
@@ -234,10 +269,12 @@ class ClusterSync:
         *,
         uses: tuple[str, ...],
         checksums: Mapping[str, str],
+        markers: Mapping[str, secrets.Pending],
         written: set[str],
-        repaired: set[str],
         wait: bool,
-    ) -> tuple[WorkloadOutcome | None, _Watch | None]:
+    ) -> tuple[WorkloadOutcome | None, _Watch | None, bool]:
+        """The outcome, a rollout to watch, and whether the workload now carries every
+        restart its Secrets' markers ask for (or opted out of them)."""
         name = name_of(workload)
 
         def outcome(state: RolloutOutcome, message: str = "") -> WorkloadOutcome:
@@ -246,43 +283,67 @@ class ClusterSync:
         current = template_annotations(workload)
         stale: dict[str, str] = {}
         ours = False
+        resumed = False
         for secret in uses:
             key, checksum = template_annotation(secret), checksums[secret]
-            if checksums_equal(current.get(key), checksum):
-                ours = True
-            # A workload that never carried the annotation and whose Secret did not change
-            # started after the Secret was written: it already has the content.
-            elif secret in written or key in current:
-                stale[key] = checksum
-            if secret in repaired:
-                # Pods started since the hand edit hold the edited data, yet the checksum
-                # annotation already matches: only a fresh timestamp starts a rollout.
-                stale[key] = checksum
-                stale[names.RESTARTED_AT] = self._now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            carries = checksums_equal(current.get(key), checksum)
+            ours = ours or carries
+            marker = markers.get(secret)
+            if marker is None:
+                # No restart asked for: a workload without the annotation started after the
+                # Secret was written (and its restarts finished), so it has the content.
+                if key in current and not carries:
+                    stale[key] = checksum
+                continue
+            wanted = marker.restarted_at
+            behind = wanted is not None and str(current.get(names.RESTARTED_AT, "")) < wanted
+            if carries and not behind:
+                continue
+            stale[key] = checksum
+            if wanted is not None and behind:
+                # After a repair the checksum already matches yet pods started since the
+                # hand edit hold the edited data: only a fresh timestamp starts a rollout.
+                stale[names.RESTARTED_AT] = max(stale.get(names.RESTARTED_AT, ""), wanted)
+            if secret not in written:
+                resumed = True
+        note = "finishing a restart an earlier sync left pending" if resumed else ""
         if not stale:
             status = rollout_status(kind, workload)
             if ours and status.failed:
-                return outcome(RolloutOutcome.FAILED, status.message), None
+                return outcome(RolloutOutcome.FAILED, status.message), None, True
             if ours and wait and status.watchable and not status.done:
                 # Restarted by an earlier sync that did not see it through (crash, failover).
-                return None, _Watch(kind, namespace, name, uses, "restarted by an earlier sync")
-            return outcome(RolloutOutcome.UNCHANGED), None
+                watch = _Watch(kind, namespace, name, uses, "restarted by an earlier sync")
+                return None, watch, True
+            return outcome(RolloutOutcome.UNCHANGED), None, True
         if restart_disabled(workload):
-            return outcome(
-                RolloutOutcome.SKIPPED,
-                f"restarts disabled by {names.RESTART}=false: pods keep the old content",
-            ), None
+            # The owner chose to keep the old content: nothing left to finish for it.
+            return (
+                outcome(
+                    RolloutOutcome.SKIPPED,
+                    f"restarts disabled by {names.RESTART}=false: pods keep the old content",
+                ),
+                None,
+                True,
+            )
         try:
             patched = self.api.patch_template_annotations(kind, namespace, name, stale)
         except ClusterError as exc:
-            return outcome(RolloutOutcome.FAILED, str(exc)), None
-        log.info("cluster %s: restarting %s %s/%s", self.cluster, kind, namespace, name)
+            return outcome(RolloutOutcome.FAILED, str(exc)), None, False
+        if resumed:
+            log.warning(
+                "cluster %s: restarting %s %s/%s: %s", self.cluster, kind, namespace, name, note
+            )
+        else:
+            log.info("cluster %s: restarting %s %s/%s", self.cluster, kind, namespace, name)
         status = rollout_status(kind, patched)
         if not status.watchable:
-            return outcome(RolloutOutcome.RESTARTED, status.message), None
+            message = f"{status.message} ({note})" if note else status.message
+            return outcome(RolloutOutcome.RESTARTED, message), None, True
         if not wait:
-            return outcome(RolloutOutcome.RESTARTED, "rollout started; not watched"), None
-        return None, _Watch(kind, namespace, name, uses)
+            message = "rollout started; not watched" + (f" ({note})" if note else "")
+            return outcome(RolloutOutcome.RESTARTED, message), None, True
+        return None, _Watch(kind, namespace, name, uses, note), True
 
     def _wait(self, watches: Sequence[_Watch], timeout_s: float) -> list[WorkloadOutcome]:
         outcomes: list[WorkloadOutcome] = []

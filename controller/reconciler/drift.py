@@ -1,8 +1,11 @@
 """Drift repair: make each cluster of an environment hold exactly what the store holds.
 
 A Secret edited or deleted by hand is rewritten from the store (its workloads roll, since
-their pods may have started with the edited content). Every repair is logged and counted;
-the store's API has no audit event for it, so the log line is the record.
+their pods may have started with the edited content). The restore carries its restart in
+the Secret itself (``sealgate.dev/restart-pending``), so a repair cut short by a crash is
+finished by the next pass, which sees the Secret unchanged but still asking for the restart.
+Every repair is logged and counted; the store's API has no audit event for it, so the log
+line is the record.
 """
 
 from __future__ import annotations

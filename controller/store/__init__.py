@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.store.crashpoint import APPLY_STEPS, CRASHPOINT_VARIABLE
+from controller.store.crashpoint import APPLY_STEPS, CRASHPOINT_VARIABLE, SYNC_STEPS
 from controller.store.store import Store
 from controller.store.types import (
     ApplyResult,
@@ -18,6 +18,7 @@ from controller.store.types import (
 __all__ = [
     "APPLY_STEPS",
     "CRASHPOINT_VARIABLE",
+    "SYNC_STEPS",
     "ApplyResult",
     "ApprovalRecord",
     "AuditRecord",

@@ -1,25 +1,7 @@
-"""Test hook: die at a named step, the way a power cut or OOM kill would.
-
-When the environment variable ``SEALGATE_CRASHPOINT`` equals a step's name, the process
-exits at once with status 137 (no cleanup, no ``finally`` blocks, no flushing): the crash
-tests run ``apply`` in a child process at every step and then check the store. Unset in
-production, this costs one dictionary lookup.
-"""
+"""The store's crash points (the hook itself is shared: see ``controller.crashpoint``)."""
 
 from __future__ import annotations
 
-import os
+from controller.crashpoint import APPLY_STEPS, CRASHPOINT_VARIABLE, SYNC_STEPS, crashpoint
 
-CRASHPOINT_VARIABLE = "SEALGATE_CRASHPOINT"
-APPLY_STEPS = (
-    "apply:opened",
-    "apply:blobs-written",
-    "apply:tree-written",
-    "apply:commit-written",
-    "apply:ref-updated",
-)
-
-
-def crashpoint(name: str) -> None:
-    if os.environ.get(CRASHPOINT_VARIABLE) == name:
-        os._exit(137)
+__all__ = ["APPLY_STEPS", "CRASHPOINT_VARIABLE", "SYNC_STEPS", "crashpoint"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from controller.kube.checksum import secret_checksum, template_annotation
 from controller.kube.results import DesiredSecret, Provenance
 from controller.kube.rollout import rollout_status
-from controller.kube.secrets import Action, plan
+from controller.kube.secrets import Action, pending_of, plan
 from controller.kube.workloads import referenced_secrets, restart_disabled
 
 KEY = b"k" * 32
@@ -238,6 +238,25 @@ def test_plans() -> None:
     assert (adopt.action, adopt.adopting) == (Action.UPDATE, True)
     immutable = {**current, "immutable": True, "data": {}}
     assert plan(immutable, DESIRED, SUM, KEY).action is Action.REFUSE
+
+
+def test_every_write_carries_the_restart_it_asks_for() -> None:
+    created = plan(None, DESIRED, SUM, KEY, "2026-01-01T00:00:00.000000Z")
+    assert created.body is not None
+    assert created.body["metadata"]["annotations"]["sealgate.dev/restart-pending"] == SUM
+    marker = pending_of(created.body)
+    assert marker is not None
+    assert (marker.checksum, marker.restarted_at) == (SUM, None)
+    # A repair asks for a fresh restartedAt too: the users' checksum already matches.
+    edited = _secret(MANAGED, {"sealgate.dev/checksum": SUM}, {"k": b"edited"})
+    repair = plan(edited, DESIRED, SUM, KEY, "2026-01-01T00:00:00.000000Z")
+    assert repair.body is not None
+    marker = pending_of(repair.body)
+    assert marker is not None
+    assert (marker.checksum, marker.restarted_at) == (SUM, "2026-01-01T00:00:00.000000Z")
+    # Only sealgate's own Secrets ask anything of their users.
+    foreign = _secret({}, {"sealgate.dev/restart-pending": SUM}, {"k": b"v"})
+    assert pending_of(foreign) is None
 
 
 def test_a_plan_never_shows_values() -> None:

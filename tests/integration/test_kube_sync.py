@@ -30,6 +30,7 @@ PROV = Provenance(store_version=7, change_id="chg-0007", pull_request=42)
 FAST = RetryPolicy(attempts=4, initial_s=0.01, max_s=0.05)
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 _names = itertools.count()
+PENDING = "sealgate.dev/restart-pending"
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +173,12 @@ REFERENCING = {
 }
 
 
+def annotations_of(server: KubeApiServer, ns: str, name: str = "app-secret") -> dict[str, str]:
+    secret = server.get("v1", "Secret", ns, name)
+    assert secret is not None
+    return dict(secret["metadata"]["annotations"])
+
+
 def outcomes(report: SyncReport) -> dict[tuple[str, str], RolloutOutcome]:
     return {(w.kind, w.name): w.outcome for w in report.workloads}
 
@@ -227,6 +234,8 @@ def test_first_sync_creates_the_secret_and_restarts_exactly_its_users(
         assert template[template_annotation("app-secret")] == targets.checksum(data)
     assert server.rollout_count(ns, "Deployment", "other") == 0
     assert server.rollout_count(ns, "Deployment", "opted-out") == 0
+    # Every user carries the checksum or opted out: nothing is left pending.
+    assert PENDING not in annotations_of(server, ns)
 
     events = [
         e
@@ -302,6 +311,34 @@ def test_a_hand_edit_of_the_data_is_repaired_and_its_users_restarted(
         assert server.rollout_count(ns, kind, name) == 2, (kind, name)
 
 
+def test_a_repair_whose_restarts_were_cut_short_restarts_the_users_on_the_next_sync(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    """The restored Secret keeps asking for a restart its users' checksum alone cannot show."""
+    server.put(workload(ns, "api", {"containers": [container(env=[env_ref("app-secret")])]}))
+    sync(targets, ns, {"password": b"right"})
+    secret = server.get("v1", "Secret", ns, "app-secret")
+    assert secret is not None
+    secret["data"]["password"] = base64.b64encode(b"wrong").decode()
+    server.put(secret)
+    server.forbid("patch", "deployments", ns)
+
+    cut = sync(targets, ns, {"password": b"right"})
+
+    assert "edited outside sealgate" in cut.secrets[0].message
+    assert outcomes(cut) == {("Deployment", "api"): RolloutOutcome.FAILED}
+    assert "restartedAt=" in annotations_of(server, ns)[PENDING]
+    server.clear_faults()
+    later = sync(targets, ns, {"password": b"right"})
+    again = sync(targets, ns, {"password": b"right"})
+
+    assert [s.outcome for s in later.secrets] == [SecretOutcome.UNCHANGED]
+    assert outcomes(later) == {("Deployment", "api"): RolloutOutcome.ROLLED}
+    assert outcomes(again) == {("Deployment", "api"): RolloutOutcome.UNCHANGED}
+    assert server.rollout_count(ns, "Deployment", "api") == 2
+    assert PENDING not in annotations_of(server, ns)
+
+
 def test_a_workload_restarted_by_an_interrupted_sync_is_finished_not_restarted_again(
     server: KubeApiServer, targets: KubeTargets, ns: str
 ) -> None:
@@ -369,6 +406,68 @@ def test_an_on_delete_statefulset_is_patched_but_not_watched(
     )
 
 
+@pytest.mark.parametrize("status", [None, 500, 503], ids=["dropped", "500", "503"])
+@pytest.mark.parametrize("verb", ["create", "update"])
+def test_a_committed_write_whose_answer_is_lost_still_restarts_each_user_exactly_once(
+    server: KubeApiServer, targets: KubeTargets, ns: str, verb: str, status: int | None
+) -> None:
+    """The server stores the Secret, the answer never arrives, the retry is told 409 and the
+    re-read finds it unchanged: the marker written with the data still restarts the user."""
+    if verb == "update":
+        sync(targets, ns, {"password": b"one"})
+    # Created after the Secret (or before it exists) and never restarted: no annotation.
+    server.put(workload(ns, "api", {"containers": [container(env=[env_ref("app-secret")])]}))
+    server.lose_answers(verb=verb, resource="secrets", status=status)
+    server.reset_request_log()
+
+    report = sync(targets, ns, {"password": b"two"})
+
+    answers = [r.status for r in server.request_log if r.resource == "secrets" and r.verb == verb]
+    assert answers[:2] == [status or 0, 409], answers
+    secret = server.get("v1", "Secret", ns, "app-secret")
+    assert secret is not None
+    assert base64.b64decode(secret["data"]["password"]) == b"two"
+    assert outcomes(report) == {("Deployment", "api"): RolloutOutcome.ROLLED}
+    assert report.ok
+    assert server.rollout_count(ns, "Deployment", "api") == 1
+    assert PENDING not in annotations_of(server, ns)
+
+    server.reset_request_log()
+    again = sync(targets, ns, {"password": b"two"})
+    assert set(outcomes(again).values()) == {RolloutOutcome.UNCHANGED}
+    assert writes(server, ns) == []
+    assert server.rollout_count(ns, "Deployment", "api") == 1
+
+
+def test_a_restart_that_could_not_be_made_stays_pending_until_a_later_sync_makes_it(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    server.put(workload(ns, "api", {"containers": [container(env=[env_ref("app-secret")])]}))
+    server.put(workload(ns, "worker", {"containers": [container(env=[env_ref("app-secret")])]}))
+    server.forbid("patch", "deployments", ns)
+
+    first = sync(targets, ns, {"password": b"one"})
+
+    assert set(outcomes(first).values()) == {RolloutOutcome.FAILED}
+    assert PENDING in annotations_of(server, ns)
+    server.clear_faults()
+    later = sync(targets, ns, {"password": b"one"})
+    assert [s.outcome for s in later.secrets] == [SecretOutcome.UNCHANGED]
+    assert outcomes(later) == {
+        ("Deployment", "api"): RolloutOutcome.ROLLED,
+        ("Deployment", "worker"): RolloutOutcome.ROLLED,
+    }
+    assert all("earlier sync left pending" in w.message for w in later.workloads)
+    assert PENDING not in annotations_of(server, ns)
+    for name in ("api", "worker"):
+        assert server.rollout_count(ns, "Deployment", name) == 1
+    # A workload created now started after the Secret: it is left alone.
+    server.put(workload(ns, "late", {"containers": [container(env=[env_ref("app-secret")])]}))
+    quiet = sync(targets, ns, {"password": b"one"})
+    assert outcomes(quiet)[("Deployment", "late")] is RolloutOutcome.UNCHANGED
+    assert server.rollout_count(ns, "Deployment", "late") == 0
+
+
 # ----------------------------------------------------------------------- concurrency
 
 
@@ -383,7 +482,8 @@ def test_a_stale_resource_version_conflict_is_retried(
 
     assert [s.outcome for s in report.secrets] == [SecretOutcome.UPDATED]
     updates = [r.status for r in server.request_log if r.verb == "update"]
-    assert updates == [409, 200]
+    # The last update drops the restart marker: no workload uses the Secret.
+    assert updates == [409, 200, 200]
     secret = server.get("v1", "Secret", ns, "app-secret")
     assert secret is not None
     assert base64.b64decode(secret["data"]["password"]) == b"two"
@@ -420,6 +520,7 @@ def test_a_not_found_on_update_is_re_read_like_a_conflict(
     assert [(r.verb, r.status) for r in writes(server, ns) if r.resource == "secrets"] == [
         ("update", 404),
         ("update", 200),
+        ("update", 200),  # the restart marker dropped
     ]
 
 
@@ -523,8 +624,12 @@ def test_an_unmanaged_secret_found_by_the_batch_path_is_refused_without_writes(
         ("taken", SecretOutcome.REFUSED),
         ("free", SecretOutcome.CREATED),
     ]
-    # A create names no object in its path: the one create is the free Secret's.
-    assert [r.verb for r in writes(server, ns) if r.resource == "secrets"] == ["create"]
+    # A create names no object in its path: the one create is the free Secret's, and the
+    # update drops its restart marker (no workload uses it).
+    assert [(r.verb, r.name) for r in writes(server, ns) if r.resource == "secrets"] == [
+        ("create", None),
+        ("update", "free"),
+    ]
     taken = server.get("v1", "Secret", ns, "taken")
     assert taken is not None
     assert "labels" not in taken["metadata"] or not taken["metadata"]["labels"]

@@ -45,6 +45,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         ("apply:blobs-written", True),
         ("apply:ref-updated", True),
         ("reconciler.after-apply", True),
+        ("sync:secrets-written", True),
         ("reconciler.after-sync", True),
         ("reconciler.after-report", False),
     ],
@@ -78,7 +79,9 @@ def test_a_crash_at_each_step_is_finished_exactly_once(
         assert stored.version == 1
         assert stored.data["password"] == b"crash-proof"
         assert controller.store.audit_verify().ok
-        assert world.secret() is not None
+        secret = world.secret()
+        assert secret is not None
+        assert "sealgate.dev/restart-pending" not in secret["metadata"]["annotations"]
         assert world.rollouts() == 1
         runs = world.checks(world.head(number), "sealgate/sync")
         assert [(r["status"], r["conclusion"]) for r in runs] == [("completed", "success")]

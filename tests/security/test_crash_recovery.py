@@ -29,7 +29,7 @@ from controller.sandbox.observe import wait_for
 from controller.sandbox.people import Person, open_change
 from controller.sandbox.runner import ControllerProcess
 from controller.sandbox.world import DEVELOPER, SECRET, SRES, World, build_world
-from controller.store import APPLY_STEPS
+from controller.store import APPLY_STEPS, SYNC_STEPS
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,7 @@ MIN_KILLS = 100
 MAX_CHANGES = 40
 CRASHPOINTS = (
     *APPLY_STEPS,
+    *SYNC_STEPS,
     "reconciler.after-merge",
     "reconciler.after-apply",
     "reconciler.after-sync",

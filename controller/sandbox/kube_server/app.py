@@ -83,6 +83,8 @@ class _Target:
     subresource: str | None = None
     namespace: str | None = None
     name: str | None = None
+    dropped: bool = False
+    """The request was served but its answer is cut off (an injected fault)."""
 
 
 def _json_response(body: Any, status: int = 200, content_type: str = JSON) -> Response:
@@ -189,10 +191,18 @@ class KubeApp:
                 subresource=target.subresource,
                 namespace=target.namespace,
                 name=target.name,
-                status=response.status_code,
+                status=0 if target.dropped else response.status_code,
                 user_agent=request.user_agent.string,
             )
         )
+        if target.dropped:
+            # Promise a body, send one byte of it and close: the client reads a broken
+            # answer, as when a connection dies after the server committed the write.
+            start_response(
+                "200 OK",
+                [("Content-Type", JSON), ("Content-Length", "64"), ("Connection", "close")],
+            )
+            return [b"{"]
         return response(environ, start_response)
 
     # --- routing -------------------------------------------------------------------------
@@ -274,8 +284,26 @@ class KubeApp:
         )
         if decision.delay_seconds > 0:
             time.sleep(decision.delay_seconds)
+        if decision.committed:
+            self._serve(request, target, rtype, namespace, dry_run=dry_run)
+            if decision.error is not None:
+                raise decision.error
+            target.dropped = True
+            return Response(status=200)
         if decision.error is not None:
             raise decision.error
+        return self._serve(request, target, rtype, namespace, dry_run=dry_run)
+
+    def _serve(
+        self,
+        request: Request,
+        target: _Target,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        dry_run: bool,
+    ) -> Response:
+        verb = target.verb
         name = target.name or ""
         if verb == "list":
             return self._list(request, rtype, namespace)

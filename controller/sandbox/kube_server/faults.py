@@ -23,6 +23,11 @@ class _Fault:
     verb: str | None
     resource: str | None
     delay_seconds: float
+    committed: bool = False
+
+
+DROP = 0
+"""A ``status`` for committed faults: no answer at all, the connection is cut mid-body."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class Decision:
 
     delay_seconds: float = 0.0
     error: ApiError | None = None
+    committed: bool = False
+    """Serve the request (the write is stored), then answer ``error`` or, with no error,
+    cut the connection: the client never learns that it succeeded."""
 
 
 def _matches_resource(wanted: str | None, resource: str, subresource: str | None) -> bool:
@@ -61,13 +69,16 @@ class FaultPlan:
         verb: str | None,
         resource: str | None,
         delay_seconds: float,
+        committed: bool = False,
     ) -> None:
         if verb is not None and verb not in VERBS:
             raise ValueError(f"unknown verb {verb!r}; use one of {sorted(VERBS)}")
         if count < 1:
             raise ValueError("count must be at least 1")
         with self._lock:
-            self._faults.append(_Fault(status, count, verb, resource, delay_seconds))
+            self._faults.append(
+                _Fault(status, count, verb, resource, delay_seconds, committed=committed)
+            )
 
     def clear(self) -> None:
         with self._lock:
@@ -107,7 +118,8 @@ class FaultPlan:
                     continue
                 fault.remaining -= 1
                 self._faults = [f for f in self._faults if f.remaining > 0]
-                return Decision(fault.delay_seconds, _fault_error(fault.status, rtype, name))
+                error = _fault_error(fault.status, rtype, name)
+                return Decision(fault.delay_seconds, error, committed=fault.committed)
         return Decision()
 
 

@@ -16,7 +16,7 @@ import yaml
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from controller.sandbox.kube_server.app import KubeApp
-from controller.sandbox.kube_server.faults import FaultPlan
+from controller.sandbox.kube_server.faults import DROP, FaultPlan
 from controller.sandbox.kube_server.request_log import RequestRecord
 from controller.sandbox.kube_server.resources import (
     NAMESPACES,
@@ -222,6 +222,21 @@ class KubeApiServer:
         only delays them."""
         self._faults.inject(
             status=status, count=count, verb=verb, resource=resource, delay_seconds=delay_seconds
+        )
+
+    def lose_answers(
+        self, *, verb: str, resource: str, count: int = 1, status: int | None = None
+    ) -> None:
+        """The next ``count`` matching writes are carried out and stored, and then their
+        answer is lost: ``status`` (500, 503, 504) instead of the result, or with None the
+        connection is cut before the body arrives."""
+        self._faults.inject(
+            status=DROP if status is None else status,
+            count=count,
+            verb=verb,
+            resource=resource,
+            delay_seconds=0.0,
+            committed=True,
         )
 
     def clear_faults(self) -> None:
