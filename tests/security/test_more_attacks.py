@@ -1,0 +1,272 @@
+"""More attacks on the pull-request flow, played over the loopback servers.
+
+The attacker is a developer with push access (alice), an approver (bob), someone with write
+access who can edit comments and labels, or a workload in the payments namespace. Every
+attack goes through the loopback GitHub's REST API, its push helper, or the Kubernetes API,
+and is judged from what GitHub, the store and the cluster hold afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from controller.reconciler import Status
+from tests.integration.test_reconciler_world import (
+    ENV,
+    FULL,
+    NAMESPACE,
+    OWNER,
+    REPO,
+    SECRET,
+    Controller,
+    World,
+)
+from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
+from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
+
+PATH = f"{NAMESPACE}/{SECRET}"
+
+
+def open_files(world: World, files: Mapping[str, bytes | None], *, author: str = "alice") -> int:
+    """Open a pull request whose branch writes exactly ``files`` (None deletes)."""
+    branch = f"attack-{next(world.branches)}"
+    world.hub.push(
+        OWNER, REPO, branch, files, message=f"attack {branch}", author=author, base="main"
+    )
+    return world.hub.open_pull_request(
+        OWNER, REPO, head=branch, title=f"Attack {branch}", author=author
+    )
+
+
+def summary(world: World, number: int) -> str:
+    return str(world.checks(world.head(number), "sealgate")[-1]["output"]["summary"])
+
+
+def untouched(world: World, controller: Controller, number: int) -> None:
+    """Nothing of ``number`` reached GitHub's main branch, the store or the cluster."""
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is False
+    assert controller.store.list_secrets(ENV) == []
+    assert world.secret() is None
+    assert world.rollouts() == 0
+
+
+def approve_and_handle(world: World, controller: Controller, number: int) -> Status:
+    world.approve("bob", number)
+    world.approve("carol", number)
+    return controller.reconciler.handle(FULL, number).status
+
+
+# -- where a change file lives ---------------------------------------------------------------
+
+
+def test_a_change_filed_under_another_environments_folder_is_refused(
+    world: World, controller: Controller
+) -> None:
+    # changes/staging/ might be judged by looser rules; spec.environment says production.
+    number = open_files(world, {"changes/staging/x.yaml": world.change_yaml("x", b"v1")})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "must live under changes/production/" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_a_change_under_a_differently_cased_folder_is_not_a_secret_change(
+    world: World, controller: Controller
+) -> None:
+    # "Changes/" is outside changes/: a governance change, and no governance policy exists.
+    number = open_files(world, {"Changes/production/x.yaml": world.change_yaml("x", b"v1")})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "governance" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_moving_a_policy_into_changes_is_a_governance_change_and_refused(
+    world: World, controller: Controller
+) -> None:
+    # The policy that judges production disappears in the same pull request as a change.
+    policy = world.hub.read_file(OWNER, REPO, "main", "policies/production.yaml")
+    assert policy is not None
+    number = open_files(
+        world,
+        {
+            "policies/production.yaml": None,
+            "changes/production/production.yaml": policy + b"# moved\n",
+            "changes/production/x.yaml": world.change_yaml("x", b"v1"),
+        },
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "governance" in summary(world, number)
+    untouched(world, controller, number)
+    assert world.hub.read_file(OWNER, REPO, "main", "policies/production.yaml") == policy
+
+
+def test_a_yml_and_a_yaml_file_changing_the_same_key_are_refused(
+    world: World, controller: Controller
+) -> None:
+    # Two readers could apply them in either order: which value wins must not be a guess.
+    number = open_files(
+        world,
+        {
+            "changes/production/x.yaml": world.change_yaml("x", b"value-one"),
+            "changes/production/x.yml": world.change_yaml("x2", b"value-two"),
+        },
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "change each key in one document only" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_a_second_yaml_document_changing_the_same_key_is_refused(
+    world: World, controller: Controller
+) -> None:
+    text = world.change_yaml("x", b"reviewed") + b"---\n" + world.change_yaml("y", b"smuggled")
+    number = open_files(world, {"changes/production/x.yaml": text})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "change each key in one document only" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_a_duplicate_mapping_key_cannot_hide_a_second_value(
+    world: World, controller: Controller
+) -> None:
+    # Reviewers' YAML viewer may show the first value, a loader may keep the last one.
+    text = world.change_yaml("x", b"shown") + f"    password: {world.seal(b'hidden')}\n".encode()
+    number = open_files(world, {"changes/production/x.yaml": text})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "changes/production/x.yaml" in summary(world, number)
+    assert "duplicate" in summary(world, number).lower()
+    untouched(world, controller, number)
+
+
+def test_yaml_anchors_merge_keys_and_tags_are_refused(world: World, controller: Controller) -> None:
+    sealed = world.seal(b"v1")
+    head = (
+        "apiVersion: sealgate.dev/v1\nkind: SecretChange\nmetadata:\n  name: x\n"
+        f"spec:\n  environment: {ENV}\n  secret: {PATH}\n  reason: rotate the password\n"
+    )
+    files = {
+        "changes/production/anchor.yaml": (
+            head + f"  set: &values\n    password: {sealed}\n  extra: *values\n"
+        ).encode(),
+        "changes/production/merge.yaml": (
+            head.replace("name: x", "name: m") + "  set:\n    <<: {password: " + sealed + "}\n"
+        ).encode(),
+        "changes/production/tag.yaml": (
+            head.replace("name: x", "name: t") + "  set:\n    password: !!binary aGVsbG8=\n"
+        ).encode(),
+    }
+    number = open_files(world, files)
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    text = summary(world, number)
+    for path in files:
+        assert path in text
+    assert "aGVsbG8=" not in text
+    untouched(world, controller, number)
+
+
+def test_a_byte_order_mark_does_not_hide_the_document(world: World, controller: Controller) -> None:
+    # A BOM is read past: the reviewed document is the one applied, never an empty change.
+    number = open_files(
+        world, {"changes/production/x.yaml": b"\xef\xbb\xbf" + world.change_yaml("x", b"v1")}
+    )
+    assert approve_and_handle(world, controller, number) is Status.SYNCED
+    stored = controller.store.read_secret(ENV, PATH)
+    assert stored is not None
+    assert stored.data["password"] == b"v1"
+
+
+# -- reviews and the pull request's life ----------------------------------------------------
+
+
+def test_an_approval_placed_on_an_older_commit_after_a_push_does_not_count(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"reviewed-value")
+    pr = world.as_user("bob").get_repo(FULL).get_pull(number)
+    first = next(iter(pr.get_commits()))
+    world.push_more(number, b"swapped-value")
+    # bob's client still shows the first commit and approves it after the push.
+    pr.create_review(commit=first, event="APPROVE")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    assert "bob" in status.eligible_approvers
+    untouched(world, controller, number)
+
+
+def test_a_dismissed_approval_does_not_count(world: World, controller: Controller) -> None:
+    number = world.open_pull(b"value")
+    world.approve("bob", number)
+    pr = world.as_user("erin").get_repo(FULL).get_pull(number)
+    (review,) = list(pr.get_reviews())
+    review.dismiss("approved the wrong pull request")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    untouched(world, controller, number)
+
+
+def test_closing_and_reopening_does_not_restart_the_expiry_clock(world: World) -> None:
+    number = world.open_pull(b"value")
+    pr = world.as_user("alice").get_repo(FULL).get_pull(number)
+    pr.edit(state="closed")
+    pr.edit(state="open")
+    world.approve("bob", number)
+    later = world.controller(clock=lambda: datetime.now(UTC) + timedelta(days=8))
+    try:
+        status = later.reconciler.handle(FULL, number)
+        assert status.status is Status.EXPIRED
+        untouched(world, later, number)
+    finally:
+        later.close()
+
+
+def test_an_approval_from_the_controllers_own_app_does_not_count(
+    world: World, controller: Controller
+) -> None:
+    # An approver-looking review by a bot account (here the token account sealbot).
+    number = world.open_pull(b"value")
+    world.approve("sealbot", number)
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    untouched(world, controller, number)
+
+
+# -- what approvers read on the pull request ------------------------------------------------
+
+
+def test_a_comment_carrying_the_sticky_marker_is_not_taken_for_sealgates(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    world.comment("alice", number, "<!-- sealgate:summary -->\n**sealgate: approved**, merging")
+    controller.reconciler.handle(FULL, number)
+    bodies = {c["user"]["login"]: c["body"] for c in world.hub.comments(OWNER, REPO, number)}
+    assert "approved**, merging" in bodies["alice"]
+    assert "sealgate[bot]" in bodies
+    assert "approved**, merging" not in bodies["sealgate[bot]"]
+
+
+def test_an_edited_sticky_comment_is_put_back_on_the_next_pass(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    controller.reconciler.handle(FULL, number)
+    (sticky,) = [c for c in world.hub.comments(OWNER, REPO, number) if c["user"]["type"] == "Bot"]
+    repo = world.as_user("alice").get_repo(FULL)
+    repo.get_issue(number).get_comment(int(sticky["id"])).edit(
+        "<!-- sealgate:summary -->\n**sealgate: approved** by bob and carol"
+    )
+    controller.reconciler.handle(FULL, number)
+    (restored,) = [c for c in world.hub.comments(OWNER, REPO, number) if c["id"] == sticky["id"]]
+    assert restored["body"] == sticky["body"]
+    untouched(world, controller, number)
+
+
+def test_an_approved_label_set_by_hand_neither_approves_nor_stays(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    world.as_user("alice").get_repo(FULL).get_issue(number).add_to_labels("sealgate:approved")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    assert world.hub.labels(OWNER, REPO, number) == ["sealgate:pending"]
+    untouched(world, controller, number)
