@@ -270,3 +270,79 @@ def test_an_approved_label_set_by_hand_neither_approves_nor_stays(
     assert status.status is Status.PENDING
     assert world.hub.labels(OWNER, REPO, number) == ["sealgate:pending"]
     untouched(world, controller, number)
+
+
+# -- what a workload in the namespace can do ------------------------------------------------
+
+
+def test_a_secret_pre_created_by_a_workload_is_not_overwritten(
+    world: World, controller: Controller
+) -> None:
+    # A workload creates the name first, hoping sealgate fills it with production values.
+    planted = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": SECRET,
+            "namespace": NAMESPACE,
+            "annotations": {"sealgate.dev/change-id": f"{ENV}/pr-1", "sealgate.dev/checksum": "0"},
+        },
+        "type": "Opaque",
+        "data": {"password": "cGxhbnRlZA=="},
+    }
+    world.kube.put(planted)
+    number = world.open_pull(b"production-value")
+    assert approve_and_handle(world, controller, number) is Status.FAILED
+    secret = world.secret()
+    assert secret is not None
+    assert secret["data"] == {"password": "cGxhbnRlZA=="}
+    assert world.rollouts() == 0
+    (sync,) = world.checks(world.head(number), "sealgate/sync")
+    assert sync["conclusion"] == "failure"
+    assert "sealgate.dev/adopt=true" in sync["output"]["summary"]
+    assert "production-value" not in sync["output"]["summary"]
+
+
+def test_drift_repair_writes_no_stored_value_into_a_look_alike_secret(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"production-value")
+    assert approve_and_handle(world, controller, number) is Status.SYNCED
+    # Same name, another namespace; and another name with sealgate's label and annotations.
+    world.kube.create_namespace("orders")
+    look_alikes = [("orders", SECRET), (NAMESPACE, "db-copy")]
+    for namespace, name in look_alikes:
+        world.kube.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "sealgate"},
+                    "annotations": {"sealgate.dev/change-id": f"{ENV}/pr-{number}"},
+                },
+                "type": "Opaque",
+                "data": {},
+            }
+        )
+    controller.reconciler.repair_drift()
+    for namespace, name in look_alikes:
+        secret = world.kube.get("v1", "Secret", namespace, name)
+        assert secret is not None
+        assert not secret.get("data")
+
+
+def test_a_key_kubernetes_would_refuse_is_refused_before_the_merge(
+    world: World, controller: Controller
+) -> None:
+    # Kubernetes refuses Secret keys starting with '..' ('..data' is the kubelet's own link in
+    # a mounted volume): merged and stored, the Secret could then never be written again.
+    sealed = world.seal(b"v", key="..data")
+    text = world.change_yaml("x", b"v1").replace(
+        b"  set:\n", f"  set:\n    ..data: {sealed}\n".encode()
+    )
+    number = open_files(world, {"changes/production/x.yaml": text})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "spec.set...data: key may not be '.' or start with '..'" in summary(world, number)
+    untouched(world, controller, number)
