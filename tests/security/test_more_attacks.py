@@ -8,11 +8,22 @@ and is judged from what GitHub, the store and the cluster hold afterwards.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from controller.github import WebhookEvent
 
 from controller.reconciler import Status
+from controller.run.metrics import Metrics
+from controller.server.app import ControllerApp, Readiness
+from controller.server.http import HttpServer
+from controller.server.webhook_app import WebhookApp
 from tests.integration.test_reconciler_world import (
+    CANARY,
     ENV,
     FULL,
     NAMESPACE,
@@ -409,3 +420,52 @@ def test_a_pull_request_merged_around_sealgate_is_never_applied(
     assert controller.store.list_secrets(ENV) == []
     assert world.secret() is None
     assert world.rollouts() == 0
+
+
+# -- the controller's HTTP API --------------------------------------------------------------
+
+
+def test_the_status_api_shows_no_value_and_answers_nothing_it_does_not_know(
+    world: World, controller: Controller
+) -> None:
+    sealed = world.seal(CANARY)
+    number = world.open_pull(b"", sealed=sealed)
+    assert approve_and_handle(world, controller, number) is Status.SYNCED
+
+    def status(repo: str, pull: int) -> dict[str, Any] | None:
+        found = controller.reconciler.status(repo, pull)
+        return None if found is None else found.to_json()
+
+    metrics = Metrics()
+    events: queue.Queue[WebhookEvent] = queue.Queue(maxsize=4)
+    app = ControllerApp(
+        webhooks=WebhookApp(b"webhook-secret", events),
+        readiness=Readiness(),
+        metrics=metrics.render,
+        metrics_content_type=metrics.content_type,
+        status=status,
+    )
+    server = HttpServer("127.0.0.1", 0, app)
+    server.start()
+    try:
+        known = requests.get(f"{server.url}/v1/requests/{FULL}/{number}", timeout=10)
+        assert known.status_code == 200
+        assert known.json()["status"] == "synced"
+        assert CANARY.decode() not in known.text
+        assert sealed.split(":")[2] not in known.text
+        for path in (
+            f"/v1/requests/{FULL}/{number + 1}",
+            f"/v1/requests/{OWNER}/other/{number}",
+            f"/v1/requests/{OWNER}/..%2F..%2Fetc/{number}",
+            f"/v1/requests/{FULL}/0",
+        ):
+            answer = requests.get(f"{server.url}{path}", timeout=10)
+            assert answer.status_code in (400, 404), path
+            assert CANARY.decode() not in answer.text
+        assert (
+            requests.post(f"{server.url}/v1/requests/{FULL}/{number}", timeout=10).status_code
+            == 405
+        )
+        assert not events.qsize()
+    finally:
+        server.stop()
