@@ -9,14 +9,15 @@ and is judged from what GitHub, the store and the cluster hold afterwards.
 from __future__ import annotations
 
 import queue
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from controller.github import WebhookEvent
-
 from controller.reconciler import Status
 from controller.run.metrics import Metrics
 from controller.server.app import ControllerApp, Readiness
@@ -469,3 +470,55 @@ def test_the_status_api_shows_no_value_and_answers_nothing_it_does_not_know(
         assert not events.qsize()
     finally:
         server.stop()
+
+
+# -- git objects a push can carry ------------------------------------------------------------
+
+
+def push_entries(world: World, entries: Mapping[str, tuple[str, str]], *, author: str) -> int:
+    """Push a commit adding ``path -> (mode, blob-or-commit sha)`` entries, as a local git
+    client could (symlinks, submodules), and open a pull request for it."""
+    # The server's push helper writes regular files only; a git client can push any mode.
+    hub = world.hub._hub
+    repo = hub.repo(OWNER, REPO)
+    branch = f"attack-{next(world.branches)}"
+    base = repo.git.branch_sha("main")
+    assert base is not None
+    sha = repo.git.commit_files(
+        base, {}, message="tree", author=hub.person(author), committer=hub.person(author)
+    )
+    g = repo.git._repo.git
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": tmp}
+        g.read_tree(sha, env=env)
+        for path, (mode, obj) in entries.items():
+            g.update_index("--add", "--cacheinfo", f"{mode},{obj},{path}", env=env)
+        tree = str(g.write_tree(env=env))
+    who = hub.person(author)
+    commit = repo.git.commit_tree(tree, [base], "link", who, who)
+    repo.git.set_branch(branch, commit, None)
+    return world.hub.open_pull_request(OWNER, REPO, head=branch, title="links", author=author)
+
+
+def test_a_symlink_or_submodule_under_changes_is_not_followed(
+    world: World, controller: Controller
+) -> None:
+    g = world.hub._hub.repo(OWNER, REPO).git._repo.git
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(b"../../policies/production.yaml")
+        f.flush()
+        link = str(g.hash_object("-w", "--no-filters", f.name))
+    main = world.hub.branch_sha(OWNER, REPO, "main")
+    number = push_entries(
+        world,
+        {
+            "changes/production/link.yaml": ("120000", link),
+            "changes/production/module": ("160000", main),
+        },
+        author="alice",
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    text = summary(world, number)
+    assert "changes/production/link.yaml:1: a document must be a mapping" in text
+    assert "changes/production/module: listed by GitHub but not readable" in text
+    untouched(world, controller, number)
