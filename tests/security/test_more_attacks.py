@@ -522,3 +522,80 @@ def test_a_symlink_or_submodule_under_changes_is_not_followed(
     assert "changes/production/link.yaml:1: a document must be a mapping" in text
     assert "changes/production/module: listed by GitHub but not readable" in text
     untouched(world, controller, number)
+
+
+# -- completion records and races -----------------------------------------------------------
+
+
+def test_a_sync_status_forged_by_a_developer_does_not_stop_delivery(world: World) -> None:
+    # With token auth the completion record is a commit status, which anyone with write
+    # access can post under the same context.
+    controller = world.controller(token=world.tokens["sealbot"])
+    try:
+        number = world.open_pull(b"approved-value")
+        world.approve("bob", number)
+        head = world.head(number)
+        repo = world.as_user("alice").get_repo(FULL)
+        repo.get_commit(head).create_status(
+            "success", description="sealgate/sync: synced", context="sealgate/sync"
+        )
+        # An admin merges by hand an approved request; sealgate must still deliver it.
+        world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+        assert number in controller.reconciler.work_items(FULL)
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+        stored = controller.store.read_secret(ENV, PATH)
+        assert stored is not None
+        assert stored.data["password"] == b"approved-value"
+        assert world.rollouts() == 1
+    finally:
+        controller.close()
+
+
+CRITICAL_POLICY = b"""\
+apiVersion: sealgate.dev/v1
+kind: ApprovalPolicy
+metadata:
+  name: production-critical
+spec:
+  environments: [production]
+  secrets: ["**"]
+  tiers: [critical]
+  approvals:
+    required: 1
+    teams: [acme/secops]
+"""
+
+
+def test_an_approval_given_before_a_tier_was_raised_is_judged_again_at_the_new_tier(
+    world: World, controller: Controller
+) -> None:
+    world.hub.push(
+        OWNER,
+        REPO,
+        "main",
+        {"policies/critical.yaml": CRITICAL_POLICY},
+        message="critical tier",
+        author="erin",
+    )
+    raise_tier = open_files(
+        world,
+        {
+            "changes/production/raise.yaml": world.change_yaml("raise", b"first").replace(
+                b"  set:\n", b"  tier: critical\n  set:\n"
+            )
+        },
+    )
+    racing = world.open_pull(b"racing-value")
+    # bob approves the racing change while the secret is still 'sensitive'...
+    world.approve("bob", racing)
+    world.approve("bob", raise_tier)
+    world.approve("dave", raise_tier)
+    # ...and the tier-raising change lands first.
+    assert controller.reconciler.handle(FULL, raise_tier).status is Status.SYNCED
+    status = controller.reconciler.handle(FULL, racing)
+    assert status.status is Status.PENDING
+    assert "dave" in status.eligible_approvers
+    assert world.hub.pull(OWNER, REPO, racing)["merged"] is False
+    stored = controller.store.read_secret(ENV, PATH)
+    assert stored is not None
+    assert (stored.data["password"], stored.tier.value) == (b"first", "critical")
