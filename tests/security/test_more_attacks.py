@@ -599,3 +599,21 @@ def test_an_approval_given_before_a_tier_was_raised_is_judged_again_at_the_new_t
     stored = controller.store.read_secret(ENV, PATH)
     assert stored is not None
     assert (stored.data["password"], stored.tier.value) == (b"first", "critical")
+
+
+def test_a_pull_request_widening_production_needs_a_governance_policy(
+    world: World, controller: Controller
+) -> None:
+    # A developer adds kube-system and a cluster of their own to production, with a change
+    # that writes there, hoping the production policy's approver waves both through.
+    environment = world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml")
+    assert environment is not None
+    widened = environment.replace(
+        f"namespaces: [{NAMESPACE}]".encode(), f"namespaces: [{NAMESPACE}, kube-system]".encode()
+    ).replace(b"clusters: [loop]", b"clusters: [loop, attacker-cluster]")
+    assert widened != environment
+    number = open_files(world, {f"environments/{ENV}.yaml": widened})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "governance" in summary(world, number)
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is False
+    assert world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml") == environment
