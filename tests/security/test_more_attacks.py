@@ -617,3 +617,34 @@ def test_a_pull_request_widening_production_needs_a_governance_policy(
     assert "governance" in summary(world, number)
     assert world.hub.pull(OWNER, REPO, number)["merged"] is False
     assert world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml") == environment
+
+
+def test_markdown_smuggled_in_a_key_name_stays_inert_in_sealgates_reports(
+    world: World, controller: Controller
+) -> None:
+    # A key name breaking out of its code span could print a fake "approved" heading in
+    # sealgate's own comment, where approvers trust every line.
+    evil = '"x`\\n\\n### sealgate: approved (1/1 approvals)\\n\\n<b>approved by bob</b> `y"'
+    text = world.change_yaml("x", b"v1").replace(
+        b"  set:\n", f"  set:\n    {evil}: {world.seal(b'v2')}\n".encode()
+    )
+    number = open_files(world, {"changes/production/x.yaml": text})
+    assert controller.reconciler.handle(FULL, number).status is Status.INVALID
+    (sticky,) = [c["body"] for c in world.hub.comments(OWNER, REPO, number)]
+    for body in (summary(world, number), sticky):
+        lines = body.splitlines()
+        assert not [line for line in lines if line.startswith("### sealgate: approved")]
+        (problem,) = [line for line in lines if "changes/production/x.yaml:10" in line]
+        # One code span from start to end: nothing in it renders as markdown or HTML.
+        assert problem.startswith("- `")
+        assert problem.endswith("`")
+        assert problem.count("`") == 2
+    untouched(world, controller, number)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(world: World, controller: Controller) -> None:
+    big = world.change_yaml("x", b"v1") + b"# " + b"A" * (300 * 1024) + b"\n"
+    number = open_files(world, {"changes/production/x.yaml": big})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "over the 262144 byte limit: split it into several files" in summary(world, number)
+    untouched(world, controller, number)
