@@ -29,10 +29,12 @@ from tests.integration.test_reconciler_world import (
     FULL,
     NAMESPACE,
     OWNER,
+    POLICY_YAML,
     REPO,
     SECRET,
     Controller,
     World,
+    build_world,
 )
 from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
@@ -648,3 +650,24 @@ def test_a_file_over_the_size_limit_is_refused_unread(world: World, controller: 
     assert approve_and_handle(world, controller, number) is Status.INVALID
     assert "over the 262144 byte limit: split it into several files" in summary(world, number)
     untouched(world, controller, number)
+
+
+def test_logins_differing_only_in_case_are_one_person(tmp_path: Path) -> None:
+    # The policy spells its approvers differently from GitHub; carol also pushed a commit.
+    policy = POLICY_YAML.replace(b"users: [bob, carol]", b"users: [BOB, Carol]")
+    world = build_world(tmp_path, policy=policy)
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"v1")
+        world.push_more(number, b"v2", author="carol")
+        world.approve("carol", number)
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.PENDING
+        assert "carol" not in status.eligible_approvers
+        untouched(world, controller, number)
+        world.approve("bob", number)
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+    finally:
+        controller.close()
+        world.hub.stop()
+        world.kube.stop()
