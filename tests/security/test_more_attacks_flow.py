@@ -1,0 +1,381 @@
+"""Attacks on the rest of the flow: reviews and the pull request's life, what approvers read,
+what a workload in the namespace can do, merges around sealgate and forged completion
+records, races, governance, and the controller's HTTP API.
+
+The attacker is a developer (alice), an approver, someone with write access who edits
+comments and labels, or a workload in the payments namespace. Every attack goes through the
+loopback servers' APIs and is judged from what GitHub, the store and the cluster hold.
+"""
+
+from __future__ import annotations
+
+import queue
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from controller.github import WebhookEvent
+from controller.reconciler import Status
+from controller.run.metrics import Metrics
+from controller.server.app import ControllerApp, Readiness
+from controller.server.http import HttpServer
+from controller.server.webhook_app import WebhookApp
+from tests.integration.test_reconciler_world import (
+    CANARY,
+    ENV,
+    FULL,
+    NAMESPACE,
+    OWNER,
+    POLICY_YAML,
+    REPO,
+    SECRET,
+    Controller,
+    World,
+    build_world,
+)
+from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
+from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
+from tests.security.attack_support import (
+    PATH,
+    approve_and_handle,
+    open_files,
+    summary,
+    untouched,
+)
+
+# -- reviews and the pull request's life ----------------------------------------------------
+
+
+def test_an_approval_placed_on_an_older_commit_after_a_push_does_not_count(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"reviewed-value")
+    pr = world.as_user("bob").get_repo(FULL).get_pull(number)
+    first = next(iter(pr.get_commits()))
+    world.push_more(number, b"swapped-value")
+    # bob's client still shows the first commit and approves it after the push.
+    pr.create_review(commit=first, event="APPROVE")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    assert "bob" in status.eligible_approvers
+    untouched(world, controller, number)
+
+
+def test_a_dismissed_approval_does_not_count(world: World, controller: Controller) -> None:
+    number = world.open_pull(b"value")
+    world.approve("bob", number)
+    pr = world.as_user("erin").get_repo(FULL).get_pull(number)
+    (review,) = list(pr.get_reviews())
+    review.dismiss("approved the wrong pull request")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    untouched(world, controller, number)
+
+
+def test_closing_and_reopening_does_not_restart_the_expiry_clock(world: World) -> None:
+    number = world.open_pull(b"value")
+    pr = world.as_user("alice").get_repo(FULL).get_pull(number)
+    pr.edit(state="closed")
+    pr.edit(state="open")
+    world.approve("bob", number)
+    later = world.controller(clock=lambda: datetime.now(UTC) + timedelta(days=8))
+    try:
+        status = later.reconciler.handle(FULL, number)
+        assert status.status is Status.EXPIRED
+        untouched(world, later, number)
+    finally:
+        later.close()
+
+
+def test_an_approval_from_the_controllers_own_app_does_not_count(
+    world: World, controller: Controller
+) -> None:
+    # An approver-looking review by a bot account (here the token account sealbot).
+    number = world.open_pull(b"value")
+    world.approve("sealbot", number)
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    untouched(world, controller, number)
+
+
+def test_logins_differing_only_in_case_are_one_person(tmp_path: Path) -> None:
+    # The policy spells its approvers differently from GitHub; carol also pushed a commit.
+    policy = POLICY_YAML.replace(b"users: [bob, carol]", b"users: [BOB, Carol]")
+    world = build_world(tmp_path, policy=policy)
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"v1")
+        world.push_more(number, b"v2", author="carol")
+        world.approve("carol", number)
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.PENDING
+        assert "carol" not in status.eligible_approvers
+        untouched(world, controller, number)
+        world.approve("bob", number)
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+    finally:
+        controller.close()
+        world.hub.stop()
+        world.kube.stop()
+
+
+# -- what approvers read on the pull request ------------------------------------------------
+
+
+def test_a_comment_carrying_the_sticky_marker_is_not_taken_for_sealgates(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    world.comment("alice", number, "<!-- sealgate:summary -->\n**sealgate: approved**, merging")
+    controller.reconciler.handle(FULL, number)
+    bodies = {c["user"]["login"]: c["body"] for c in world.hub.comments(OWNER, REPO, number)}
+    assert "approved**, merging" in bodies["alice"]
+    assert "sealgate[bot]" in bodies
+    assert "approved**, merging" not in bodies["sealgate[bot]"]
+
+
+def test_an_edited_sticky_comment_is_put_back_on_the_next_pass(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    controller.reconciler.handle(FULL, number)
+    (sticky,) = [c for c in world.hub.comments(OWNER, REPO, number) if c["user"]["type"] == "Bot"]
+    repo = world.as_user("alice").get_repo(FULL)
+    repo.get_issue(number).get_comment(int(sticky["id"])).edit(
+        "<!-- sealgate:summary -->\n**sealgate: approved** by bob and carol"
+    )
+    controller.reconciler.handle(FULL, number)
+    (restored,) = [c for c in world.hub.comments(OWNER, REPO, number) if c["id"] == sticky["id"]]
+    assert restored["body"] == sticky["body"]
+    untouched(world, controller, number)
+
+
+def test_an_approved_label_set_by_hand_neither_approves_nor_stays(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"value")
+    world.as_user("alice").get_repo(FULL).get_issue(number).add_to_labels("sealgate:approved")
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING
+    assert world.hub.labels(OWNER, REPO, number) == ["sealgate:pending"]
+    untouched(world, controller, number)
+
+
+# -- what a workload in the namespace can do ------------------------------------------------
+
+
+def test_a_secret_pre_created_by_a_workload_is_not_overwritten(
+    world: World, controller: Controller
+) -> None:
+    # A workload creates the name first, hoping sealgate fills it with production values.
+    planted = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": SECRET,
+            "namespace": NAMESPACE,
+            "annotations": {"sealgate.dev/change-id": f"{ENV}/pr-1", "sealgate.dev/checksum": "0"},
+        },
+        "type": "Opaque",
+        "data": {"password": "cGxhbnRlZA=="},
+    }
+    world.kube.put(planted)
+    number = world.open_pull(b"production-value")
+    assert approve_and_handle(world, controller, number) is Status.FAILED
+    secret = world.secret()
+    assert secret is not None
+    assert secret["data"] == {"password": "cGxhbnRlZA=="}
+    assert world.rollouts() == 0
+    (sync,) = world.checks(world.head(number), "sealgate/sync")
+    assert sync["conclusion"] == "failure"
+    assert "sealgate.dev/adopt=true" in sync["output"]["summary"]
+    assert "production-value" not in sync["output"]["summary"]
+
+
+def test_drift_repair_writes_no_stored_value_into_a_look_alike_secret(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"production-value")
+    assert approve_and_handle(world, controller, number) is Status.SYNCED
+    # Same name, another namespace; and another name with sealgate's label and annotations.
+    world.kube.create_namespace("orders")
+    look_alikes = [("orders", SECRET), (NAMESPACE, "db-copy")]
+    for namespace, name in look_alikes:
+        world.kube.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app.kubernetes.io/managed-by": "sealgate"},
+                    "annotations": {"sealgate.dev/change-id": f"{ENV}/pr-{number}"},
+                },
+                "type": "Opaque",
+                "data": {},
+            }
+        )
+    controller.reconciler.repair_drift()
+    for namespace, name in look_alikes:
+        secret = world.kube.get("v1", "Secret", namespace, name)
+        assert secret is not None
+        assert not secret.get("data")
+
+
+# -- merges, completion records, races and governance --------------------------------------
+
+
+def test_a_pull_request_merged_around_sealgate_is_never_applied(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull(b"unreviewed-value")
+    world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.FAILED
+    assert "merged by erin without an approved sealgate decision" in " ".join(status.messages)
+    assert controller.store.list_secrets(ENV) == []
+    assert world.secret() is None
+    assert world.rollouts() == 0
+
+
+def test_a_sync_status_forged_by_a_developer_does_not_stop_delivery(world: World) -> None:
+    # With token auth the completion record is a commit status, which anyone with write
+    # access can post under the same context.
+    controller = world.controller(token=world.tokens["sealbot"])
+    try:
+        number = world.open_pull(b"approved-value")
+        world.approve("bob", number)
+        head = world.head(number)
+        repo = world.as_user("alice").get_repo(FULL)
+        repo.get_commit(head).create_status(
+            "success", description="sealgate/sync: synced", context="sealgate/sync"
+        )
+        # An admin merges by hand an approved request; sealgate must still deliver it.
+        world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+        assert number in controller.reconciler.work_items(FULL)
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+        stored = controller.store.read_secret(ENV, PATH)
+        assert stored is not None
+        assert stored.data["password"] == b"approved-value"
+        assert world.rollouts() == 1
+    finally:
+        controller.close()
+
+
+CRITICAL_POLICY = b"""\
+apiVersion: sealgate.dev/v1
+kind: ApprovalPolicy
+metadata:
+  name: production-critical
+spec:
+  environments: [production]
+  secrets: ["**"]
+  tiers: [critical]
+  approvals:
+    required: 1
+    teams: [acme/secops]
+"""
+
+
+def test_an_approval_given_before_a_tier_was_raised_is_judged_again_at_the_new_tier(
+    world: World, controller: Controller
+) -> None:
+    world.hub.push(
+        OWNER,
+        REPO,
+        "main",
+        {"policies/critical.yaml": CRITICAL_POLICY},
+        message="critical tier",
+        author="erin",
+    )
+    raise_tier = open_files(
+        world,
+        {
+            "changes/production/raise.yaml": world.change_yaml("raise", b"first").replace(
+                b"  set:\n", b"  tier: critical\n  set:\n"
+            )
+        },
+    )
+    racing = world.open_pull(b"racing-value")
+    # bob approves the racing change while the secret is still 'sensitive'...
+    world.approve("bob", racing)
+    world.approve("bob", raise_tier)
+    world.approve("dave", raise_tier)
+    # ...and the tier-raising change lands first.
+    assert controller.reconciler.handle(FULL, raise_tier).status is Status.SYNCED
+    status = controller.reconciler.handle(FULL, racing)
+    assert status.status is Status.PENDING
+    assert "dave" in status.eligible_approvers
+    assert world.hub.pull(OWNER, REPO, racing)["merged"] is False
+    stored = controller.store.read_secret(ENV, PATH)
+    assert stored is not None
+    assert (stored.data["password"], stored.tier.value) == (b"first", "critical")
+
+
+def test_a_pull_request_widening_production_needs_a_governance_policy(
+    world: World, controller: Controller
+) -> None:
+    # A developer adds kube-system and a cluster of their own to production, with a change
+    # that writes there, hoping the production policy's approver waves both through.
+    environment = world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml")
+    assert environment is not None
+    widened = environment.replace(
+        f"namespaces: [{NAMESPACE}]".encode(), f"namespaces: [{NAMESPACE}, kube-system]".encode()
+    ).replace(b"clusters: [loop]", b"clusters: [loop, attacker-cluster]")
+    assert widened != environment
+    number = open_files(world, {f"environments/{ENV}.yaml": widened})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "governance" in summary(world, number)
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is False
+    assert world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml") == environment
+
+
+# -- the controller's HTTP API --------------------------------------------------------------
+
+
+def test_the_status_api_shows_no_value_and_answers_nothing_it_does_not_know(
+    world: World, controller: Controller
+) -> None:
+    sealed = world.seal(CANARY)
+    number = world.open_pull(b"", sealed=sealed)
+    assert approve_and_handle(world, controller, number) is Status.SYNCED
+
+    def status(repo: str, pull: int) -> dict[str, Any] | None:
+        found = controller.reconciler.status(repo, pull)
+        return None if found is None else found.to_json()
+
+    metrics = Metrics()
+    events: queue.Queue[WebhookEvent] = queue.Queue(maxsize=4)
+    app = ControllerApp(
+        webhooks=WebhookApp(b"webhook-secret", events),
+        readiness=Readiness(),
+        metrics=metrics.render,
+        metrics_content_type=metrics.content_type,
+        status=status,
+    )
+    server = HttpServer("127.0.0.1", 0, app)
+    server.start()
+    try:
+        known = requests.get(f"{server.url}/v1/requests/{FULL}/{number}", timeout=10)
+        assert known.status_code == 200
+        assert known.json()["status"] == "synced"
+        assert CANARY.decode() not in known.text
+        assert sealed.split(":")[2] not in known.text
+        for path in (
+            f"/v1/requests/{FULL}/{number + 1}",
+            f"/v1/requests/{OWNER}/other/{number}",
+            f"/v1/requests/{OWNER}/..%2F..%2Fetc/{number}",
+            f"/v1/requests/{FULL}/0",
+        ):
+            answer = requests.get(f"{server.url}{path}", timeout=10)
+            assert answer.status_code in (400, 404), path
+            assert CANARY.decode() not in answer.text
+        assert (
+            requests.post(f"{server.url}/v1/requests/{FULL}/{number}", timeout=10).status_code
+            == 405
+        )
+        assert not events.qsize()
+    finally:
+        server.stop()
