@@ -290,3 +290,18 @@ def test_a_file_over_the_size_limit_is_refused_unread(world: World, controller: 
     assert approve_and_handle(world, controller, number) is Status.INVALID
     assert "over the 262144 byte limit: split it into several files" in summary(world, number)
     untouched(world, controller, number)
+
+
+def test_markdown_smuggled_in_a_file_name_stays_inert_in_sealgates_reports(
+    world: World, controller: Controller
+) -> None:
+    path = "changes/production/a`\n\n### sealgate: approved (1/1 approvals)\n\n<b>x</b>.yaml"
+    number = open_files(world, {path: b"not: [valid\n"})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    lines = summary(world, number).splitlines()
+    assert not [line for line in lines if line.startswith("### sealgate: approved")]
+    (problem,) = [line for line in lines if "changes/production/a" in line]
+    assert problem.startswith("- `")
+    assert problem.endswith("`")
+    assert problem.count("`") == 2
+    untouched(world, controller, number)
