@@ -305,3 +305,26 @@ def test_markdown_smuggled_in_a_file_name_stays_inert_in_sealgates_reports(
     assert problem.endswith("`")
     assert problem.count("`") == 2
     untouched(world, controller, number)
+
+
+def test_a_sealed_value_moved_to_another_secret_or_key_does_not_open(
+    world: World, controller: Controller
+) -> None:
+    # alice copies the database password's sealed text into a Secret her own workload
+    # mounts, and into another key, hoping the controller decrypts it there.
+    sealed = world.seal(b"the-database-password")
+    moved = world.change_yaml("x", b"", secret=f"{NAMESPACE}/leak", sealed=sealed)
+    renamed = world.change_yaml("y", b"", sealed=sealed).replace(b"    password:", b"    copy:")
+    number = open_files(
+        world, {"changes/production/x.yaml": moved, "changes/production/y.yaml": renamed}
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    text = summary(world, number)
+    opens_not = "sealed value does not open for environment 'production'"
+    assert (
+        f"changes/production/x.yaml: spec.set.password: {opens_not}, secret 'payments/leak'" in text
+    )
+    assert f"changes/production/y.yaml: spec.set.copy: {opens_not}, secret 'payments/db'" in text
+    assert "the-database-password" not in text
+    untouched(world, controller, number)
+    assert world.kube.get("v1", "Secret", NAMESPACE, "leak") is None
