@@ -121,6 +121,27 @@ def test_logins_differing_only_in_case_are_one_person(tmp_path: Path) -> None:
         world.kube.stop()
 
 
+def test_a_merge_command_from_someone_who_cannot_approve_does_not_merge(tmp_path: Path) -> None:
+    policy = POLICY_YAML.replace(
+        b"  expiresAfter: 7d\n", b"  expiresAfter: 7d\n  autoMerge: false\n"
+    )
+    world = build_world(tmp_path, policy=policy)
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"v1")
+        world.approve("bob", number)
+        # erin is a repository admin whom no policy names.
+        world.comment("erin", number, "/sealgate merge")
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.APPROVED
+        assert "waiting for `/sealgate merge`" in " ".join(status.messages)
+        untouched(world, controller, number)
+    finally:
+        controller.close()
+        world.hub.stop()
+        world.kube.stop()
+
+
 # -- what approvers read on the pull request ------------------------------------------------
 
 
