@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from controller.github import WebhookEvent
+from controller.github import GitHubClient, WebhookEvent
 from controller.reconciler import Status
 from controller.run.metrics import Metrics
 from controller.server.app import ControllerApp, Readiness
@@ -283,6 +285,41 @@ def test_a_sync_status_forged_by_a_developer_does_not_stop_delivery(world: World
         assert world.rollouts() == 1
     finally:
         controller.close()
+
+
+def test_a_sync_check_run_from_another_app_does_not_stop_delivery(
+    world: World, controller: Controller
+) -> None:
+    # Another App installed on the organisation (a CI bot) writes a finished sealgate/sync.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    world.hub.register_app(6161, "ci", public, installation_id=6262, owner=OWNER)
+    ci = GitHubClient.from_app(6161, pem, 6262, slug="ci", base_url=world.hub.url)
+    try:
+        number = world.open_pull(b"approved-value")
+        world.approve("bob", number)
+        head = world.head(number)
+        ci.repo(FULL).create_check_run(
+            "sealgate/sync",
+            head,
+            status="completed",
+            conclusion="success",
+            output={"title": "sealgate/sync: applied and synced", "summary": "done"},
+        )
+        world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+        assert number in controller.reconciler.work_items(FULL)
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+        stored = controller.store.read_secret(ENV, PATH)
+        assert stored is not None
+        assert stored.data["password"] == b"approved-value"
+        assert world.rollouts() == 1
+    finally:
+        ci.close()
 
 
 CRITICAL_POLICY = b"""\
