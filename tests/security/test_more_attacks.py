@@ -328,3 +328,38 @@ def test_a_sealed_value_moved_to_another_secret_or_key_does_not_open(
     assert "the-database-password" not in text
     untouched(world, controller, number)
     assert world.kube.get("v1", "Secret", NAMESPACE, "leak") is None
+
+
+def test_renaming_an_applied_change_file_does_not_bring_its_old_value_back(
+    world: World, controller: Controller
+) -> None:
+    first = world.open_pull(b"old-value")
+    assert approve_and_handle(world, controller, first) is Status.SYNCED
+    assert approve_and_handle(world, controller, world.open_pull(b"new-value")) is Status.SYNCED
+    ref = str(world.hub.pull(OWNER, REPO, first)["head"]["ref"])
+    old = world.hub.read_file(OWNER, REPO, "main", f"changes/{ENV}/{ref}.yaml")
+    assert old is not None
+    # A pure rename: git shows it as renamed, the file at the head is the old change.
+    number = open_files(
+        world, {f"changes/{ENV}/{ref}.yaml": None, f"changes/{ENV}/renamed.yaml": old}
+    )
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert (
+        f"changes/{ENV}/renamed.yaml: spec.set.password: this sealed value was already applied "
+        f"(by {ENV}/pr-{first})"
+    ) in summary(world, number)
+    stored = controller.store.read_secret(ENV, PATH)
+    assert stored is not None
+    assert (stored.version, stored.data["password"]) == (2, b"new-value")
+
+
+def test_a_change_to_the_reserved_governance_environment_is_refused(
+    world: World, controller: Controller
+) -> None:
+    text = world.change_yaml("g", b"v1").replace(
+        f"environment: {ENV}".encode(), b"environment: governance"
+    )
+    number = open_files(world, {"changes/governance/x.yaml": text})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "spec.environment: 'governance' is not an environment" in summary(world, number)
+    untouched(world, controller, number)
