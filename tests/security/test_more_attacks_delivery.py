@@ -212,3 +212,27 @@ def test_the_status_api_shows_no_value_and_answers_nothing_it_does_not_know(
         assert not events.qsize()
     finally:
         server.stop()
+
+
+def test_an_old_merged_pull_request_handled_again_after_a_restart_changes_nothing(
+    world: World, controller: Controller
+) -> None:
+    # A replayed webhook (or a poll) brings an old merged pull request back to a restarted
+    # controller after a newer rotation: the old value must not return.
+    first = world.open_pull(b"old-value")
+    assert approve_and_handle(world, controller, first) is Status.SYNCED
+    assert approve_and_handle(world, controller, world.open_pull(b"new-value")) is Status.SYNCED
+    commits, rollouts = world.store_commits(), world.rollouts()
+    restarted = world.controller()
+    try:
+        assert restarted.reconciler.handle(FULL, first).status is Status.SYNCED
+        stored = restarted.store.read_secret(ENV, PATH)
+        assert stored is not None
+        assert (stored.version, stored.data["password"]) == (2, b"new-value")
+    finally:
+        restarted.close()
+    assert world.store_commits() == commits
+    assert world.rollouts() == rollouts
+    secret = world.secret()
+    assert secret is not None
+    assert secret["metadata"]["annotations"]["sealgate.dev/store-version"] == "2"
