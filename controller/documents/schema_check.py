@@ -38,6 +38,8 @@ _DNS_LABEL = (
 PATTERN_HINTS: Mapping[str, str] = {
     "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$": f"must be {_DNS_LABEL}",
     "^[-._a-zA-Z0-9]+$": f"key must match {SECRET_KEY_PATTERN}",
+    # Only ever used under "not": the message is the negated rule.
+    "^[.]([.]|$)": "key may not be '.' or start with '..' (Kubernetes refuses it)",
     "^[a-z0-9*]([-a-z0-9*]{0,61}[a-z0-9*])?$": (
         "must be a namespace name (lowercase letters, digits and '-', at most 63 "
         "characters) or a glob of one where '*' matches any run of characters"
@@ -170,7 +172,7 @@ def _key_message(keyword: str, error: ValidationError) -> str:
     if keyword == "maxLength":
         return f"key is longer than {limit} characters"
     if keyword == "not":
-        return "key may not be '.' or '..'"
+        return "key may not be '.' or start with '..' (Kubernetes refuses it)"
     if keyword == "type":
         return "key must be a string"
     return f"key must match {SECRET_KEY_PATTERN}"
@@ -226,7 +228,7 @@ def phrase_rule(
         case "minProperties":
             return "must not be empty: add a key or remove this field"
         case "not":
-            return "key may not be '.' or '..'"
+            return "key may not be '.' or start with '..' (Kubernetes refuses it)"
     return f"does not satisfy the schema's {keyword} rule"
 
 

@@ -495,13 +495,19 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "change-key-dot",
         mutated(CHANGE, (("spec", "set"), {".": SEALED})),
         ("spec", "set", "."),
-        "key may not be '.' or '..'",
+        "key may not be '.' or start with '..' (Kubernetes refuses it)",
     ),
     (
         "change-key-dotdot",
         mutated(CHANGE, (("spec", "generate"), {"..": {}})),
         ("spec", "generate", ".."),
-        "key may not be '.' or '..'",
+        "key may not be '.' or start with '..' (Kubernetes refuses it)",
+    ),
+    (
+        "change-key-dotdot-prefix",
+        mutated(CHANGE, (("spec", "set"), {"..data": SEALED})),
+        ("spec", "set", "..data"),
+        "key may not be '.' or start with '..' (Kubernetes refuses it)",
     ),
     (
         "change-key-too-long",
@@ -609,7 +615,7 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "change-delete-dotdot",
         mutated(CHANGE, (("spec", "delete"), [".."])),
         ("spec", "delete", 0),
-        "key may not be '.' or '..'",
+        "key may not be '.' or start with '..' (Kubernetes refuses it)",
     ),
     (
         "change-set-and-delete",
