@@ -105,7 +105,8 @@ def evaluate(
 
     merger: str | None = None
     if not all(policy.auto_merge for policy in scope.applicable):
-        merger = _merge_command(facts, scope.applicable, directory, reasons)
+        approved_at = _last_counted_approval(standings, votes)
+        merger = _merge_command(facts, scope.applicable, directory, reasons, approved_at)
 
     headline: tuple[str, ...] = ()
     if grant is not None:
@@ -266,14 +267,32 @@ def _report_contributors(
         )
 
 
+def _last_counted_approval(
+    standings: Sequence[PolicyStanding], votes: Mapping[str, Review]
+) -> datetime | None:
+    """When the latest approval that counts toward a step was given."""
+    times = [
+        votes[person].submitted_at
+        for standing in standings
+        for step in standing.steps
+        for person in step.approved_by
+        if person in votes
+    ]
+    return max(times, default=None)
+
+
 def _merge_command(
     facts: PullRequestFacts,
     applicable: Sequence[Policy],
     directory: Directory,
     reasons: _Reasons,
+    approved_at: datetime | None,
 ) -> str | None:
-    """The first ``/sealgate merge`` that counts: on this head, by the author or someone
-    who could approve under an applicable policy (so a passer-by cannot trigger it)."""
+    """The first ``/sealgate merge`` that counts: on this head, after the last approval that
+    counts (a merge asked for before the approvals were in is a merge nobody reviewed the
+    timing of: ``autoMerge: false`` means someone decides once it is approved), by the
+    author or someone who could approve under an applicable policy (so a passer-by cannot
+    trigger it)."""
     given, ignored = commands_on_head(facts, "merge")
     reasons.notes.extend(ignored)
     merger: str | None = None
@@ -284,7 +303,14 @@ def _merge_command(
             for policy in applicable
             for step in policy.steps
         )
-        if not allowed:
+        # Same second refused too: GitHub's times have one-second precision.
+        if approved_at is not None and found.comment.created_at <= approved_at:
+            reasons.notes.append(
+                f"The /sealgate merge comment by {user} at"
+                f" {timestamp(found.comment.created_at)} was ignored: it was made before the"
+                f" last approval ({timestamp(approved_at)}); ask again now that it is approved."
+            )
+        elif not allowed:
             reasons.notes.append(
                 f"The /sealgate merge comment by {user} at"
                 f" {timestamp(found.comment.created_at)} was ignored: only the author or"

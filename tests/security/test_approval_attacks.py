@@ -340,3 +340,25 @@ def test_merge_command_by_a_passer_by_is_ignored_and_explained() -> None:
     )
     assert decision.merge_requested_by is None
     assert any("mallory" in r and "only the author or an eligible" in r for r in decision.reasons)
+
+
+def test_merge_command_written_before_the_approval_does_not_count() -> None:
+    # The author asks to merge while the request still waits; the approval comes later.
+    early = facts(
+        comments=(comment(AUTHOR, "/sealgate merge", minute=2),),
+        reviews=(review("alice", minute=3),),
+    )
+    decision = decide([MERGE_ON_COMMAND], pull_request=early)
+    assert decision.state is DecisionState.APPROVED
+    assert decision.merge_requested_by is None
+    assert any("made before the last approval" in r for r in decision.reasons)
+    same_second = facts(
+        comments=(comment(AUTHOR, "/sealgate merge", minute=3),),
+        reviews=(review("alice", minute=3),),
+    )
+    assert decide([MERGE_ON_COMMAND], pull_request=same_second).merge_requested_by is None
+    after = facts(
+        comments=(comment(AUTHOR, "/sealgate merge", minute=4),),
+        reviews=(review("alice", minute=3),),
+    )
+    assert decide([MERGE_ON_COMMAND], pull_request=after).merge_requested_by == AUTHOR

@@ -22,6 +22,7 @@ from tests.integration.test_reconciler_world import (
     Controller,
     World,
     build_world,
+    next_second,
 )
 from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
@@ -241,3 +242,34 @@ def test_a_pull_request_widening_production_needs_a_governance_policy(
     assert "governance" in summary(world, number)
     assert world.hub.pull(OWNER, REPO, number)["merged"] is False
     assert world.hub.read_file(OWNER, REPO, "main", f"environments/{ENV}.yaml") == environment
+
+
+def test_a_merge_command_written_before_the_approval_does_not_count(tmp_path: Path) -> None:
+    """``autoMerge: false`` means someone decides to merge once it is approved: a
+    ``/sealgate merge`` left on the pull request before the approvals does not count."""
+    policy = POLICY_YAML.replace(
+        b"  expiresAfter: 7d\n", b"  expiresAfter: 7d\n  autoMerge: false\n"
+    )
+    world = build_world(tmp_path, policy=policy)
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"v1")
+        next_second()
+        world.comment("alice", number, "/sealgate merge")
+        assert controller.reconciler.handle(FULL, number).status is Status.PENDING
+        next_second()
+        world.approve("bob", number)
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.APPROVED
+        assert world.hub.pull(OWNER, REPO, number)["merged"] is False
+        assert "made before the last approval" in summary(world, number)
+        untouched(world, controller, number)
+
+        next_second()
+        world.comment("alice", number, "/sealgate merge")
+        assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+        assert world.hub.pull(OWNER, REPO, number)["merged"] is True
+    finally:
+        controller.close()
+        world.hub.stop()
+        world.kube.stop()
