@@ -20,6 +20,9 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 API_VERSION = "sealgate.dev/v1"
+MAX_SECRET_BYTES = 1024 * 1024
+"""Kubernetes refuses a Secret whose keys and values add up to more (``MaxSecretSize``): a
+change that would grow one past it could be merged and stored but never written."""
 GOVERNANCE = "governance"
 """Reserved environment name: policies listing it judge changes to the rules themselves."""
 

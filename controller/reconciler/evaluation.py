@@ -19,6 +19,7 @@ from controller.documents import Rules, check_changes, parse_changes, parse_rule
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
 from controller.model import (
+    MAX_SECRET_BYTES,
     Decision,
     Environment,
     Policy,
@@ -296,6 +297,8 @@ def open_values(
     stored: dict[tuple[str, str], str] = {}
     shown: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
+    sizes: dict[str, int] = {}
+    """Per path, the bytes the change itself writes (keys and values, as Kubernetes counts)."""
     for change in changes:
         where = change.source or change.path
         prefix = f"document {change.document_index + 1}: " if change.document_index else ""
@@ -312,6 +315,7 @@ def open_values(
                 plain = keys.open(
                     sealed, environment=change.environment, secret=change.secret, key=key
                 )
+                sizes[change.path] = sizes.get(change.path, 0) + len(key) + len(plain)
                 place = {"environment": change.environment, "secret": change.secret, "key": key}
                 stored[(change.path, key)] = keys.fingerprint(plain, **place)
                 shown[(change.path, key)] = keys.fingerprint(plain, **place, context=shown_in)
@@ -323,4 +327,20 @@ def open_values(
                 problems.extend(
                     Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems
                 )
+    for change in changes:
+        sizes[change.path] = sizes.get(change.path, 0) + sum(
+            len(key) + spec.length for key, spec in change.generate.items()
+        )
+    for change in changes:
+        size = sizes.pop(change.path, 0)
+        if size > MAX_SECRET_BYTES:
+            problems.append(
+                Problem(
+                    change.source or change.path,
+                    "spec",
+                    f"{change.path} would hold {size} bytes of keys and values, and Kubernetes"
+                    f" refuses a Secret over {MAX_SECRET_BYTES} bytes; split it into several"
+                    " secrets",
+                )
+            )
     return OpenedValues(shown=shown, stored=stored, problems=problems)

@@ -34,7 +34,7 @@ from controller.crypto.envelope import (
 )
 from controller.crypto.generate import generate_value
 from controller.errors import InputError, IntegrityError, Problem
-from controller.model import SecretChange, Tier, frozen_map
+from controller.model import MAX_SECRET_BYTES, SecretChange, Tier, frozen_map
 from controller.store import audit
 from controller.store.audit_log import AuditLog, anchor_problems, audited_versions
 from controller.store.checks import ENVIRONMENT, check_base_version, check_names
@@ -311,6 +311,18 @@ class Store:
                 item.values.pop(key, None)
                 item.keys.pop(key, None)
                 item.operations[key] = "delete"
+        too_large = [
+            Problem(
+                f"{environment}/{secret}",
+                "data",
+                f"the Secret would hold {size} bytes of keys and values, and Kubernetes refuses"
+                f" one over {MAX_SECRET_BYTES}: nothing was applied; split it",
+            )
+            for secret, item in sorted(pending.items())
+            if (size := sum(len(k) + len(v) for k, v in item.values.items())) > MAX_SECRET_BYTES
+        ]
+        if too_large:
+            raise InputError(too_large)
         return pending
 
     def _put(

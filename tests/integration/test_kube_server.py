@@ -1066,3 +1066,23 @@ def test_pod_template_defaults_are_filled_in_as_a_real_server_does(
     assert created.spec.revision_history_limit == 10
     assert created.spec.progress_deadline_seconds == 600
     assert created.spec.strategy.type == "RollingUpdate"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"..data": "eA=="}, "must not start with '..'"),
+        ({"a b": "eA=="}, "a valid config key"),
+        ({"big": base64.b64encode(b"x" * (1024 * 1024)).decode()}, "Too long"),
+    ],
+)
+def test_secrets_the_api_server_refuses_are_refused(
+    core: Any, data: dict[str, str], message: str
+) -> None:
+    """Keys kubelet's volume layout would clash with, and Secrets over MaxSecretSize (keys
+    and values together), are refused with 422 as a real API server does."""
+    body = {"metadata": {"name": "refused"}, "data": data}
+    with pytest.raises(ApiException) as caught:
+        core.create_namespaced_secret("apps", body)
+    assert caught.value.status == 422
+    assert message in str(caught.value.body)

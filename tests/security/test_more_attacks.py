@@ -363,3 +363,18 @@ def test_a_change_to_the_reserved_governance_environment_is_refused(
     assert approve_and_handle(world, controller, number) is Status.INVALID
     assert "spec.environment: 'governance' is not an environment" in summary(world, number)
     untouched(world, controller, number)
+
+
+def test_a_change_kubernetes_would_refuse_as_too_large_is_refused(
+    world: World, controller: Controller
+) -> None:
+    """A 7.7 kB change file generating 300 keys of 4 KiB asks for a 1.2 MB Secret, which
+    Kubernetes refuses: merged and stored, it could never be written anywhere."""
+    generate = "".join(f"    k{i}: {{length: 4096}}\n" for i in range(300))
+    text = world.change_yaml("x", b"v1").replace(
+        b"  set:\n", ("  generate:\n" + generate + "  set:\n").encode()
+    )
+    number = open_files(world, {"changes/production/x.yaml": text})
+    assert approve_and_handle(world, controller, number) is Status.INVALID
+    assert "Kubernetes refuses a Secret over 1048576 bytes" in summary(world, number)
+    untouched(world, controller, number)

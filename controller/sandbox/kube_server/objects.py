@@ -69,6 +69,23 @@ def fold_string_data(body: dict[str, Any]) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+MAX_SECRET_SIZE = 1024 * 1024
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+
+
+def _secret_key_problem(key: str) -> str | None:
+    """What the API server says of a Secret data key it refuses (``IsConfigMapKey``)."""
+    if len(key) > 253:
+        return "must be no more than 253 characters"
+    if not _SECRET_KEY.fullmatch(key):
+        return "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+    if key in (".", ".."):
+        return f"must not be '{key}'"
+    if key.startswith(".."):
+        return "must not start with '..'"
+    return None
+
+
 def _fold_secret(body: dict[str, Any], existing: dict[str, Any] | None) -> None:
     name = body["metadata"]["name"]
     data = body.get("data") or {}
@@ -83,6 +100,17 @@ def _fold_secret(body: dict[str, Any], existing: dict[str, Any] | None) -> None:
             ) from exc
     for key, value in (body.pop("stringData", None) or {}).items():
         data[key] = base64.b64encode(str(value).encode()).decode()
+    total = 0
+    for key, value in data.items():
+        why = _secret_key_problem(str(key))
+        if why:
+            raise errors.invalid(SECRETS, name, f"data[{key}]", f"Invalid value: {why}")
+        total += len(str(key)) + len(base64.b64decode(str(value)))
+    if total > MAX_SECRET_SIZE:
+        # The API server's own check (MaxSecretSize), keys and decoded values together.
+        raise errors.invalid(
+            SECRETS, name, "data", f"Too long: must have at most {MAX_SECRET_SIZE} bytes"
+        )
     if data:
         body["data"] = data
     else:
