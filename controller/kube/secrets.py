@@ -155,13 +155,18 @@ def _body(
     checksum: str,
     current: Mapping[str, Any] | None,
     restarted_at: str | None = None,
+    *,
+    adopting: bool = False,
 ) -> Obj:
     meta: Obj = {"name": desired.name, "namespace": desired.namespace}
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     if current is not None:
         old = current.get("metadata") or {}
-        meta.update({k: old[k] for k in _KEPT_METADATA if k in old})
+        # An adopted Secret is sealgate's from now on: an owner of whoever made it must not
+        # decide when the garbage collector deletes it.
+        kept = tuple(k for k in _KEPT_METADATA if not (adopting and k == "ownerReferences"))
+        meta.update({k: old[k] for k in kept if k in old})
         labels.update(old.get("labels") or {})
         annotations.update(old.get("annotations") or {})
         # Adoption is a one-time permission; the label is the lasting claim. kubectl's copy
@@ -192,12 +197,25 @@ def plan(
     their checksum annotation already matches)."""
     if current is None:
         return Plan(Action.CREATE, body=_body(desired, checksum, None))
-    managed = is_managed(current)
+    annotations = (current.get("metadata") or {}).get("annotations") or {}
+    claimed = annotations.get(names.CHECKSUM)
+    # The label alone is no proof: anyone who may create Secrets in the namespace can set it.
+    # The keyed checksum sealgate wrote is: of the data it holds (the last write), or of the
+    # data wanted now (a hand edit of a Secret sealgate wrote).
+    managed = is_managed(current) and (
+        checksums_equal(claimed, checksum) or checksums_equal(claimed, live_checksum(key, current))
+    )
     if not managed and not adoption_allowed(current):
+        labelled = is_managed(current)
         return Plan(
             Action.REFUSE,
             f"a Secret {desired.namespace}/{desired.name} exists that sealgate does not "
-            f"manage; to hand it over, annotate it {names.ADOPT}=true",
+            + (
+                "manage (it carries sealgate's label but no checksum sealgate wrote)"
+                if labelled
+                else "manage"
+            )
+            + f"; to hand it over, annotate it {names.ADOPT}=true",
         )
     kind = current.get("type") or "Opaque"
     if kind != "Opaque":
@@ -210,13 +228,18 @@ def plan(
         return Plan(
             Action.REFUSE, "the existing Secret is immutable; delete it to let sealgate recreate it"
         )
-    annotations = (current.get("metadata") or {}).get("annotations") or {}
-    annotated = managed and checksums_equal(annotations.get(names.CHECKSUM), checksum)
+    annotated = managed and checksums_equal(claimed, checksum)
     if annotated and checksums_equal(live_checksum(key, current), checksum):
         return Plan(Action.UNCHANGED)
     return Plan(
         Action.UPDATE,
-        body=_body(desired, checksum, current, (now or None) if annotated else None),
+        body=_body(
+            desired,
+            checksum,
+            current,
+            (now or None) if annotated else None,
+            adopting=not managed,
+        ),
         adopting=not managed,
         repairing=annotated,
     )

@@ -66,6 +66,42 @@ def test_a_secret_pre_created_by_a_workload_is_not_overwritten(
     assert "production-value" not in sync["output"]["summary"]
 
 
+def test_a_secret_pre_created_with_sealgates_label_is_not_taken_for_sealgates(
+    world: World, controller: Controller
+) -> None:
+    # The label is what anyone may set; the keyed checksum sealgate writes is not. A workload
+    # pre-creating the name with sealgate's label and a mirroring tool's annotations (copy me
+    # into other namespaces) and an owner of its own must not get production values into it.
+    world.kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": SECRET,
+                "namespace": NAMESPACE,
+                "labels": {"app.kubernetes.io/managed-by": "sealgate"},
+                "annotations": {
+                    "reflector.v1.k8s.emberstack.com/reflection-allowed": "true",
+                    "reflector.v1.k8s.emberstack.com/reflection-auto-enabled": "true",
+                },
+                "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "mine", "uid": "123"}
+                ],
+            },
+            "type": "Opaque",
+            "data": {"password": "cGxhbnRlZA=="},
+        }
+    )
+    number = world.open_pull(b"production-value")
+    assert approve_and_handle(world, controller, number) is Status.FAILED
+    secret = world.secret()
+    assert secret is not None
+    assert secret["data"] == {"password": "cGxhbnRlZA=="}
+    assert world.rollouts() == 0
+    (sync,) = world.checks(world.head(number), "sealgate/sync")
+    assert "carries sealgate's label but no checksum sealgate wrote" in sync["output"]["summary"]
+
+
 def test_drift_repair_writes_no_stored_value_into_a_look_alike_secret(
     world: World, controller: Controller
 ) -> None:
