@@ -272,6 +272,11 @@ class Review:
     commit_id: str
     submitted_at: datetime
     id: int = 0
+    dismissed_by: str | None = None
+    """Who dismissed this review (GitHub's issue timeline), for a DISMISSED review; None when
+    unknown. The reviews API does not say, and anyone with write access can dismiss."""
+    dismissed_state: ReviewState | None = None
+    """What a DISMISSED review was before its dismissal; None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,7 +290,19 @@ class _Reader:
         return Push(sha=sha, pusher=pusher, pushed_at=pushed_at)
 
     def review(self, value: Any, field: str) -> Review | None:
-        obj = self._object(value, field, ("id", "user", "state", "commit_id", "submitted_at"))
+        obj = self._object(
+            value,
+            field,
+            (
+                "id",
+                "user",
+                "state",
+                "commit_id",
+                "submitted_at",
+                "dismissed_by",
+                "dismissed_state",
+            ),
+        )
         if obj is None:
             return None
         user = self.text(obj, "user", f"{field}.user")
@@ -298,6 +310,16 @@ class _Reader:
         commit_id = self.text(obj, "commit_id", f"{field}.commit_id")
         submitted_at = self.time(obj, "submitted_at", f"{field}.submitted_at")
         review_id = self.integer(obj, "id", f"{field}.id", default=0)
+        dismissed_by = self.optional_login(obj, "dismissed_by", f"{field}.dismissed_by")
+        dismissed_state = None
+        if obj.get("dismissed_state") is not None:
+            dismissed_state = self._state(obj["dismissed_state"], f"{field}.dismissed_state")
+        if state is not ReviewState.DISMISSED and (dismissed_by or dismissed_state):
+            self.problem(
+                f"{field}.dismissed_by",
+                "only a review whose state is DISMISSED has a dismissed_by or dismissed_state;"
+                " remove them or set state to DISMISSED",
+            )
         if user is None or state is None or commit_id is None or submitted_at is None:
             return None
         return Review(
@@ -306,6 +328,8 @@ class _Reader:
             commit_id=commit_id,
             submitted_at=submitted_at,
             id=review_id or 0,
+            dismissed_by=dismissed_by,
+            dismissed_state=dismissed_state,
         )
 
     def _state(self, value: Any, field: str) -> ReviewState | None:

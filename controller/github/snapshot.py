@@ -5,7 +5,8 @@ reads, and from where:
 
 - the pull request itself, its changed files (every page), its commits with their linked
   accounts, co-authors and signature verification, its reviews with the commit each was
-  made on, its comments with whether they were edited;
+  made on (and, when one was dismissed, who dismissed it: ``controller.github.dismissals``),
+  its comments with whether they were edited;
 - who pushed the head branch (``controller.github.pushes``);
 - the contents of the changed files under ``changes/`` at the **head**;
 - ``environments/`` and ``policies/`` at the **current tip of the base branch**, never the
@@ -45,6 +46,7 @@ from controller.errors import ConflictError, DocumentError, GitHubError, Problem
 from controller.github.cache import ByteBudgetLru, LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
+from controller.github.dismissals import with_dismissers
 from controller.github.failures import github_errors
 from controller.github.judged import not_judged
 from controller.github.pushes import PushLedger, activity_pushes, co_authors
@@ -302,6 +304,7 @@ class SnapshotReader:
                 and r.get("submitted_at")
                 and r.get("state") in REVIEW_STATES
             )
+            reviews = with_dismissers(self._lists, issue_path, reviews)
             comments = tuple(
                 Comment(
                     user=str(_login(c.get("user"))),

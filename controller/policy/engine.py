@@ -91,7 +91,7 @@ def evaluate(
     votes = latest_votes(facts.reviews)
     standings = [judge_policy(p, facts, votes, directory) for p in scope.applicable]
     for standing in standings:
-        _report_standing(standing, reasons)
+        _report_standing(standing, votes, reasons)
     _report_ignored_votes(standings, votes, facts, directory, reasons)
     _report_contributors(scope.applicable, facts, reasons)
 
@@ -181,14 +181,22 @@ def _scope(
     return _Scope(governance=False, applicable=scope.applicable, tiers=scope.tiers)
 
 
-def _report_standing(standing: PolicyStanding, reasons: _Reasons) -> None:
+def _report_standing(
+    standing: PolicyStanding, votes: Mapping[str, Review], reasons: _Reasons
+) -> None:
     name = standing.policy.name
     reasons.invalid.extend(standing.impossible)
     for person in standing.blocking:
-        reasons.rejected.append(
-            f"Policy '{name}': {person} requested changes, which blocks the pull request"
-            f" until {person} approves it or the review is dismissed."
-        )
+        reasons.rejected.append(_blocking(name, person, votes[person]))
+    for person in sorted(standing.eligible.intersection(votes)):
+        vote = votes[person]
+        lifted = standing.policy.changes_requested_blocks and person not in standing.blocking
+        if vote.state is ReviewState.DISMISSED and lifted:
+            reasons.notes.append(
+                f"Policy '{name}': the change request by {person} was dismissed by"
+                f" {login_key(vote.dismissed_by or '')}, an approver of this policy who did"
+                " not contribute to the pull request, so it no longer blocks."
+            )
     for step in standing.steps:
         if step.satisfied:
             reasons.notes.append(
@@ -203,6 +211,26 @@ def _report_standing(standing: PolicyStanding, reasons: _Reasons) -> None:
             )
         else:
             reasons.pending.append(_pending_step(name, step))
+
+
+def _blocking(policy: str, person: str, vote: Review) -> str:
+    lift = f"{person} or an approver of this policy who did not contribute to the pull request"
+    if vote.state is not ReviewState.DISMISSED:
+        return (
+            f"Policy '{policy}': {person} requested changes, which blocks the pull request"
+            f" until {person} approves it or the review is dismissed by {lift}."
+        )
+    if vote.dismissed_by is None:
+        dismissed = "was dismissed, but GitHub does not say by whom"
+    else:
+        dismissed = f"was dismissed by {login_key(vote.dismissed_by)}"
+    if vote.dismissed_state is None:
+        dismissed += " (nor what the review was, so it counts as a change request)"
+    return (
+        f"Policy '{policy}': the change request by {person} {dismissed}, and only {lift}"
+        f" can lift it; it still blocks the pull request until {person} approves it or"
+        " reviews it again."
+    )
 
 
 def _pending_step(policy: str, step: StepResult) -> str:
@@ -228,6 +256,8 @@ def _report_ignored_votes(
     for person in sorted(votes):
         vote = votes[person]
         verb = "approval" if vote.state is ReviewState.APPROVED else "change request"
+        if vote.state is ReviewState.DISMISSED and person not in eligible_anywhere:
+            continue  # a dismissed review of someone with no say: nothing to explain
         if person not in eligible_anywhere:
             if person in listed_anywhere and person in directory.excluded:
                 why = (

@@ -36,7 +36,12 @@ def judge_policy(
     requesters: set[str] = set()
     for person in anyone.intersection(votes):
         vote = votes[person]
-        if vote.state is ReviewState.CHANGES_REQUESTED:
+        if vote.state is ReviewState.DISMISSED:
+            # Dismissed by someone other than the reviewer (see ``latest_votes``): it
+            # still objects unless that someone may lift objections under this policy.
+            if not directory.may_lift(policy, vote.dismissed_by):
+                requesters.add(person)
+        elif vote.state is ReviewState.CHANGES_REQUESTED:
             requesters.add(person)
         elif policy.invalidate_on_push and vote.commit_id != facts.head_sha:
             stale.add(person)

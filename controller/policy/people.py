@@ -13,6 +13,7 @@ from controller.model import ApprovalStep, Bypassers, Policy, PullRequestFacts, 
 from controller.policy.contributors import contributors
 
 _VOTES = frozenset({ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED})
+_NO_VOTE = frozenset({ReviewState.COMMENTED, ReviewState.PENDING})
 
 
 def login_key(login: str) -> str:
@@ -22,8 +23,12 @@ def login_key(login: str) -> str:
 def latest_votes(reviews: Iterable[Review]) -> dict[str, Review]:
     """Each person's standing vote: their latest APPROVED or CHANGES_REQUESTED review.
 
-    COMMENTED and PENDING reviews leave the vote as it was. A DISMISSED review removes the
-    vote entirely, so dismissing a change request never brings an earlier approval back.
+    COMMENTED and PENDING reviews leave the vote as it was. Dismissing an approval, or a
+    reviewer dismissing their own change request, removes the vote entirely, so an earlier
+    approval never comes back. Any other dismissed review stays as the vote: anyone with
+    write access can dismiss, so whether that dismissal lifts a change request depends on
+    who dismissed it and under which policy (``Directory.may_lift``); a review whose kind
+    or dismisser is unknown is treated as a change request that was not lifted.
     Order is by submission time, then review id, so the result does not depend on the
     order the reviews were fetched in.
     """
@@ -33,8 +38,19 @@ def latest_votes(reviews: Iterable[Review]) -> dict[str, Review]:
         if review.state in _VOTES:
             votes[person] = review
         elif review.state is ReviewState.DISMISSED:
-            votes.pop(person, None)
+            if review.dismissed_state in _NO_VOTE:
+                continue
+            own = review.dismissed_by is not None and login_key(review.dismissed_by) == person
+            if own or review.dismissed_state is ReviewState.APPROVED:
+                votes.pop(person, None)
+            else:
+                votes[person] = review
     return votes
+
+
+def standing_objection(review: Review) -> bool:
+    """Whether this vote objects: a change request, or one dismissed by someone else."""
+    return review.state in (ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED)
 
 
 def _review_order(review: Review) -> tuple[object, ...]:
@@ -60,10 +76,17 @@ class Directory:
 
     teams: Mapping[str, frozenset[str]]
     excluded: frozenset[str]
+    contributors_known: bool = True
+    """False when some contributor cannot be known (see ``contributors``)."""
 
     @classmethod
     def of(cls, facts: PullRequestFacts) -> Directory:
-        return cls(teams=normalized_teams(facts.teams), excluded=self_excluded(facts))
+        found = contributors(facts)
+        return cls(
+            teams=normalized_teams(facts.teams),
+            excluded=found.people,
+            contributors_known=not found.unknown,
+        )
 
     _memo: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = field(
         default_factory=dict, compare=False, repr=False
@@ -86,6 +109,18 @@ class Directory:
     def step_eligible(self, policy: Policy, step: ApprovalStep) -> frozenset[str]:
         listed = self.listed(step.users, step.teams)
         return listed if policy.allow_self_approval else listed - self.excluded
+
+    def may_lift(self, policy: Policy, login: str | None) -> bool:
+        """Whether ``login``'s dismissal lifts a change request under ``policy``: someone
+        listed by one of its steps who did not contribute to the pull request, even where
+        the policy allows self-approval (an author must not clear objections to their own
+        change). None (unknown) never does, nor anyone while a contributor is unknown."""
+        if login is None or not self.contributors_known:
+            return False
+        person = login_key(login)
+        return person not in self.excluded and any(
+            person in self.listed(step.users, step.teams) for step in policy.steps
+        )
 
     def is_bypasser(self, bypassers: Bypassers, login: str) -> bool:
         return login_key(login) in self.listed(bypassers.users, bypassers.teams)

@@ -59,6 +59,10 @@ UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("GET", "/app"): "integration",
     ("GET", "/app/installations/{installation_id}"): "installation",
     ("GET", "/repos/{owner}/{repo}/activity"): "[activity]",
+    # The imitation lists only the timeline's `review_dismissed` events.
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline"): (
+        "[review-dismissed-issue-event]"
+    ),
 }
 
 # GitHub's `activity` schema (operation repos/list-activities), which the trimmed description
@@ -97,6 +101,46 @@ ACTIVITY_SCHEMA: dict[str, Any] = {
     ],
 }
 
+# GitHub's `review-dismissed-issue-event` (one kind of `timeline-issue-events`, operation
+# issues/list-events-for-timeline), which the trimmed description lacks; written after
+# GitHub's description, its references resolved in the subset.
+REVIEW_DISMISSED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "node_id": {"type": "string"},
+        "url": {"type": "string"},
+        "actor": {"$ref": "#/components/schemas/simple-user"},
+        "event": {"type": "string", "enum": ["review_dismissed"]},
+        "commit_id": {"type": ["string", "null"]},
+        "commit_url": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "performed_via_github_app": {"$ref": "#/components/schemas/nullable-integration"},
+        "dismissed_review": {
+            "type": "object",
+            "properties": {
+                "state": {"type": "string"},
+                "review_id": {"type": "integer"},
+                "dismissal_message": {"type": ["string", "null"]},
+                "dismissal_commit_id": {"type": "string"},
+            },
+            "required": ["state", "review_id", "dismissal_message"],
+        },
+    },
+    "required": [
+        "dismissed_review",
+        "id",
+        "node_id",
+        "url",
+        "actor",
+        "event",
+        "commit_id",
+        "commit_url",
+        "created_at",
+        "performed_via_github_app",
+    ],
+}
+
 
 # Routes that are the same documented operation under another spelling.
 ALIASES = {"/repos/{owner}/{repo}/contents": "/repos/{owner}/{repo}/contents/{path}"}
@@ -105,6 +149,8 @@ ALIASES = {"/repos/{owner}/{repo}/contents": "/repos/{owner}/{repo}/contents/{pa
 def _schema(name: str) -> Draft4Validator:
     if name == "activity":
         return Draft4Validator({**ACTIVITY_SCHEMA, "components": _github_components()})
+    if name == "review-dismissed-issue-event":
+        return Draft4Validator({**REVIEW_DISMISSED_SCHEMA, "components": _github_components()})
     if name == "issue":
         # The trimmed description has no `issue` schema; GitHub's issue_comment webhook
         # documents the same issue object.

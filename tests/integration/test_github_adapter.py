@@ -168,6 +168,38 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
     assert fresh <= {f"/repos/{FULL}/pulls/{number}", f"/repos/{FULL}/pulls/{number}/reviews"}
 
 
+def test_who_dismissed_a_review_comes_from_the_timeline_read_only_when_needed(
+    world: World,
+) -> None:
+    number = world.open_pull()
+    world.approve("carol", number)
+    world.approve("dave", number, event="REQUEST_CHANGES", body="not now")
+    world.reader.fetch(FULL, number)
+    timeline = f"/repos/{FULL}/issues/{number}/timeline"
+    assert timeline not in paths(world), "no dismissed review: the timeline is not read"
+
+    (review,) = [r for r in world.pull_as("alice", number).get_reviews() if r.user.login == "dave"]
+    review.dismiss("outdated")
+    world.server.reset_request_log()
+    snap = world.reader.fetch(FULL, number)
+    dave = next(r for r in snap.facts.reviews if r.user == "dave")
+    assert (dave.state, dave.dismissed_by, dave.dismissed_state) == (
+        ReviewState.DISMISSED,
+        "alice",
+        ReviewState.CHANGES_REQUESTED,
+    )
+    carol = next(r for r in snap.facts.reviews if r.user == "carol")
+    assert (carol.dismissed_by, carol.dismissed_state) == (None, None)
+    assert [r.status for r in world.server.request_log if r.path == timeline] == [200]
+
+    # Unchanged since: conditional, so it costs no rate-limit budget.
+    world.server.reset_request_log()
+    world.reader.fetch(FULL, number)
+    assert [(r.status, r.counted) for r in world.server.request_log if r.path == timeline] == [
+        (304, False)
+    ]
+
+
 def test_team_memberships_are_cached_for_the_ttl(world: World) -> None:
     now = [0.0]
     teams = TeamDirectory(world.client, ttl=60, clock=lambda: now[0])

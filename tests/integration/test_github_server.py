@@ -138,6 +138,39 @@ def test_reviews_create_list_and_dismiss(github: World) -> None:
     assert commented.value.status == 422
 
 
+def test_the_timeline_says_who_dismissed_a_review_and_what_it_was(github: World) -> None:
+    number = github.open_change()
+    carol_pr = github.client("carol").get_repo(FULL).get_pull(number)
+    blocker = carol_pr.create_review(body="no", event="REQUEST_CHANGES")
+    approval = carol_pr.create_review(body="fine after all", event="APPROVE")
+    alice = github.client("alice")
+    alice_pr = alice.get_repo(FULL).get_pull(number)
+    # The reviews API only says DISMISSED, whoever dismissed it.
+    for review in alice_pr.get_reviews():
+        review.dismiss("outdated")
+    assert [r.state for r in alice_pr.get_reviews()] == ["DISMISSED", "DISMISSED"]
+
+    events = [e.raw_data for e in alice_pr.as_issue().get_timeline()]
+    assert [
+        (e["event"], e["actor"]["login"], e["dismissed_review"]["review_id"]) for e in events
+    ] == [("review_dismissed", "alice", blocker.id), ("review_dismissed", "alice", approval.id)]
+    assert [e["dismissed_review"]["state"] for e in events] == ["changes_requested", "approved"]
+    assert events[0]["dismissed_review"]["dismissal_message"] == "outdated"
+
+    # Paged like every GitHub list, oldest first.
+    path = f"/repos/{FULL}/issues/{number}/timeline"
+    headers, page = alice.requester.requestJsonAndCheck("GET", path, parameters={"per_page": 1})
+    assert [e["id"] for e in page] == [events[0]["id"]]
+    assert 'rel="next"' in headers["link"]
+    _, second = alice.requester.requestJsonAndCheck(
+        "GET", path, parameters={"per_page": 1, "page": 2}
+    )
+    assert [e["id"] for e in second] == [events[1]["id"]]
+    with pytest.raises(GithubException) as missing:
+        alice.requester.requestJsonAndCheck("GET", f"/repos/{FULL}/issues/999/timeline")
+    assert missing.value.status == 404
+
+
 def test_merge_with_sha_guard_and_squash(github: World) -> None:
     number = github.open_change()
     pr_json = github.server.pull(OWNER, REPO, number)

@@ -7,18 +7,31 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
-from controller.model import Commit, DecisionState, Enforcement, Push, ReviewState, Tier
+from controller.model import (
+    Commit,
+    Decision,
+    DecisionState,
+    Enforcement,
+    PullRequestFacts,
+    Push,
+    Review,
+    ReviewState,
+    Tier,
+)
 from tests.unit.policy_fixtures import (
     AUTHOR,
     HEAD,
     OLD,
+    SECURITY,
     SRE,
     T0,
     approvals,
     change,
     comment,
     decide,
+    dismissed,
     facts,
     policy,
     review,
@@ -66,13 +79,14 @@ def test_approval_by_non_member_does_not_count() -> None:
 
 
 def test_dismissed_change_request_does_not_resurrect_earlier_approval() -> None:
-    # bob approved, then requested changes; an admin dismissed the change request. bob's
-    # vote is gone: his earlier approval must not count again (policy-bot's weakness).
+    # bob approved, then requested changes; carol, an approver, dismissed the change
+    # request. bob's vote is gone: his earlier approval must not count again (policy-bot's
+    # weakness).
     history = facts(
         reviews=(
             review("alice", minute=1),
             review("bob", minute=2),
-            review("bob", ReviewState.DISMISSED, minute=3),
+            dismissed("bob", by="carol", minute=3),
         )
     )
     decision = decide([TWO_PERSON], pull_request=history)
@@ -362,3 +376,101 @@ def test_merge_command_written_before_the_approval_does_not_count() -> None:
         reviews=(review("alice", minute=3),),
     )
     assert decide([MERGE_ON_COMMAND], pull_request=after).merge_requested_by == AUTHOR
+
+
+# --------------------------------------------- lifting a change request by dismissing it
+# Anyone with write access can dismiss a review; only the reviewer, or an approver of the
+# policy the change request blocks under who did not contribute, may lift the objection.
+
+ONE_SRE = policy("one-sre", required=1, users=(AUTHOR,), teams=(SRE,))
+
+
+def _objected(*later: Review, **kwargs: Any) -> PullRequestFacts:
+    """alice requested changes (now dismissed as ``later`` says); bob and carol approve."""
+    return facts(reviews=(review("bob", minute=3), review("carol", minute=3), *later), **kwargs)
+
+
+def _blocked_by_alice(decision: Decision, dismisser: str) -> None:
+    assert decision.state is DecisionState.REJECTED, decision.reasons
+    assert decision.reasons[0].startswith(
+        f"Policy '{decision.steps[0].policy}': the change request by alice was dismissed by"
+        f" {dismisser}"
+    )
+    assert "until alice approves it or reviews it again" in decision.reasons[0]
+    assert decision.steps[0].changes_requested_by == ("alice",)
+
+
+def test_the_author_cannot_dismiss_an_eligible_approvers_change_request() -> None:
+    decision = decide([ONE_SRE], pull_request=_objected(dismissed("alice", by=AUTHOR)))
+    _blocked_by_alice(decision, AUTHOR)
+
+
+def test_the_author_cannot_lift_it_even_where_self_approval_is_allowed() -> None:
+    lenient = policy("lenient", required=1, users=(AUTHOR,), teams=(SRE,), allow_self_approval=True)
+    decision = decide([lenient], pull_request=_objected(dismissed("alice", by=AUTHOR)))
+    _blocked_by_alice(decision, AUTHOR)
+
+
+def test_an_approver_who_pushed_to_the_branch_cannot_lift_it() -> None:
+    # bob pushed the head commit, then dismissed alice's objection to his own work.
+    pushed = _objected(
+        dismissed("alice", by="bob"),
+        commits=(Commit(OLD, AUTHOR, AUTHOR), Commit(HEAD, "bob", "bob")),
+        pushes=(Push(OLD, AUTHOR, T0), Push(HEAD, "bob", T0)),
+    )
+    _blocked_by_alice(decide([ONE_SRE], pull_request=pushed), "bob")
+
+
+def test_an_admin_outside_the_policy_cannot_lift_it() -> None:
+    decision = decide([ONE_SRE], pull_request=_objected(dismissed("alice", by="erin")))
+    _blocked_by_alice(decision, "erin")
+
+
+def test_an_approver_of_another_policy_cannot_lift_it() -> None:
+    # sue may approve under the security policy, which also applies, but has no say in
+    # the SRE policy alice objected under.
+    security = policy("security", required=1, teams=(SECURITY,))
+    reviews = _objected(dismissed("alice", by="sue"), review("sam", minute=3))
+    decision = decide([ONE_SRE, security], pull_request=reviews)
+    assert decision.state is DecisionState.REJECTED
+    assert any("alice was dismissed by sue" in reason for reason in decision.reasons)
+
+
+def test_a_dismissal_github_does_not_attribute_keeps_blocking() -> None:
+    unknown = _objected(dismissed("alice", by=None))
+    decision = decide([ONE_SRE], pull_request=unknown)
+    assert decision.state is DecisionState.REJECTED
+    assert "GitHub does not say by whom" in decision.reasons[0]
+
+
+def test_while_a_contributor_is_unknown_only_the_reviewer_can_lift_it() -> None:
+    # Whoever wrote the unlinked commit could be the approver who dismissed the objection.
+    hidden = (Commit(OLD, AUTHOR, AUTHOR), Commit(HEAD, None, None))
+    by_carol = decide(
+        [ONE_SRE], pull_request=_objected(dismissed("alice", by="carol"), commits=hidden)
+    )
+    assert by_carol.state is DecisionState.REJECTED
+    by_alice = decide(
+        [ONE_SRE], pull_request=_objected(dismissed("alice", by="alice"), commits=hidden)
+    )
+    assert by_alice.state is DecisionState.PENDING  # the unknown author still blocks approval
+
+
+def test_the_reviewer_or_an_uninvolved_approver_can_lift_it() -> None:
+    for dismisser in ("alice", "carol", "ALICE"):
+        decision = decide([ONE_SRE], pull_request=_objected(dismissed("alice", by=dismisser)))
+        assert decision.state is DecisionState.APPROVED, (dismisser, decision.reasons)
+        assert decision.steps[0].changes_requested_by == ()
+
+
+def test_dismissing_an_approval_only_removes_it_whoever_dismisses() -> None:
+    two = policy("two", required=2, teams=(SRE,))
+    approval_gone = facts(
+        reviews=(
+            review("bob", minute=1),
+            dismissed("carol", by=AUTHOR, was=ReviewState.APPROVED, minute=2),
+        )
+    )
+    decision = decide([two], pull_request=approval_gone)
+    assert decision.state is DecisionState.PENDING
+    assert decision.steps[0].approved_by == ("bob",)

@@ -63,6 +63,78 @@ def test_a_dismissed_approval_does_not_count(world: World, controller: Controlle
     untouched(world, controller, number)
 
 
+def _dave_requests_changes(world: World, controller: Controller) -> int:
+    number = world.open_pull(b"v1")
+    pr = world.as_user("dave").get_repo(FULL).get_pull(number)
+    head = next(c for c in pr.get_commits() if c.sha == pr.head.sha)
+    pr.create_review(commit=head, event="REQUEST_CHANGES", body="do not rotate during the freeze")
+    assert controller.reconciler.handle(FULL, number).status is Status.REJECTED
+    return number
+
+
+def _dismiss_daves_review(world: World, number: int, login: str) -> None:
+    pr = world.as_user(login).get_repo(FULL).get_pull(number)
+    (review,) = [r for r in pr.get_reviews() if r.user.login == "dave"]
+    review.dismiss("outdated")
+
+
+def test_the_author_cannot_dismiss_an_eligible_approvers_change_request(world: World) -> None:
+    controller = world.controller()
+    try:
+        number = world.open_pull(b"v1")
+        pr = world.as_user("dave").get_repo(FULL).get_pull(number)
+        head = next(c for c in pr.get_commits() if c.sha == pr.head.sha)
+        pr.create_review(
+            commit=head, event="REQUEST_CHANGES", body="do not rotate during the freeze"
+        )
+        assert controller.reconciler.handle(FULL, number).status is Status.REJECTED
+        mine = world.as_user("alice").get_repo(FULL).get_pull(number)
+        (review,) = [r for r in mine.get_reviews() if r.user.login == "dave"]
+        review.dismiss("outdated")
+        world.approve("bob", number)
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.REJECTED  # before the fix: SYNCED, merged and applied
+        untouched(world, controller, number)
+        text = summary(world, number)
+        assert "dismissed by alice" in text
+        assert "until dave approves it or reviews it again" in text
+    finally:
+        controller.close()
+
+
+def test_an_admin_outside_the_policy_cannot_lift_a_change_request(
+    world: World, controller: Controller
+) -> None:
+    number = _dave_requests_changes(world, controller)
+    _dismiss_daves_review(world, number, "erin")
+    world.approve("bob", number)
+    assert controller.reconciler.handle(FULL, number).status is Status.REJECTED
+    assert "dismissed by erin" in summary(world, number)
+    untouched(world, controller, number)
+
+
+def test_a_change_request_lifted_by_its_author_or_an_uninvolved_approver_no_longer_blocks(
+    world: World, controller: Controller
+) -> None:
+    for dismisser in ("dave", "carol"):
+        number = _dave_requests_changes(world, controller)
+        _dismiss_daves_review(world, number, dismisser)
+        world.approve("bob", number)
+        status = controller.reconciler.handle(FULL, number)
+        assert status.status is Status.SYNCED, (dismisser, status)
+        assert world.hub.pull(OWNER, REPO, number)["merged"] is True
+
+
+def test_the_reviewer_lifts_a_change_request_the_author_dismissed_by_reviewing_again(
+    world: World, controller: Controller
+) -> None:
+    number = _dave_requests_changes(world, controller)
+    _dismiss_daves_review(world, number, "alice")
+    assert controller.reconciler.handle(FULL, number).status is Status.REJECTED
+    world.approve("dave", number)
+    assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
+
+
 def test_closing_and_reopening_does_not_restart_the_expiry_clock(world: World) -> None:
     number = world.open_pull(b"value")
     pr = world.as_user("alice").get_repo(FULL).get_pull(number)

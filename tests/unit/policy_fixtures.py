@@ -141,6 +141,8 @@ def review(
     commit: str = HEAD,
     minute: int = 1,
     review_id: int = 0,
+    dismissed_by: str | None = None,
+    dismissed_state: ReviewState | None = None,
 ) -> Review:
     return Review(
         user=user,
@@ -148,6 +150,28 @@ def review(
         commit_id=commit,
         submitted_at=T0 + timedelta(minutes=minute),
         id=review_id,
+        dismissed_by=dismissed_by,
+        dismissed_state=dismissed_state,
+    )
+
+
+def dismissed(
+    user: str,
+    *,
+    by: str | None,
+    was: ReviewState | None = ReviewState.CHANGES_REQUESTED,
+    minute: int = 2,
+    commit: str = HEAD,
+) -> Review:
+    """``user``'s review as GitHub lists it once dismissed: DISMISSED, with who dismissed it
+    and what it was as the issue timeline reports them (None: the timeline did not say)."""
+    return review(
+        user,
+        ReviewState.DISMISSED,
+        commit=commit,
+        minute=minute,
+        dismissed_by=by,
+        dismissed_state=was,
     )
 
 

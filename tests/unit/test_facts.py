@@ -68,6 +68,22 @@ def test_example_from_the_issue_parses() -> None:
     assert facts.changed_files == ("changes/production/rotate.yaml",)
 
 
+def test_a_dismissed_review_carries_who_dismissed_it_and_what_it_was() -> None:
+    dismissed = {
+        **EXAMPLE["reviews"][0],
+        "state": "DISMISSED",
+        "dismissed_by": "dev1",
+        "dismissed_state": "CHANGES_REQUESTED",
+    }
+    (review,) = parse_facts(SOURCE, with_field(("reviews",), [dismissed])).reviews
+    assert review.state is ReviewState.DISMISSED
+    assert review.dismissed_by == "dev1"
+    assert review.dismissed_state is ReviewState.CHANGES_REQUESTED
+    unknown = {**EXAMPLE["reviews"][0], "state": "DISMISSED"}
+    (review,) = parse_facts(SOURCE, with_field(("reviews",), [unknown])).reviews
+    assert (review.dismissed_by, review.dismissed_state) == (None, None)
+
+
 def test_minimal_facts_with_default_clock() -> None:
     minimal = {k: EXAMPLE[k] for k in ("number", "author", "head_sha", "created_at")}
     clock = datetime(2026, 11, 22, tzinfo=UTC)
@@ -131,6 +147,25 @@ MALFORMED = [
         "review id as text",
         with_field(("reviews", 0, "id"), "9"),
         "reviews[0].id: must be an integer",
+    ),
+    (
+        "dismisser of a review that is not dismissed",
+        with_field(("reviews", 0, "dismissed_by"), "dev1"),
+        "reviews[0].dismissed_by: only a review whose state is DISMISSED",
+    ),
+    (
+        "dismisser not a login",
+        with_field(
+            ("reviews", 0), {**EXAMPLE["reviews"][0], "state": "DISMISSED", "dismissed_by": 3}
+        ),
+        "reviews[0].dismissed_by: must be a GitHub login or null",
+    ),
+    (
+        "bad dismissed state",
+        with_field(
+            ("reviews", 0), {**EXAMPLE["reviews"][0], "state": "DISMISSED", "dismissed_state": "x"}
+        ),
+        "reviews[0].dismissed_state: must be one of APPROVED",
     ),
     (
         "commit author number",

@@ -25,6 +25,7 @@ from controller.sandbox.github_server.signing import Signer
 from controller.sandbox.github_server.state import (
     CheckRun,
     Comment,
+    Dismissal,
     Label,
     Pull,
     Repo,
@@ -396,8 +397,20 @@ class Hub:
             if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
                 kind = review.state.lower().replace("_", " ")
                 raise unprocessable(f"Can not dismiss a {kind} pull request review")
+            dismissed_by = actor or pull.user
+            pull.dismissals.append(
+                Dismissal(
+                    id=self.world.next_id(),
+                    actor=dismissed_by,
+                    review_id=review.id,
+                    state=review.state,
+                    message=message,
+                    commit_id=pull.head_sha,
+                    created_at=now(),
+                )
+            )
             review.state = "DISMISSED"
-            self.emit_review(repo, pull, review, "dismissed", actor or pull.user)
+            self.emit_review(repo, pull, review, "dismissed", dismissed_by)
             return review
 
     # -- merging ----------------------------------------------------------------------------

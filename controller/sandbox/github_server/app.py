@@ -27,6 +27,7 @@ from controller.sandbox.github_server import (
     routes_activity,
     routes_pulls,
     routes_repo,
+    routes_timeline,
 )
 from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.auth import identify
@@ -123,7 +124,8 @@ class GitHubApp:
         self._log: list[RequestRecord] = []
         self._handlers: dict[str, tuple[Handler, str]] = {}
         rules: list[Rule] = []
-        for module in (routes_repo, routes_pulls, routes_accounts, routes_activity):
+        modules = (routes_repo, routes_pulls, routes_accounts, routes_activity, routes_timeline)
+        for module in modules:
             for method, template, handler in module.ROUTES:
                 endpoint = f"{method} {template}"
                 self._handlers[endpoint] = (handler, template)

@@ -70,6 +70,21 @@ class Review:
 
 
 @dataclass
+class Dismissal:
+    """A `review_dismissed` event of the issue timeline: the only place GitHub says who
+    dismissed a review, and what the review was before."""
+
+    id: int
+    actor: str
+    review_id: int
+    state: str
+    """The review's state before the dismissal (APPROVED or CHANGES_REQUESTED)."""
+    message: str
+    commit_id: str
+    created_at: datetime
+
+
+@dataclass
 class Comment:
     id: int
     user: str
@@ -102,6 +117,7 @@ class Pull:
     labels: list[str] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
+    dismissals: list[Dismissal] = field(default_factory=list)
 
 
 @dataclass
