@@ -277,25 +277,26 @@ def test_an_approval_given_before_a_tier_was_raised_is_judged_again_at_the_new_t
     raise_tier = open_files(
         world,
         {
-            "changes/production/raise.yaml": world.change_yaml("raise", b"first").replace(
-                b"  set:\n", b"  tier: critical\n  set:\n"
-            )
+            "changes/production/raise.yaml": world.change_yaml(
+                "raise", b"first-Vq8#rT2mKx9LpZ4w"
+            ).replace(b"  set:\n", b"  tier: critical\n  set:\n")
         },
     )
-    racing = world.open_pull(b"racing-value")
+    racing = world.open_pull(b"racing-Zq7#Lm2vXp9Rt4")
     # bob approves the racing change while the secret is still 'sensitive'...
     world.approve("bob", racing)
     world.approve("bob", raise_tier)
     world.approve("dave", raise_tier)
     # ...and the tier-raising change lands first.
-    assert controller.reconciler.handle(FULL, raise_tier).status is Status.SYNCED
+    first = controller.reconciler.handle(FULL, raise_tier)
+    assert first.status is Status.SYNCED, first.messages
     status = controller.reconciler.handle(FULL, racing)
     assert status.status is Status.PENDING
     assert "dave" in status.eligible_approvers
     assert world.hub.pull(OWNER, REPO, racing)["merged"] is False
     stored = controller.store.read_secret(ENV, PATH)
     assert stored is not None
-    assert (stored.data["password"], stored.tier.value) == (b"first", "critical")
+    assert (stored.data["password"], stored.tier.value) == (b"first-Vq8#rT2mKx9LpZ4w", "critical")
 
 
 def test_a_pull_request_widening_production_needs_a_governance_policy(
