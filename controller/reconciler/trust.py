@@ -28,8 +28,9 @@ def untrusted_message(branch: str, sha: str) -> str:
     return (
         f"the rules at {branch}@{sha[:12]} changed outside an approved governance pull "
         "request, so sealgate judges nothing by them: nothing is merged or applied. Revert "
-        f"the change through the history of {branch}, or review it and run `sealgate rules "
-        f"trust --config <config> --sha {sha[:12]} --reason <why>`"
+        f"the commits that changed environments/ or policies/ on {branch} (the rules last "
+        "trusted are trusted again), or review the change and run `sealgate rules trust "
+        f"--config <config> --sha {sha[:12]} --reason <why>`"
     )
 
 

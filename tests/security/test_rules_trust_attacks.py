@@ -343,3 +343,27 @@ def test_a_crash_between_the_governance_merge_and_its_trust_is_repaired(
     world.approve("erin", change)
     status = controller.reconciler.handle(FULL, change)
     assert status.status is Status.SYNCED, status.messages
+
+
+def test_reverting_the_rules_on_main_restores_judging(world: World, controller: Controller) -> None:
+    """Trust is by content: putting back the rules last trusted needs no operator."""
+    assert controller.reconciler.handle(FULL, world.open_pull(b"first")).status is Status.PENDING
+    environment = read_main(world, f"environments/{ENV}.yaml")
+    policy = read_main(world, "policies/production.yaml")
+    loosen_on_main(world)
+    blocked = world.open_pull(b"while-loose")
+    assert controller.reconciler.handle(FULL, blocked).status is Status.INVALID
+
+    world.hub.push(
+        OWNER,
+        REPO,
+        "main",
+        {f"environments/{ENV}.yaml": environment, "policies/production.yaml": policy},
+        message="revert the loosening",
+        author="alice",
+    )
+    world.approve("bob", blocked)
+    status = controller.reconciler.handle(FULL, blocked)
+
+    assert status.status is Status.SYNCED, status.messages
+    assert [t["how"] for t in audit_events(controller.store, "rules-trusted")] == ["first-use"]
