@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "propose": ("controller.cli.propose:propose", "Write a SecretChange file for a PR."),
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),
     "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
+    "rules": (
+        "controller.cli.rules:rules",
+        "Trust the rules at a commit after an out-of-band change.",
+    ),
     "plan": ("controller.cli.plan:plan", "Dry-run the approval policy on changes and PR facts."),
     "run": ("controller.cli.run:run", "Run the controller (webhooks, polling, reconciling)."),
     "status": ("controller.cli.status:status", "Show where a pull request stands."),

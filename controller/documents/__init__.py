@@ -19,6 +19,7 @@ from controller.documents.parse import (
     parse_policy,
 )
 from controller.documents.rules import ChangeLines, Rules, check_changes, parse_rules
+from controller.documents.rules_digest import rules_digest
 from controller.documents.schema_check import PLAINTEXT_MESSAGE, schema_for
 from controller.documents.sealed import SEALED_PREFIX, is_sealed, sealed_key_id
 from controller.documents.yaml_loader import (
@@ -52,6 +53,7 @@ __all__ = [
     "parse_policy",
     "parse_rules",
     "render_path",
+    "rules_digest",
     "schema_for",
     "sealed_key_id",
 ]

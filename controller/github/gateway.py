@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 
 from controller.github.client import GitHubClient
 from controller.github.comments import CommentPoster
+from controller.github.failures import github_errors
 from controller.github.history import PullHistory
 from controller.github.merge import merge
 from controller.github.poll import PullPoller
 from controller.github.pushes import PushLedger
-from controller.github.records import MergedPull, SyncCheck, SyncCheckState
+from controller.github.records import MergedPull, RulesAt, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
 from controller.github.snapshot import MAX_CHANGED_FILES, PullRequestSnapshot, SnapshotReader
 from controller.github.summary import Summary
@@ -64,11 +65,21 @@ class GitHubGateway:
     def fetch(self, repo: str, number: int) -> PullRequestSnapshot:
         return self.reader.fetch(repo, number)
 
-    def current_rules(self, repo: str) -> Mapping[str, bytes]:
+    def current_rules(self, repo: str) -> RulesAt:
         return self.reader.current_rules(repo)
 
     def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
         return self.teams.memberships(teams, fresh=True)
+
+    def first_parent(self, repo: str, sha: str) -> str | None:
+        if not sha:
+            return None
+        with github_errors(f"read commit {sha[:12]} of {repo}"):
+            parents = self.client.repo(repo).get_commit(sha).parents
+            return parents[0].sha if parents else None
+
+    def rules_at(self, repo: str, sha: str) -> Mapping[str, bytes]:
+        return self.reader.rules_at(repo, sha)
 
     def report(self, snapshot: object, summary: Summary) -> None:
         """``snapshot`` is what :meth:`fetch` returned."""

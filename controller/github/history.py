@@ -44,6 +44,7 @@ class PullHistory:
                     head_sha=str(item["head"]["sha"]),
                     merged_at=_when(item["merged_at"]),
                     merged_by=str((item.get("merged_by") or {}).get("login") or ""),
+                    merge_commit_sha=str(item.get("merge_commit_sha") or ""),
                 )
                 for item in data or ()
                 if item.get("merged_at")
@@ -66,4 +67,5 @@ class PullHistory:
                 head_sha=pr.head.sha,
                 merged_at=pr.merged_at,
                 merged_by=merged_by,
+                merge_commit_sha=pr.merge_commit_sha or "",
             )

@@ -6,6 +6,7 @@ the adapter's facade live here, apart from the modules that talk to GitHub.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,17 @@ class MergedPull:
     merged_at: datetime
     merged_by: str
     """Login of whoever merged it; empty when GitHub's answer does not say."""
+    merge_commit_sha: str = ""
+    """The commit the merge made on the base branch; empty when not known."""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesAt:
+    """The rule files of a branch, with the commit they were read at."""
+
+    branch: str
+    sha: str
+    files: Mapping[str, bytes]
 
 
 @dataclass(frozen=True, slots=True)

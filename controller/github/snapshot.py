@@ -50,6 +50,7 @@ from controller.github.dismissals import with_dismissers
 from controller.github.failures import github_errors
 from controller.github.judged import not_judged
 from controller.github.pushes import PushLedger, activity_pushes, co_authors
+from controller.github.records import RulesAt
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
@@ -216,7 +217,7 @@ class SnapshotReader:
                 f"{where}: GitHub's answer lacks a field sealgate relies on", retryable=False
             ) from exc
 
-    def current_rules(self, repo_name: str) -> Mapping[str, bytes]:
+    def current_rules(self, repo_name: str) -> RulesAt:
         """``environments/`` and ``policies/`` at the head of the default branch.
 
         Pull requests are judged by their base; this is for what no pull request carries,
@@ -226,8 +227,24 @@ class SnapshotReader:
         repo = self._client.repo(repo_name)
         problems: list[Problem] = []
         with github_errors(where):
-            head = repo.get_git_ref(f"heads/{repo.default_branch}").object.sha
-            return self._rules_at(repo, repo_name, head, problems)
+            branch = repo.default_branch
+            head = repo.get_git_ref(f"heads/{branch}").object.sha
+            return RulesAt(branch, head, self._rules_at(repo, repo_name, head, problems))
+
+    def rules_at(self, repo_name: str, sha: str) -> Mapping[str, bytes]:
+        """``environments/`` and ``policies/`` at commit ``sha`` (e.g. a merge commit).
+
+        Raises :class:`GitHubError` when a rule file cannot be read: a partial rule set must
+        never be mistaken for the whole.
+        """
+        where = f"read the rules of {repo_name} at {sha[:12]}"
+        repo = self._client.repo(repo_name)
+        problems: list[Problem] = []
+        with github_errors(where):
+            rules = self._rules_at(repo, repo_name, sha, problems)
+        if problems:
+            raise GitHubError(f"{where}: {problems[0].message}", retryable=True)
+        return rules
 
     def _fetch(self, repo_name: str, number: int, where: str) -> PullRequestSnapshot:
         repo = self._client.repo(repo_name)

@@ -53,6 +53,8 @@ class Evaluation:
     warnings: tuple[str, ...] = ()
     tier_moves: Mapping[str, tuple[Tier, Tier]] = field(default_factory=frozen_map)
     """``change.path`` -> (tier now, tier the store keeps after the change)."""
+    rules_untrusted: bool = False
+    """The rules it was judged by are not trusted (``controller.reconciler.trust``)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -114,18 +116,24 @@ def assess(
     applied_values: AppliedValues | None = None,
     own_change_ids: frozenset[str] = frozenset(),
     controller_namespace: str | None = None,
+    rule_files: Mapping[str, bytes] | None = None,
+    untrusted: Problem | None = None,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
-    earlier change applied (``own_change_ids``, this pull request's own applies, excepted)."""
+    earlier change applied (``own_change_ids``, this pull request's own applies, excepted).
+    ``rule_files`` replace the snapshot's rules; ``untrusted`` says why they may not judge
+    (the decision is then invalid)."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
         now=now if now is not None else snapshot.facts.now,
     )
     problems: list[Problem] = list(snapshot.problems)
+    if untrusted is not None:
+        problems.append(untrusted)
     try:
-        rules = parse_rules(snapshot.rule_files)
+        rules = parse_rules(snapshot.rule_files if rule_files is None else rule_files)
     except DocumentError as exc:
         problems.extend(exc.problems)
         rules = Rules()
@@ -176,6 +184,7 @@ def assess(
         rollout=frozen_map(rollout),
         warnings=tuple(reuse_warnings(changes, opened.stored, applied_values)),
         tier_moves=frozen_map(moves),
+        rules_untrusted=untrusted is not None,
     )
 
 

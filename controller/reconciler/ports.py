@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from controller.errors import Problem
-from controller.github.records import MergedPull, SyncCheck, SyncCheckState
+from controller.github.records import MergedPull, RulesAt, SyncCheck, SyncCheckState
 from controller.github.summary import Summary
 from controller.kube.results import DesiredSecret, SyncReport
 from controller.model import NotifyTargets, PullRequestFacts, SecretChange, Tier
@@ -65,6 +65,14 @@ class Snapshot(Protocol):
         ...
 
     @property
+    def base_ref(self) -> str: ...
+
+    @property
+    def rules_sha(self) -> str:
+        """The commit ``rule_files`` were read at."""
+        ...
+
+    @property
     def rules_from_default_branch(self) -> bool:
         """Whether ``rule_files`` are the default branch's, at its tip."""
         ...
@@ -77,12 +85,21 @@ class GitHubPort(Protocol):
 
     def fetch(self, repo: str, number: int) -> Snapshot: ...
 
-    def current_rules(self, repo: str) -> Mapping[str, bytes]:
+    def current_rules(self, repo: str) -> RulesAt:
         """``environments/`` and ``policies/`` files at the head of the default branch."""
         ...
 
     def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
         """Members of each ``org/slug`` team read from GitHub now, bypassing any cache."""
+        ...
+
+    def first_parent(self, repo: str, sha: str) -> str | None:
+        """The first parent of commit ``sha`` (what a merge commit was merged into); None
+        when ``sha`` is empty or has no parent."""
+        ...
+
+    def rules_at(self, repo: str, sha: str) -> Mapping[str, bytes]:
+        """``environments/`` and ``policies/`` files at commit ``sha``."""
         ...
 
     def report(self, snapshot: Snapshot, summary: Summary) -> None:
@@ -133,6 +150,14 @@ class StorePort(Protocol):
     ) -> ApplyResult: ...
 
     def current_tiers(self) -> dict[str, Tier]: ...
+
+    def trusted_rules(self) -> frozenset[str]:
+        """Digests of the rule sets trusted to judge pull requests."""
+        ...
+
+    def trust_rules(
+        self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
+    ) -> str: ...
 
     def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +39,7 @@ from controller.reconciler.ports import (
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
 from controller.reconciler.sync_text import refused_check, sync_check
+from controller.reconciler.trust import RulesTrust
 from controller.store.crashpoint import crashpoint
 from controller.store.types import ApplyResult, ApprovalRecord
 
@@ -115,6 +116,7 @@ class Reconciler:
             rollout_timeout_s=settings.rollout_timeout_s,
             rollback_on_failure=settings.rollback_on_failure,
         )
+        self._trust = RulesTrust(store, actor=settings.bot_login)
         self._pull_locks = _Locks()
         self._env_locks = _Locks()
         self._state = threading.Lock()
@@ -179,9 +181,15 @@ class Reconciler:
 
         Pull requests teach the reconciler their base's environments as they are handled;
         after a start with no pull request moving, drift repair would otherwise know no
-        cluster at all. Broken rules at the head are logged and change nothing known.
+        cluster at all. Broken or untrusted rules at the head are logged and change nothing
+        known.
         """
-        files = self._github.current_rules(repo)
+        current = self._github.current_rules(repo)
+        files = current.files
+        untrusted = self._trust.problem(repo, current.branch, current.sha, files)
+        if untrusted is not None:
+            log.warning("%s: %s; drift repair keeps the environments it knew", repo, untrusted)
+            return ()
         try:
             rules = parse_rules(files)
         except DocumentError as exc:
@@ -251,8 +259,19 @@ class Reconciler:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _assess(self, snapshot: Snapshot, now: datetime) -> Evaluation:
+    def _assess(
+        self,
+        snapshot: Snapshot,
+        now: datetime,
+        *,
+        rules_at: tuple[str, Mapping[str, bytes]] | None = None,
+    ) -> Evaluation:
+        """Judge ``snapshot`` by its rules, or by ``rules_at`` (a commit and its rules)."""
         number = snapshot.facts.number
+        sha, files = rules_at if rules_at is not None else (snapshot.rules_sha, snapshot.rule_files)
+        untrusted = None
+        if snapshot.refusal is None:
+            untrusted = self._trust.problem(snapshot.repo, snapshot.base_ref, sha, files)
         evaluation = assess(
             snapshot,
             keys=self._keys,
@@ -266,8 +285,10 @@ class Reconciler:
                 if path.count("/") >= 2
             ),
             controller_namespace=self._settings.controller_namespace,
+            rule_files=files,
+            untrusted=untrusted,
         )
-        if snapshot.rules_from_default_branch:
+        if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:
             # Only the default branch's rules may teach drift repair where environments live:
             # a pull request into any other branch would otherwise redirect everyone's syncs.
             with self._state:
@@ -302,7 +323,9 @@ class Reconciler:
             )
         repo, number = snapshot.repo, snapshot.facts.number
         try:
-            self._github.merge(repo, number, decision.head_sha, self._settings.merge_method)
+            merged_sha = self._github.merge(
+                repo, number, decision.head_sha, self._settings.merge_method
+            )
         except ConflictError as exc:
             log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
             return self._remember(
@@ -326,6 +349,7 @@ class Reconciler:
         log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
         crashpoint("reconciler.after-merge")
+        self._trust_governance(evaluation, merged_sha)
         if decision.bypassed:
             self._notify(
                 NotificationKind.BYPASSED,
@@ -334,8 +358,27 @@ class Reconciler:
                 reason=decision.bypass_reason,
                 approvers=all_approvers(evaluation),
             )
-        merged = MergedPull(number, decision.head_sha, now, self._github.login())
+        merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
         return self._deliver(evaluation, merged)
+
+    def _trust_governance(self, evaluation: Evaluation, merge_sha: str) -> None:
+        """An approved governance pull request was merged: its rules become trusted, before
+        its ``sealgate/sync`` completes, so a crash in between is repaired next pass."""
+        snapshot = evaluation.snapshot
+        if snapshot.proposed_rule_files is None or not merge_sha:
+            return
+        files = self._github.rules_at(snapshot.repo, merge_sha)
+        digest = self._trust.trust_merge(
+            snapshot.repo, snapshot.facts.number, snapshot.base_ref, merge_sha, files
+        )
+        log.info(
+            "%s#%d: the rules at %s@%s (%s) are trusted",
+            snapshot.repo,
+            snapshot.facts.number,
+            snapshot.base_ref,
+            merge_sha[:12],
+            digest,
+        )
 
     def _merge_requested(self, evaluation: Evaluation) -> str | None:
         """Who asked for the merge: the policy (auto-merge), a bypasser, or a commenter."""
@@ -375,9 +418,18 @@ class Reconciler:
             return self._remember(self._finished_status(evaluation, state))
         if merge is None:
             merge = MergedPull(number, head, when, "")
+        if evaluation.rules_untrusted and snapshot.proposed_rule_files is not None:
+            # A governance pull request merged (by sealgate, then a crash) leaves its own
+            # rules at the tip, untrusted until it is handled: judge it by the rules it was
+            # merged into, as it was judged before the merge.
+            parent = self._github.first_parent(repo, merge.merge_commit_sha)
+            if parent is not None:
+                parent_rules = self._github.rules_at(repo, parent)
+                evaluation = self._assess(snapshot, when, rules_at=(parent, parent_rules))
         if evaluation.decision.state is not DecisionState.APPROVED:
             return self._refuse(evaluation, merge)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
+        self._trust_governance(evaluation, merge.merge_commit_sha)
         return self._deliver(evaluation, merge)
 
     def _refuse(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from io import BytesIO
@@ -55,6 +56,9 @@ class GitObjects:
                 retryable=False,
             ) from exc
         self._loose = LooseObjectDB(str(path / "objects"))
+        # GitPython reads objects through one long-lived ``git cat-file`` process: two
+        # threads reading at once would interleave its answers.
+        self._odb = threading.RLock()
         self._trees: dict[bytes, Entries] = {}
         self._unsynced: list[bytes] = []
         if not self.repo.bare:
@@ -115,16 +119,23 @@ class GitObjects:
             return None
 
     def commit_tree(self, commit: str) -> bytes:
-        return self.repo.commit(commit).tree.binsha
+        with self._odb:
+            return bytes(self.repo.commit(commit).tree.binsha)
 
     def commit_message(self, commit: str) -> str:
-        message = self.repo.commit(commit).message
+        with self._odb:
+            message = self.repo.commit(commit).message
         return message if isinstance(message, str) else message.decode()
 
     def commit_time(self, commit: str) -> datetime:
-        return self.repo.commit(commit).committed_datetime
+        with self._odb:
+            return self.repo.commit(commit).committed_datetime
 
     def write_commit(self, tree: bytes, message: str, parent: str | None, when: datetime) -> str:
+        with self._odb:
+            return self._write_commit(tree, message, parent, when)
+
+    def _write_commit(self, tree: bytes, message: str, parent: str | None, when: datetime) -> str:
         parents = [self.repo.commit(parent)] if parent else []
         commit = git.Commit.create_from_tree(
             self.repo,
@@ -203,7 +214,8 @@ class GitObjects:
         try:
             return bytes(self._loose.stream(sha).read())
         except BadObject:  # packed (after gc or a bulk import): ask git
-            return bytes(self.repo.odb.stream(sha).read())
+            with self._odb:
+                return bytes(self.repo.odb.stream(sha).read())
 
     def read_blobs(self, shas: Sequence[bytes]) -> list[bytes]:
         """Many objects in one ``git cat-file --batch`` round trip."""

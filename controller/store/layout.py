@@ -14,6 +14,12 @@ from controller.store.types import ApprovalRecord
 META = ".sealgate"
 HEADS_ROOT = f"{META}/heads"
 INDEX_ROOT = f"{META}/index"
+TRUSTED_RULES_ROOT = f"{META}/trusted-rules"
+
+
+def trusted_rules_path(digest: str) -> str:
+    """Where the record of one trusted rule set lives (``sha256:<hex>`` -> a file name)."""
+    return f"{TRUSTED_RULES_ROOT}/{digest.replace(':', '-')}.json"
 
 
 def head_path(env: str, secret: str) -> str:

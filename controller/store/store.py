@@ -43,6 +43,7 @@ from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
 from controller.store.layout import (
     HEADS_ROOT,
+    TRUSTED_RULES_ROOT,
     apply_events,
     approval_trailers,
     commit_message,
@@ -50,6 +51,7 @@ from controller.store.layout import (
     index_entry,
     index_path,
     secret_contents,
+    trusted_rules_path,
 )
 from controller.store.replays import (
     applied_elsewhere,
@@ -493,6 +495,49 @@ class Store:
             self._git.advance(commit, head)
         self._push()
         return commit
+
+    def trust_rules(
+        self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
+    ) -> str:
+        """Record the rule set ``digest`` as trusted, audited with who and why; returns the
+        commit. Trusting a digest already trusted records the new event all the same."""
+        with self._git.writer_lock():
+            head = self._git.head()
+            tree = self._git.commit_tree(head) if head else None
+            now = self._clock()
+            event = {
+                "digest": digest,
+                "how": how,
+                "repository": repo,
+                "ref": ref,
+                "sha": sha,
+                "actor": actor,
+                "reason": reason,
+            }
+            audit_path, audit_content, audit_head = self._audit.append(
+                tree, [("rules-trusted", event)], now
+            )
+            record = json.dumps({**event, "at": now.isoformat()}, sort_keys=True).encode()
+            contents = {audit_path: audit_content, trusted_rules_path(digest): record}
+            new_tree = self._git.update_tree(tree, self._write(contents))
+            subject = f"Trust the rules of {repo} at {ref}@{sha[:12]} ({how})"
+            trailers = [("Actor", actor), ("Rules-Digest", digest), ("Audit-Head", audit_head)]
+            commit = self._git.write_commit(new_tree, commit_message(subject, trailers), head, now)
+            self._git.advance(commit, head)
+        _log.info("trusted the rules %s of %s at %s (%s by %s)", digest, repo, sha[:12], how, actor)
+        self._push()
+        return commit
+
+    def trusted_rules(self) -> frozenset[str]:
+        """Digests of every rule set trusted so far (empty before the first)."""
+        entry = self._git.lookup(self._head_tree(), TRUSTED_RULES_ROOT)
+        if entry is None:
+            return frozenset()
+        return frozenset(
+            name.removesuffix(".json").replace("-", ":", 1)
+            for name in self._git.tree_entries(entry[0])
+            if name.endswith(".json")
+        )
 
     # ================================================================== reads
 
