@@ -1,0 +1,143 @@
+"""Field ownership of one object, as ``metadata.managedFields`` records it.
+
+Every write names a manager: an apply its ``fieldManager``, any other create, update or
+patch its ``fieldManager`` or else the User-Agent's product token. Entries are keyed by
+(manager, operation, subresource). An ``Update`` takes the fields its write changed from
+every other manager, and fields a write removed leave every manager; an ``Apply`` owns what
+its configuration sets (see ``apply``). The stored managedFields are the only record, so
+ownership survives anything that keeps the object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.sandbox.kube_server.fields import FieldPath, differs, field_set, fields_v1
+from controller.sandbox.kube_server.fields import from_fields_v1 as decode_fields
+from controller.sandbox.kube_server.resources import ResourceType
+
+APPLY = "Apply"
+UPDATE = "Update"
+# Written by the server itself, never owned by a client.
+_SERVER_METADATA = frozenset(
+    {
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "managedFields",
+        "selfLink",
+    }
+)
+MAX_MANAGER_LENGTH = 128
+
+
+@dataclass(frozen=True, order=True)
+class Manager:
+    name: str
+    operation: str = APPLY
+    subresource: str = ""
+
+    def describe(self, api_version: str) -> str:
+        """How a conflict names this manager, in a real API server's words."""
+        text = f'"{self.name}"'
+        if self.subresource:
+            text += f' with subresource "{self.subresource}"'
+        if self.operation == UPDATE:
+            text += f" using {api_version}"
+        return text
+
+
+def manager_from_user_agent(user_agent: str) -> str:
+    """The manager a write without ``fieldManager`` gets: the User-Agent's product token."""
+    token = user_agent.split("/", 1)[0]
+    return "".join(ch for ch in token if ch.isprintable())[:MAX_MANAGER_LENGTH]
+
+
+@dataclass
+class Ownership:
+    """Which fields each manager of one object owns, and when each last changed them."""
+
+    by_manager: dict[Manager, set[FieldPath]] = field(default_factory=dict)
+    times: dict[Manager, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, obj: dict[str, Any] | None) -> Ownership:
+        """The ownership an object's stored managedFields record."""
+        ownership = cls()
+        entries = (obj or {}).get("metadata", {}).get("managedFields") or []
+        for entry in entries:
+            if not isinstance(entry, dict) or not entry.get("manager"):
+                continue
+            key = Manager(
+                str(entry["manager"]),
+                str(entry.get("operation") or UPDATE),
+                str(entry.get("subresource") or ""),
+            )
+            ownership.by_manager[key] = decode_fields(entry.get("fieldsV1") or {})
+            ownership.times[key] = str(entry.get("time") or "")
+        return ownership
+
+    def managed_fields(self, rtype: ResourceType) -> list[dict[str, Any]]:
+        """``metadata.managedFields`` as a real server shows it: appliers first, then by time."""
+        entries = []
+        for key, paths in sorted(
+            self.by_manager.items(),
+            key=lambda item: (item[0].operation, self.times.get(item[0], ""), item[0]),
+        ):
+            if not paths:
+                continue
+            entry: dict[str, Any] = {
+                "manager": key.name,
+                "operation": key.operation,
+                "apiVersion": rtype.api_version,
+                "time": self.times.get(key, ""),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields_v1(paths),
+            }
+            if key.subresource:
+                entry["subresource"] = key.subresource
+            entries.append(entry)
+        return entries
+
+    def others(self, manager: Manager) -> set[FieldPath]:
+        found: set[FieldPath] = set()
+        for key, owned in self.by_manager.items():
+            if key != manager:
+                found |= owned
+        return found
+
+
+def owned_fields(obj: dict[str, Any] | None, subresource: str) -> set[FieldPath]:
+    """The fields of an object a write to the main resource (or to ``/status``) can own."""
+    if obj is None:
+        return set()
+    if subresource == "status":
+        return field_set({"status": obj["status"]}) if obj.get("status") else set()
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in _SERVER_METADATA}
+    content = {k: v for k, v in obj.items() if k not in ("status", "metadata")}
+    return field_set({**content, "metadata": metadata})
+
+
+def record_update(
+    ownership: Ownership,
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    *,
+    manager: str,
+    subresource: str,
+    now: str,
+) -> None:
+    """Record a create, update or patch from ``old`` to ``new`` by ``manager``, in place."""
+    key = Manager(manager, UPDATE, subresource)
+    before, after = owned_fields(old, subresource), owned_fields(new, subresource)
+    changed = {path for path in after if differs(old, new, path)}
+    removed = before - after
+    if not changed and not removed:
+        return
+    for other, owned in ownership.by_manager.items():
+        owned.difference_update(removed if other == key else removed | changed)
+    ownership.by_manager[key] = ownership.by_manager.get(key, set()) | changed
+    ownership.times[key] = now
