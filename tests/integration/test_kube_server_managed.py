@@ -8,6 +8,7 @@ API description (``call`` / ``failure``), and every managedFields entry against
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from controller.kube import (
+    ClusterConfig,
+    KubeTargets,
+    Provenance,
+    RetryPolicy,
+    template_annotation,
+)
 from controller.sandbox.kube_server import KubeApiServer
 from tests.api_specs import k8s_validator, problems
 from tests.integration.test_kube_server import (
@@ -268,3 +276,51 @@ def test_status_writes_are_their_own_subresource_entry(
     forced = call(api, "V1Deployment", apps.patch_namespaced_deployment, "web", "apps", changed,
                   field_manager="sealgate", _content_type=APPLY, force=True)  # fmt: skip
     assert forced.spec.template.spec.containers[0].image == "registry.example/app:2"
+
+
+# --- sealgate's own writes -----------------------------------------------------------------
+
+
+def test_sealgate_is_the_update_manager_of_what_it_writes_and_appliers_meet_it(
+    server: KubeApiServer, core: Any, api: Any, tmp_path: Path
+) -> None:
+    user = workload("Deployment", "web")
+    user["spec"]["template"]["spec"]["volumes"] = [{"name": "s", "secret": {"secretName": "db"}}]
+    server.put(user)
+    targets = KubeTargets(
+        [ClusterConfig("loop", kubeconfig=server.write_kubeconfig(tmp_path / "sg"))],
+        b"checksum-key-for-tests-0123456789",
+        retry=RetryPolicy(attempts=3, initial_s=0.01, max_s=0.05),
+        poll_interval_s=0.05,
+    )
+    try:
+        report = targets.sync_secret(
+            ["loop"], "apps", "db", {"a": b"1"}, Provenance(7, "chg-0007", 42), timeout_s=20
+        )
+    finally:
+        targets.close()
+    assert report.ok
+
+    (written,) = entries(server, "Secret", "db")
+    assert (written["manager"], written["operation"]) == ("sealgate", "Update")
+    assert set(written["fieldsV1"]["f:data"]) == {"f:a"}
+    assert "f:annotations" in written["fieldsV1"]["f:metadata"]
+    by_key = {
+        (e["manager"], e.get("subresource", "")): e for e in entries(server, "Deployment", "web")
+    }
+    assert ("kube-controller-manager", "status") in by_key
+    restarted = by_key[("sealgate", "")]["fieldsV1"]["f:spec"]["f:template"]["f:metadata"]
+    assert f"f:{template_annotation('db')}" in restarted["f:annotations"]
+
+    # A GitOps tool applying the same Secret cannot silently take the value sealgate wrote.
+    status = failure(
+        409, core.patch_namespaced_secret, "db", "apps", applied(a="2"),
+        field_manager="gitops", _content_type=APPLY,
+    )  # fmt: skip
+    assert (
+        status["message"]
+        == 'Apply failed with 1 conflict: conflict with "sealgate" using v1: .data.a'
+    )
+    # The conflict names the field, never the value either side holds.
+    assert "MQ==" not in json.dumps(status)
+    assert "Mg==" not in json.dumps(status)

@@ -38,6 +38,8 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 # Namespaces a real API server refuses to delete.
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 WATCH_HISTORY = 50_000
+# Who a real cluster records the workload controllers' status writes as.
+CONTROLLER_MANAGER = "kube-controller-manager"
 _WORKLOAD_BY_KIND = {rtype.kind: rtype for rtype in WORKLOAD_TYPES}
 
 
@@ -467,6 +469,14 @@ class ObjectStore:
                 if status != obj.get("status"):
                     updated = copy.deepcopy(obj)
                     updated["status"] = status
+                    self._own(
+                        rtype,
+                        obj,
+                        updated,
+                        manager=CONTROLLER_MANAGER,
+                        subresource="status",
+                        applied=None,
+                    )
                     self._store(rtype, updated, "MODIFIED")
                 if self.rollouts.settled(key):
                     del self._moving[key]
