@@ -260,6 +260,17 @@ def test_status_writes_are_their_own_subresource_entry(
     assert "." in container
     assert "f:imagePullPolicy" in container
 
+    # Status sent to the main resource is reset, so it is neither owned nor a conflict.
+    with_status = workload("Deployment", "web")
+    with_status["status"] = {"conditions": [{"type": "Audited", "status": "False"}]}
+    call(api, "V1Deployment", apps.patch_namespaced_deployment, "web", "apps", with_status,
+         field_manager="sealgate", _content_type=APPLY)  # fmt: skip
+    after = {
+        (e["manager"], e.get("subresource", "")): e for e in entries(server, "Deployment", "web")
+    }
+    assert "f:status" not in after[("sealgate", "")]["fieldsV1"]
+    assert after[("deployer", "status")]["fieldsV1"] == on_status
+
     changed = workload("Deployment", "web")
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/app:2"
     conflict = failure(

@@ -72,6 +72,9 @@ def apply(
     """
     me = Manager(manager)
     wanted = field_set(config)
+    if rtype.has_status:
+        # The main resource resets status, so an applier neither owns nor contests it.
+        wanted = {path for path in wanted if path[0] != "status"}
     current = copy.deepcopy(live) if live is not None else {}
     conflicts: list[tuple[Manager, FieldPath]] = []
     for other, owned in sorted(ownership.by_manager.items()):
