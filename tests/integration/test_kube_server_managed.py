@@ -289,6 +289,29 @@ def test_status_writes_are_their_own_subresource_entry(
     assert forced.spec.template.spec.containers[0].image == "registry.example/app:2"
 
 
+def test_managed_fields_a_client_writes_replace_the_record_and_bad_ones_are_refused(
+    core: Any, api: Any, server: KubeApiServer
+) -> None:
+    call(api, "V1Secret", core.create_namespaced_secret, "apps", secret("db", a="1"),
+         field_manager="deployer")  # fmt: skip
+    echoed = core.read_namespaced_secret("db", "apps")
+    same = call(api, "V1Secret", core.replace_namespaced_secret, "db", "apps", echoed)
+    assert rv(same) == rv(echoed), "echoing the entries read back changes nothing"
+
+    bad = failure(
+        422, core.patch_namespaced_secret, "db", "apps",
+        {"metadata": {"managedFields": [{"manager": "x", "operation": "Steal"}]}},
+    )  # fmt: skip
+    assert bad["details"]["causes"][0]["field"] == "metadata.managedFields[0].operation"
+
+    cleared: dict[str, Any] = {"metadata": {"managedFields": [{}]}}
+    call(api, "V1Secret", core.patch_namespaced_secret, "db", "apps", cleared)
+    assert entries(server, "Secret", "db") == []
+    # With no owner left, an apply may change the value without force.
+    moved = apply_secret(api, core, "sealgate", applied(a="2"))
+    assert base64.b64decode(moved.data["a"]) == b"2"
+
+
 # --- sealgate's own writes -----------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ ownership survives anything that keeps the object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.sandbox.kube_server.fields import FieldPath, differs, field_set, fields_v1
@@ -50,6 +51,18 @@ class Manager:
         return text
 
 
+def _canonical_time(value: Any) -> str:
+    """A managedFields time as this server writes it, whatever RFC 3339 form a client sent."""
+    text = str(value or "")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def manager_from_user_agent(user_agent: str) -> str:
     """The manager a write without ``fieldManager`` gets: the User-Agent's product token."""
     token = user_agent.split("/", 1)[0]
@@ -64,8 +77,12 @@ class Ownership:
     times: dict[Manager, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, obj: dict[str, Any] | None) -> Ownership:
-        """The ownership an object's stored managedFields record."""
+    def of(cls, obj: dict[str, Any] | None, recorded: Ownership | None = None) -> Ownership:
+        """The ownership an object's managedFields record.
+
+        With ``recorded``, the entries are ones a client sent: they count only when they say
+        something else than ``recorded`` (a client echoing what it read changes nothing).
+        """
         ownership = cls()
         entries = (obj or {}).get("metadata", {}).get("managedFields") or []
         for entry in entries:
@@ -77,7 +94,9 @@ class Ownership:
                 str(entry.get("subresource") or ""),
             )
             ownership.by_manager[key] = decode_fields(entry.get("fieldsV1") or {})
-            ownership.times[key] = str(entry.get("time") or "")
+            ownership.times[key] = _canonical_time(entry.get("time"))
+        if recorded is not None and ownership.by_manager == recorded.by_manager:
+            return recorded
         return ownership
 
     def managed_fields(self, rtype: ResourceType) -> list[dict[str, Any]]:
@@ -108,6 +127,28 @@ class Ownership:
             if key != manager:
                 found |= owned
         return found
+
+
+def check_entries(entries: Any) -> tuple[str, str] | None:
+    """What a real server refuses in client-sent managedFields: (where, why), or None."""
+    if not isinstance(entries, list):
+        return "", "Invalid value: must be a list of entries"
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return f"[{index}]", "Invalid value: must be an object"
+        if not entry:
+            continue  # [{}] is how a client clears every entry
+        operation = entry.get("operation")
+        if operation not in (APPLY, UPDATE):
+            return (
+                f"[{index}].operation",
+                f'Unsupported value: "{operation}": supported values: "Apply", "Update"',
+            )
+        if entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+            return f"[{index}].fieldsType", 'Unsupported value: must be "FieldsV1"'
+        if not isinstance(entry.get("fieldsV1", {}), dict):
+            return f"[{index}].fieldsV1", "Invalid value: must be an object"
+    return None
 
 
 def owned_fields(obj: dict[str, Any] | None, subresource: str) -> set[FieldPath]:

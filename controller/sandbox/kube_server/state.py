@@ -23,7 +23,7 @@ from typing import Any
 from controller.sandbox.kube_server import errors, objects
 from controller.sandbox.kube_server.apply import apply as apply_config
 from controller.sandbox.kube_server.errors import ApiError
-from controller.sandbox.kube_server.ownership import Ownership, record_update
+from controller.sandbox.kube_server.ownership import Ownership, check_entries, record_update
 from controller.sandbox.kube_server.resources import (
     ALL_TYPES,
     NAMESPACES,
@@ -155,11 +155,24 @@ class ObjectStore:
         manager: str | None,
         subresource: str | None,
         applied: Ownership | None,
+        sent: Any = None,
     ) -> None:
-        """Set ``obj``'s managedFields for a write from ``existing`` (None: a create)."""
+        """Set ``obj``'s managedFields for a write from ``existing`` (None: a create).
+
+        Managed fields the client ``sent`` replace the recorded ones when they differ from
+        them (``[{}]`` clears them); an empty list means "not given", as on a real server.
+        """
         ownership = applied
         if ownership is None and manager is not None:
             ownership = Ownership.of(existing)
+            if sent:
+                problem = check_entries(sent)
+                if problem is not None:
+                    raise errors.invalid(
+                        rtype, obj["metadata"]["name"], f"metadata.managedFields{problem[0]}",
+                        problem[1],
+                    )  # fmt: skip
+                ownership = Ownership.of({"metadata": {"managedFields": sent}}, ownership)
             record_update(
                 ownership,
                 existing,
@@ -196,6 +209,7 @@ class ObjectStore:
         body = copy.deepcopy(body)
         objects.check_identity(rtype, body)
         metadata = body["metadata"]
+        sent = metadata.get("managedFields")
         with self._lock:
             self._scope(rtype, namespace, body)
             if not metadata.get("name") and metadata.get("generateName"):
@@ -209,7 +223,9 @@ class ObjectStore:
             obj = objects.prepare(
                 rtype, body, None, uid=str(uuid.uuid4()), now=timestamp(time.time())
             )
-            self._own(rtype, None, obj, manager=manager, subresource=None, applied=applied)
+            self._own(
+                rtype, None, obj, manager=manager, subresource=None, applied=applied, sent=sent
+            )
             if dry_run:
                 return obj
             self._simulate(rtype, obj)
@@ -233,6 +249,7 @@ class ObjectStore:
         """
         body = copy.deepcopy(body)
         objects.check_identity(rtype, body)
+        sent = body["metadata"].get("managedFields")
         with self._lock:
             self._scope(rtype, namespace, body)
             if body["metadata"].get("name", name) != name:
@@ -254,7 +271,13 @@ class ObjectStore:
                 if not dry_run:
                     self._simulate(rtype, obj)
             self._own(
-                rtype, existing, obj, manager=manager, subresource=subresource, applied=applied
+                rtype,
+                existing,
+                obj,
+                manager=manager,
+                subresource=subresource,
+                applied=applied,
+                sent=sent,
             )
             obj["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             if obj == existing or dry_run:
