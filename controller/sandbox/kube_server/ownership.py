@@ -10,10 +10,12 @@ ownership survives anything that keeps the object.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.sandbox.kube_server import errors
 from controller.sandbox.kube_server.fields import FieldPath, differs, field_set, fields_v1
 from controller.sandbox.kube_server.fields import from_fields_v1 as decode_fields
 from controller.sandbox.kube_server.resources import ResourceType
@@ -182,3 +184,46 @@ def record_update(
         owned.difference_update(removed if other == key else removed | changed)
     ownership.by_manager[key] = ownership.by_manager.get(key, set()) | changed
     ownership.times[key] = now
+
+
+def stamp(
+    rtype: ResourceType,
+    existing: dict[str, Any] | None,
+    obj: dict[str, Any],
+    *,
+    manager: str | None,
+    subresource: str | None,
+    applied: Ownership | None,
+    sent: Any = None,
+    now: str,
+) -> None:
+    """Set ``obj``'s managedFields for a write from ``existing`` (None: a create).
+
+    ``applied`` is an apply's ownership; otherwise a ``manager`` records an ``Update``, and
+    a write with neither (seeding, bypassing HTTP) keeps what was recorded. Managed fields
+    the client ``sent`` replace the record when they differ from it (``[{}]`` clears it);
+    an empty list means "not given", as on a real server.
+    """
+    ownership = applied
+    if ownership is None and manager is not None:
+        ownership = Ownership.of(existing)
+        if sent:
+            problem = check_entries(sent)
+            if problem is not None:
+                raise errors.invalid(
+                    rtype, obj["metadata"]["name"], f"metadata.managedFields{problem[0]}",
+                    problem[1],
+                )  # fmt: skip
+            ownership = Ownership.of({"metadata": {"managedFields": sent}}, ownership)
+        record_update(
+            ownership, existing, obj, manager=manager, subresource=subresource or "", now=now
+        )
+    metadata = obj["metadata"]
+    if ownership is None:
+        if existing is not None and "managedFields" in existing["metadata"]:
+            metadata["managedFields"] = copy.deepcopy(existing["metadata"]["managedFields"])
+        return
+    metadata.pop("managedFields", None)
+    entries = ownership.managed_fields(rtype)
+    if entries:
+        metadata["managedFields"] = entries

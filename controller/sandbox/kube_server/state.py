@@ -23,7 +23,7 @@ from typing import Any
 from controller.sandbox.kube_server import errors, objects
 from controller.sandbox.kube_server.apply import apply as apply_config
 from controller.sandbox.kube_server.errors import ApiError
-from controller.sandbox.kube_server.ownership import Ownership, check_entries, record_update
+from controller.sandbox.kube_server.ownership import Ownership, stamp
 from controller.sandbox.kube_server.resources import (
     ALL_TYPES,
     NAMESPACES,
@@ -146,51 +146,6 @@ class ObjectStore:
                 self._moving[key] = rtype
                 self._wake.set()
 
-    def _own(
-        self,
-        rtype: ResourceType,
-        existing: dict[str, Any] | None,
-        obj: dict[str, Any],
-        *,
-        manager: str | None,
-        subresource: str | None,
-        applied: Ownership | None,
-        sent: Any = None,
-    ) -> None:
-        """Set ``obj``'s managedFields for a write from ``existing`` (None: a create).
-
-        Managed fields the client ``sent`` replace the recorded ones when they differ from
-        them (``[{}]`` clears them); an empty list means "not given", as on a real server.
-        """
-        ownership = applied
-        if ownership is None and manager is not None:
-            ownership = Ownership.of(existing)
-            if sent:
-                problem = check_entries(sent)
-                if problem is not None:
-                    raise errors.invalid(
-                        rtype, obj["metadata"]["name"], f"metadata.managedFields{problem[0]}",
-                        problem[1],
-                    )  # fmt: skip
-                ownership = Ownership.of({"metadata": {"managedFields": sent}}, ownership)
-            record_update(
-                ownership,
-                existing,
-                obj,
-                manager=manager,
-                subresource=subresource or "",
-                now=timestamp(time.time()),
-            )
-        metadata = obj["metadata"]
-        if ownership is None:
-            if existing is not None and "managedFields" in existing["metadata"]:
-                metadata["managedFields"] = copy.deepcopy(existing["metadata"]["managedFields"])
-            return
-        metadata.pop("managedFields", None)
-        entries = ownership.managed_fields(rtype)
-        if entries:
-            metadata["managedFields"] = entries
-
     def create(
         self,
         rtype: ResourceType,
@@ -223,8 +178,15 @@ class ObjectStore:
             obj = objects.prepare(
                 rtype, body, None, uid=str(uuid.uuid4()), now=timestamp(time.time())
             )
-            self._own(
-                rtype, None, obj, manager=manager, subresource=None, applied=applied, sent=sent
+            stamp(
+                rtype,
+                None,
+                obj,
+                manager=manager,
+                subresource=None,
+                applied=applied,
+                sent=sent,
+                now=timestamp(time.time()),
             )
             if dry_run:
                 return obj
@@ -270,7 +232,7 @@ class ObjectStore:
                 obj = objects.prepare(rtype, body, existing, uid="", now="")
                 if not dry_run:
                     self._simulate(rtype, obj)
-            self._own(
+            stamp(
                 rtype,
                 existing,
                 obj,
@@ -278,6 +240,7 @@ class ObjectStore:
                 subresource=subresource,
                 applied=applied,
                 sent=sent,
+                now=timestamp(time.time()),
             )
             obj["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             if obj == existing or dry_run:
@@ -492,13 +455,14 @@ class ObjectStore:
                 if status != obj.get("status"):
                     updated = copy.deepcopy(obj)
                     updated["status"] = status
-                    self._own(
+                    stamp(
                         rtype,
                         obj,
                         updated,
                         manager=CONTROLLER_MANAGER,
                         subresource="status",
                         applied=None,
+                        now=timestamp(time.time()),
                     )
                     self._store(rtype, updated, "MODIFIED")
                 if self.rollouts.settled(key):
