@@ -239,3 +239,32 @@ def test_server_side_apply_and_its_conflicts(
     stored = server.get("v1", "Secret", "payments", "app")
     assert stored is not None
     assert base64.b64decode(stored["data"]["token"]) == b"two"
+
+
+def test_a_client_side_applied_secret_moves_to_server_side_apply_without_conflicts(
+    server: KubeApiServer, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    def managers() -> set[tuple[str, str]]:
+        stored = server.get("v1", "Secret", "payments", "app")
+        assert stored is not None
+        return {(e["manager"], e["operation"]) for e in stored["metadata"]["managedFields"]}
+
+    server.create_namespace("payments")
+    manifest = tmp_path / "secret.json"
+    write_manifest(manifest, "app", "one")
+    assert kubectl("apply", "-f", str(manifest)).returncode == 0
+    assert managers() == {("kubectl-client-side-apply", "Update")}
+
+    # kubectl hands the client-side manager's fields to itself by writing managedFields,
+    # which the server takes as the new record, as a real one does.
+    moved = kubectl("apply", "--server-side", "-f", str(manifest))
+    assert moved.returncode == 0, moved.stderr
+    assert ("kubectl-client-side-apply", "Update") not in managers()
+    assert ("kubectl", "Apply") in managers()
+
+    write_manifest(manifest, "app", "two")
+    changed = kubectl("apply", "--server-side", "-f", str(manifest))
+    assert changed.returncode == 0, changed.stderr
+    stored = server.get("v1", "Secret", "payments", "app")
+    assert stored is not None
+    assert base64.b64decode(stored["data"]["token"]) == b"two"

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from controller.sandbox.kube_server import discovery, errors, openapi, tables, watch
 from controller.sandbox.kube_server.errors import ApiError
 from controller.sandbox.kube_server.faults import FaultPlan
+from controller.sandbox.kube_server.ownership import manager_from_user_agent
 from controller.sandbox.kube_server.patch import PATCH_TYPES, PatchError, apply_patch
 from controller.sandbox.kube_server.request_log import RequestRecord
 from controller.sandbox.kube_server.resources import ResourceType, by_path
@@ -124,6 +125,12 @@ def _dry_run(request: Request) -> bool:
     if any(value != "All" for value in values):
         raise errors.bad_request(f"Invalid dryRun value: {values!r}; the only valid value is All")
     return bool(values)
+
+
+def _manager(request: Request) -> str | None:
+    """Who a create, update or patch is recorded as: ``fieldManager``, else the User-Agent."""
+    named = request.args.get("fieldManager") or manager_from_user_agent(request.user_agent.string)
+    return named or None
 
 
 def _truthy(value: str | None) -> bool:
@@ -310,7 +317,9 @@ class KubeApp:
         if verb == "watch":
             return self._watch(request, rtype, namespace)
         if verb == "create":
-            created = self.store.create(rtype, namespace, _object_body(request), dry_run=dry_run)
+            created = self.store.create(
+                rtype, namespace, _object_body(request), dry_run=dry_run, manager=_manager(request)
+            )
             return _json_response(created, 201)
         if verb == "deletecollection":
             return self._delete_collection(request, rtype, namespace, dry_run=dry_run)
@@ -329,6 +338,7 @@ class KubeApp:
                     body,
                     subresource=target.subresource,
                     dry_run=dry_run,
+                    manager=_manager(request),
                 )
             )
         if verb == "patch":
@@ -429,7 +439,13 @@ class KubeApp:
                 raise ApiError(422, str(exc)) from exc
 
         patched = self.store.patch(
-            rtype, namespace, name, mutate, subresource=subresource, dry_run=dry_run
+            rtype,
+            namespace,
+            name,
+            mutate,
+            subresource=subresource,
+            dry_run=dry_run,
+            manager=_manager(request),
         )
         return _json_response(patched)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.sandbox.kube_server import errors, objects
-from controller.sandbox.kube_server.apply import Ownership
 from controller.sandbox.kube_server.apply import apply as apply_config
 from controller.sandbox.kube_server.errors import ApiError
+from controller.sandbox.kube_server.ownership import Ownership, stamp
 from controller.sandbox.kube_server.resources import (
     ALL_TYPES,
     NAMESPACES,
@@ -38,6 +38,8 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 # Namespaces a real API server refuses to delete.
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 WATCH_HISTORY = 50_000
+# Who a real cluster records the workload controllers' status writes as.
+CONTROLLER_MANAGER = "kube-controller-manager"
 _WORKLOAD_BY_KIND = {rtype.kind: rtype for rtype in WORKLOAD_TYPES}
 
 
@@ -68,7 +70,6 @@ class ObjectStore:
         self._wake = threading.Event()
         self._ticker: threading.Thread | None = None
         self._moving: dict[WorkloadKey, ResourceType] = {}
-        self._ownership: dict[tuple[ResourceType, str, str], Ownership] = {}
         for name in INITIAL_NAMESPACES:
             self.create(NAMESPACES, None, {"metadata": {"name": name}})
 
@@ -152,12 +153,18 @@ class ObjectStore:
         body: dict[str, Any],
         *,
         dry_run: bool = False,
-        managed_fields: builtins.list[dict[str, Any]] | None = None,
+        manager: str | None = None,
+        applied: Ownership | None = None,
     ) -> dict[str, Any]:
-        """POST. With ``dry_run`` everything is checked and nothing is stored."""
+        """POST. With ``dry_run`` everything is checked and nothing is stored.
+
+        A ``manager`` is recorded as the ``Update`` owner of every field; an apply passes the
+        ``applied`` ownership instead. Writes with neither (seeding) record no owner.
+        """
         body = copy.deepcopy(body)
         objects.check_identity(rtype, body)
         metadata = body["metadata"]
+        sent = metadata.get("managedFields")
         with self._lock:
             self._scope(rtype, namespace, body)
             if not metadata.get("name") and metadata.get("generateName"):
@@ -171,8 +178,16 @@ class ObjectStore:
             obj = objects.prepare(
                 rtype, body, None, uid=str(uuid.uuid4()), now=timestamp(time.time())
             )
-            if managed_fields:
-                obj["metadata"]["managedFields"] = managed_fields
+            stamp(
+                rtype,
+                None,
+                obj,
+                manager=manager,
+                subresource=None,
+                applied=applied,
+                sent=sent,
+                now=timestamp(time.time()),
+            )
             if dry_run:
                 return obj
             self._simulate(rtype, obj)
@@ -187,11 +202,16 @@ class ObjectStore:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
-        managed_fields: builtins.list[dict[str, Any]] | None = None,
+        manager: str | None = None,
+        applied: Ownership | None = None,
     ) -> dict[str, Any]:
-        """PUT: replace the object (or its status), refusing a stale resourceVersion."""
+        """PUT: replace the object (or its status), refusing a stale resourceVersion.
+
+        ``manager`` and ``applied`` record ownership as for ``create``.
+        """
         body = copy.deepcopy(body)
         objects.check_identity(rtype, body)
+        sent = body["metadata"].get("managedFields")
         with self._lock:
             self._scope(rtype, namespace, body)
             if body["metadata"].get("name", name) != name:
@@ -210,12 +230,18 @@ class ObjectStore:
                 obj = objects.prepare_status(body, existing)
             else:
                 obj = objects.prepare(rtype, body, existing, uid="", now="")
-                if managed_fields is not None:
-                    obj["metadata"]["managedFields"] = managed_fields
-                    if not managed_fields:
-                        del obj["metadata"]["managedFields"]
                 if not dry_run:
                     self._simulate(rtype, obj)
+            stamp(
+                rtype,
+                existing,
+                obj,
+                manager=manager,
+                subresource=subresource,
+                applied=applied,
+                sent=sent,
+                now=timestamp(time.time()),
+            )
             obj["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
             if obj == existing or dry_run:
                 # A no-op write keeps its resourceVersion and sends no watch event.
@@ -231,6 +257,7 @@ class ObjectStore:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         """PATCH: apply ``mutate`` to the current object atomically, then store it as a PUT."""
         with self._lock:
@@ -242,7 +269,13 @@ class ObjectStore:
                 "resourceVersion", current["metadata"]["resourceVersion"]
             )
             return self.update(
-                rtype, namespace, name, patched, subresource=subresource, dry_run=dry_run
+                rtype,
+                namespace,
+                name,
+                patched,
+                subresource=subresource,
+                dry_run=dry_run,
+                manager=manager,
             )
 
     def apply(
@@ -271,9 +304,8 @@ class ObjectStore:
                     f"({name})"
                 )
             config["metadata"]["name"] = name
-            key = (rtype, namespace or "", name)
-            ownership = copy.deepcopy(self._ownership.get(key) or Ownership())
             live = self._objects[rtype].get((namespace or "", name))
+            ownership = Ownership.of(live)
             merged = apply_config(
                 rtype,
                 live,
@@ -283,17 +315,12 @@ class ObjectStore:
                 force=force,
                 now=timestamp(time.time()),
             )
-            managed = ownership.managed_fields(rtype)
             if live is None:
-                stored = self.create(
-                    rtype, namespace, merged, dry_run=dry_run, managed_fields=managed
-                )
+                stored = self.create(rtype, namespace, merged, dry_run=dry_run, applied=ownership)
             else:
                 stored = self.update(
-                    rtype, namespace, name, merged, dry_run=dry_run, managed_fields=managed
+                    rtype, namespace, name, merged, dry_run=dry_run, applied=ownership
                 )
-            if not dry_run:
-                self._ownership[key] = ownership
             return stored, live is None
 
     def delete(
@@ -337,7 +364,6 @@ class ObjectStore:
                         for key in [k for k in self._objects[other] if k[0] == name]:
                             self.delete(other, name, key[1])
             del self._objects[rtype][(namespace or "", name)]
-            self._ownership.pop((rtype, namespace or "", name), None)
             if rtype in WORKLOAD_TYPES:
                 self.rollouts.forget(self._workload_key(rtype, existing))
             self._revision += 1
@@ -429,6 +455,15 @@ class ObjectStore:
                 if status != obj.get("status"):
                     updated = copy.deepcopy(obj)
                     updated["status"] = status
+                    stamp(
+                        rtype,
+                        obj,
+                        updated,
+                        manager=CONTROLLER_MANAGER,
+                        subresource="status",
+                        applied=None,
+                        now=timestamp(time.time()),
+                    )
                     self._store(rtype, updated, "MODIFIED")
                 if self.rollouts.settled(key):
                     del self._moving[key]
