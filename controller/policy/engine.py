@@ -328,11 +328,7 @@ def _merge_command(
     merger: str | None = None
     for found in given:
         user = login_key(found.comment.user)
-        allowed = user == login_key(facts.author) or any(
-            user in directory.step_eligible(policy, step)
-            for policy in applicable
-            for step in policy.steps
-        )
+        allowed = directory.may_merge(applicable, facts.author, user)
         # Same second refused too: GitHub's times have one-second precision.
         if approved_at is not None and found.comment.created_at <= approved_at:
             reasons.notes.append(

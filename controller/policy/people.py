@@ -122,6 +122,15 @@ class Directory:
             person in self.listed(step.users, step.teams) for step in policy.steps
         )
 
+    def may_merge(self, policies: Iterable[Policy], author: str, user: str) -> bool:
+        """The author, or someone who could approve under one of ``policies``."""
+        person = login_key(user)
+        return person == login_key(author) or any(
+            person in self.step_eligible(policy, step)
+            for policy in policies
+            for step in policy.steps
+        )
+
     def is_bypasser(self, bypassers: Bypassers, login: str) -> bool:
         return login_key(login) in self.listed(bypassers.users, bypassers.teams)
 
@@ -144,12 +153,4 @@ def can_merge_command(policies: Iterable[Policy], facts: PullRequestFacts, user:
     otherwise only someone who could approve it under one of those policies may, so a
     passer-by cannot trigger the merge of a request that waits for an explicit one.
     """
-    if login_key(user) == login_key(facts.author):
-        return True
-    directory = Directory.of(facts)
-    person = login_key(user)
-    return any(
-        person in directory.step_eligible(policy, step)
-        for policy in policies
-        for step in policy.steps
-    )
+    return Directory.of(facts).may_merge(policies, facts.author, user)
