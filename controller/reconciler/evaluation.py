@@ -182,7 +182,7 @@ def assess(
         decision=decision,
         fingerprints=opened.shown,
         rollout=frozen_map(rollout),
-        warnings=tuple(reuse_warnings(changes, opened.stored, applied_values)),
+        warnings=tuple(reuse_warnings(changes, opened.stored, applied_values, own_change_ids)),
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
     )
@@ -192,8 +192,12 @@ def reuse_warnings(
     changes: Sequence[SecretChange],
     fingerprints: Mapping[tuple[str, str], str],
     store: AppliedValues | None,
+    own_change_ids: frozenset[str] = frozenset(),
 ) -> list[str]:
     """A new value equal to one the key held before, found by keyed fingerprint.
+
+    Versions this pull request wrote itself (``own_change_ids``) are not "before": a pass
+    that resumes after its apply would otherwise find its own value there.
 
     Warned, not refused: returning to an earlier value is sometimes the point (a vendor
     revoked the new credential), and a refusal would push it out of review into an
@@ -211,7 +215,11 @@ def reuse_warnings(
         }
         if not wanted:
             continue
-        versions = store.history(change.environment, change.secret)
+        versions = [
+            v
+            for v in store.history(change.environment, change.secret)
+            if v.change_id not in own_change_ids
+        ]
         current = versions[0].version if versions else 0
         for key, fp in sorted(wanted.items()):
             held = [v.version for v in versions if v.fingerprints.get(key) == fp]

@@ -22,15 +22,16 @@ from controller.model import (
     Policy,
     SecretChange,
     StepResult,
+    Tier,
     frozen_map,
 )
 from controller.reconciler import RequestStatus, Status, SyncRow, change_id_for
 from controller.reconciler.delivery import EnvironmentOutcome, pull_request_of
-from controller.reconciler.evaluation import open_values
+from controller.reconciler.evaluation import open_values, reuse_warnings
 from controller.reconciler.notices import targets_of
 from controller.reconciler.status import sync_rows
 from controller.reconciler.sync_text import refused_check, sync_check
-from controller.store.types import ApplyResult
+from controller.store.types import ApplyResult, VersionInfo
 
 WHEN = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -192,3 +193,41 @@ def test_notify_targets_join_every_applicable_policy_once() -> None:
     one = Policy(name="a", steps=(), notify=NotifyTargets(slack=("#x",), email=("a@x",)))
     two = Policy(name="b", steps=(), notify=NotifyTargets(slack=("#x", "#y"), teams=("t",)))
     assert targets_of([one, two]) == NotifyTargets(slack=("#x", "#y"), email=("a@x",), teams=("t",))
+
+
+class _History:
+    """The store's history of one secret, newest first."""
+
+    def __init__(self, versions: list[VersionInfo]) -> None:
+        self.versions = versions
+
+    def applied_sealed(self, env: str, digests: object) -> dict[str, str]:
+        return {}
+
+    def history(self, env: str, secret: str) -> list[VersionInfo]:
+        return self.versions
+
+
+def test_a_value_equal_to_a_stored_one_is_warned_but_not_its_own_apply() -> None:
+    when = datetime(2026, 11, 20, tzinfo=UTC)
+    store = _History(
+        [
+            VersionInfo(2, "c2", "production/pr-9", when, Tier.SENSITIVE, {"password": "fp-new"}),
+            VersionInfo(1, "c1", "production/pr-3", when, Tier.SENSITIVE, {"password": "fp-old"}),
+        ]
+    )
+    change = SecretChange(
+        name="rotate",
+        environment="production",
+        secret="pay/db",
+        reason="rotate",
+        set=frozen_map({"password": "sg1:k:x"}),
+        source="changes/production/rotate.yaml",
+    )
+    back = {("production/pay/db", "password"): "fp-old"}
+    (warning,) = reuse_warnings([change], back, store)
+    assert "version 1, which was replaced since" in warning
+    # A pass resuming after pull request 9's own apply finds its value stored: not a reuse.
+    mine = {("production/pay/db", "password"): "fp-new"}
+    assert reuse_warnings([change], mine, store, frozenset({"production/pr-9"})) == []
+    assert "holds now" in reuse_warnings([change], mine, store)[0]
