@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import select
 import sys
 from typing import Any
 
@@ -75,6 +76,8 @@ class LazyGroup(click.Group):
                 click.echo(err=True)  # end the line the terminal's ^C echo is on
             raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
         except BrokenPipeError:
+            if not _stdout_closed():
+                raise  # some other pipe or socket broke: that is an error worth showing
             # The reader went away (`sealgate audit show | head -1`): stop quietly. Output
             # still buffered would fail again at exit, so stdout now goes nowhere.
             _discard_stdout()
@@ -97,6 +100,19 @@ def main() -> None:
     requests; the controller checks reviews against policy, applies approved changes to an
     encrypted store and syncs them to Kubernetes.
     """
+
+
+def _stdout_closed() -> bool:
+    """True when nobody reads stdout any more (poll reports an error on a widowed pipe)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False  # an in-memory buffer (a test runner's) cannot be the pipe that broke
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _discard_stdout() -> None:

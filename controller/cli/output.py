@@ -170,7 +170,11 @@ def _fit(natural: list[int], table: list[list[str]], width: int | None) -> list[
     if width is None or not widths:
         return widths
     room = width - len(_GAP) * (len(widths) - 1)
-    floors = [min(n, max(len(h), _MIN_COLUMN)) for n, h in zip(natural, table[0], strict=True)]
+    # A header may wrap between its words, never inside one.
+    floors = [
+        min(n, max([_MIN_COLUMN, *(len(word) for word in h.split())]))
+        for n, h in zip(natural, table[0], strict=True)
+    ]
     # Narrow the widest column that can still give, one character at a time: the columns
     # that are already short (versions, states) stay whole.
     while sum(widths) > room:
