@@ -14,7 +14,7 @@ from controller.cli.keys import fail, key_dir_option
 from controller.cli.output import Column, Format, dump, output_option, render, timestamp
 from controller.cli.store import open_store, store_option
 from controller.errors import SealgateError
-from controller.store import AuditRecord
+from controller.store import AuditRecord, AuditReport
 
 
 @click.group("audit")
@@ -32,20 +32,40 @@ def audit() -> None:
 )
 @store_option
 @key_dir_option
-def verify(store_dir: Path, key_dir: Path | None) -> None:
+@output_option(
+    help="table: a line per problem (stderr) and a summary; json or yaml: one document "
+    "(schemas/cli/audit-verify.schema.json)."
+)
+def verify(store_dir: Path, key_dir: Path | None, output: Format) -> None:
     """Check the log and every secret against it; exit 5 on any problem."""
     try:
         with open_store(store_dir, key_dir) as opened:
             report = opened.audit_verify()
     except SealgateError as exc:
         raise fail(exc) from exc
+    print_verification(report, output)
+    if not report.ok:
+        raise SystemExit(ExitCode.INVALID)
+
+
+def print_verification(report: AuditReport, output: Format) -> None:
+    if not output.is_table:
+        document = {
+            "ok": report.ok,
+            "records": report.records,
+            "secrets": report.secrets,
+            "head": report.head,
+            "problems": list(report.problems),
+        }
+        click.echo(dump(document, output))
+        return
     for problem in report.problems:
         click.echo(f"FAIL {problem}", err=True)
     summary = f"{report.records} records, {report.secrets} secrets, head {report.head[:16] or '-'}"
-    if not report.ok:
+    if report.ok:
+        click.echo(f"ok: {summary}")
+    else:
         click.echo(f"Error: audit log does not verify ({summary})", err=True)
-        raise SystemExit(ExitCode.INVALID)
-    click.echo(f"ok: {summary}")
 
 
 @audit.command("show", epilog=SIMPLE)

@@ -344,6 +344,11 @@ def test_audit_verify_command_fails_on_tampering(setup: Setup) -> None:
     assert tampered.exit_code == ExitCode.INVALID
     assert "FAIL production/payments/stripe.yaml: file MAC does not match" in tampered.stderr
     assert "audit log does not verify" in tampered.stderr
+    as_json = CliRunner().invoke(main, [*args, "-o", "json"])
+    assert as_json.exit_code == ExitCode.INVALID
+    body = json.loads(as_json.stdout)
+    assert body["ok"] is False
+    assert any("stripe.yaml: file MAC does not match" in p for p in body["problems"])
 
 
 def test_head_record_removed_fails(setup: Setup) -> None:

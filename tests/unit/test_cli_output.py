@@ -93,6 +93,10 @@ CASES = {
         "store-history.schema.json",
     ),
     "keys list": Case(lambda i, t, u: ["keys", "list"], "keys-list.schema.json"),
+    "audit verify": Case(
+        lambda i, t, u: ["audit", "verify", "--store", str(i.store_dir)],
+        "audit-verify.schema.json",
+    ),
     "audit show": Case(
         lambda i, t, u: ["audit", "show", "--store", str(i.store_dir)],
         "audit-show.schema.json",
