@@ -288,3 +288,15 @@ def test_an_unknown_format_is_a_usage_error(installed: Installed) -> None:
     result = installed.run("keys", "list", "-o", "xml")
     assert result.exit_code == ExitCode.USAGE
     assert "'xml' is not one of 'table', 'wide', 'json', 'yaml'" in result.output
+
+
+def test_status_wide_shows_the_whole_head(served: tuple[str, Script]) -> None:
+    url, script = served
+    script.steps[4] = [status_of(4, Status.PENDING, ("carol",))]
+    default = CliRunner().invoke(main, ["status", "--url", url, f"{REPO}#4"])
+    wide = CliRunner().invoke(main, ["status", "--url", url, f"{REPO}#4", "-o", "wide"])
+    assert default.exit_code == wide.exit_code == ExitCode.OK, default.output
+    head = [line.split() for line in default.stdout.splitlines() if line.startswith("head ")]
+    assert head == [["head", "c" * 12]]
+    assert f"head          {'c' * 40}" in wide.stdout
+    assert "c" * 40 not in default.stdout
