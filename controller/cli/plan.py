@@ -235,8 +235,7 @@ def _steps_table(decision: Decision, width: int | None) -> str:
         (ExitCode.PENDING, "pending: the command worked; approvals are missing"),
         (
             ExitCode.INVALID,
-            "rejected, expired or invalid (malformed files or facts, or a pull "
-            "request the rules refuse)",
+            "rejected, expired or invalid (bad files or facts, refused by the rules)",
         ),
     ),
 )

@@ -178,7 +178,7 @@ pr_option = click.option("--pr", "number", type=int, default=None, help="Pull re
     "status",
     epilog=epilog(
         (ExitCode.OK, "shown (whatever the request's status)"),
-        (ExitCode.ERROR, "the controller cannot be reached, is a standby, or does not know it"),
+        (ExitCode.ERROR, "controller unreachable or a standby, or it does not know the PR"),
     ),
 )
 @url_option
@@ -215,8 +215,7 @@ def status(
         (ExitCode.TIMED_OUT, "--timeout passed first"),
         (
             ExitCode.INVALID,
-            "the request ended without reaching it: rejected, expired, "
-            "invalid, failed, or closed without merging",
+            "it ended short: rejected, expired, invalid, failed, closed unmerged",
         ),
     ),
 )

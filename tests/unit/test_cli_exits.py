@@ -48,6 +48,7 @@ def test_every_command_lists_its_exit_statuses_in_help(path: list[str]) -> None:
     assert statuses == sorted(statuses)
     assert {ExitCode.OK, ExitCode.USAGE, ExitCode.INTERRUPTED} <= set(statuses)
     assert set(statuses) <= {int(code) for code in ExitCode}
+    assert all(len(line) <= 80 for line in epilog.splitlines()), "fits a terminal"
 
 
 @pytest.mark.parametrize("path", COMMAND_PATHS, ids=" ".join)
