@@ -7,10 +7,16 @@ Each area adds its command to ``COMMANDS`` as ``name -> "module:attribute"``.
 from __future__ import annotations
 
 import importlib
+import os
+import select
+import sys
+from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from controller import __version__
+from controller.cli.exit_codes import EVERY, ExitCode
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `sealgate --help`)
@@ -35,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "controller.cli.sandbox:sandbox",
         "Play the whole flow on loopback GitHub and Kubernetes servers.",
     ),
+    "completion": (
+        "controller.cli.completion:completion",
+        "Print the shell completion script (bash, zsh or fish).",
+    ),
 }
 
 
@@ -50,6 +60,29 @@ class LazyGroup(click.Group):
             return command
         return super().get_command(ctx, cmd_name)
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        # Names and help from the table: completing `sealgate st<TAB>` imports no command.
+        names = [name for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        items = [CompletionItem(name, help=COMMANDS[name][1]) for name in names]
+        return items + click.Command.shell_complete(self, ctx, incomplete)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C is the person's choice, not a failure to explain: no traceback, no
+            # "Aborted!", the status a shell gives a program stopped by SIGINT.
+            if sys.stderr.isatty():
+                click.echo(err=True)  # end the line the terminal's ^C echo is on
+            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:
+            if not _stdout_closed():
+                raise  # some other pipe or socket broke: that is an error worth showing
+            # The reader went away (`sealgate audit show | head -1`): stop quietly. Output
+            # still buffered would fail again at exit, so stdout now goes nowhere.
+            _discard_stdout()
+            raise click.exceptions.Exit(ExitCode.OUTPUT_CLOSED) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help from the table, so `--help` imports nothing heavy.
         rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
@@ -58,7 +91,7 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EVERY)
 @click.version_option(__version__, prog_name="sealgate")
 def main() -> None:
     """Change production secrets you cannot read, with the review policy demands.
@@ -67,3 +100,26 @@ def main() -> None:
     requests; the controller checks reviews against policy, applies approved changes to an
     encrypted store and syncs them to Kubernetes.
     """
+
+
+def _stdout_closed() -> bool:
+    """True when nobody reads stdout any more (poll reports an error on a widowed pipe)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False  # an in-memory buffer (a test runner's) cannot be the pipe that broke
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _discard_stdout() -> None:
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a real file (a test runner's buffer): nothing is flushed at exit
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 import yaml
 
+from controller.cli.exit_codes import SIMPLE
+from controller.cli.output import Column, Format, output_option, render, timestamp
 from controller.errors import SealgateError
 from controller.keyring import (
     KEK_FILE_NAME,
@@ -43,13 +45,6 @@ def open_keyring(key_dir: Path | None, *, create: bool = False) -> tuple[LocalKe
     directory = key_dir if key_dir is not None else default_key_dir()
     kek = LocalKekFile(directory / KEK_FILE_NAME, create=create)
     return kek, Keyring(directory, kek)
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def read_value(prompt: str, *, raw: bool) -> bytes:
@@ -112,7 +107,7 @@ def keys() -> None:
     """Create, rotate, retire and list the controller's sealing keys."""
 
 
-@keys.command("init")
+@keys.command("init", epilog=SIMPLE)
 @click.option("--env", "env", required=True, help="Environment name.")
 @key_dir_option
 @_store_option
@@ -128,7 +123,7 @@ def init(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
     click.echo(_sealing_keys_yaml([info]), nl=False)
 
 
-@keys.command("rotate")
+@keys.command("rotate", epilog=SIMPLE)
 @click.option("--env", "env", required=True, help="Environment name.")
 @key_dir_option
 @_store_option
@@ -145,7 +140,7 @@ def rotate(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
     click.echo(_sealing_keys_yaml(current), nl=False)
 
 
-@keys.command("retire")
+@keys.command("retire", epilog=SIMPLE)
 @click.option("--env", "env", required=True, help="Environment name.")
 @click.option("--key-id", required=True, help="The key to retire (see `sealgate keys list`).")
 @key_dir_option
@@ -163,24 +158,53 @@ def retire(env: str, key_id: str, key_dir: Path | None, store_dir: Path | None) 
     click.echo(_sealing_keys_yaml(current), nl=False)
 
 
-@keys.command("list")
+@keys.command("list", epilog=SIMPLE)
 @click.option("--env", "env", default=None, help="Only this environment.")
 @key_dir_option
-def list_keys(env: str | None, key_dir: Path | None) -> None:
+@output_option(
+    Format.TABLE,
+    Format.WIDE,
+    Format.JSON,
+    Format.YAML,
+    help="table (wide: with the public key); json or yaml: one object per key "
+    "(schemas/cli/keys-list.schema.json).",
+)
+def list_keys(env: str | None, key_dir: Path | None, output: Format) -> None:
     """Environment, key id, created time and status of every key: no private material."""
     try:
         _, keyring = open_keyring(key_dir)
         infos = keyring.list_keys(env)
     except SealgateError as exc:
         raise fail(exc) from exc
-    rows = [
-        [i.environment, i.key_id, i.created.strftime("%Y-%m-%d %H:%M:%SZ"), i.status.value]
+    print_keys(infos, output)
+
+
+def print_keys(infos: Sequence[KeyInfo], output: Format) -> None:
+    document = [
+        {
+            "environment": i.environment,
+            "id": i.key_id,
+            "createdAt": timestamp(i.created),
+            "status": i.status.value,
+            "publicKey": i.public_key,
+        }
         for i in infos
     ]
-    click.echo(format_table(["environment", "id", "created", "status"], rows))
+    rows = [
+        {**d, "createdAt": i.created.strftime("%Y-%m-%d %H:%M:%SZ")}
+        for d, i in zip(document, infos, strict=True)
+    ]
+    columns = (
+        Column("environment", "environment"),
+        Column("id", "id"),
+        Column("created", "createdAt"),
+        Column("status", "status"),
+        Column("public key", "publicKey", wide=True),
+    )
+    render(rows, columns, output, document=document)
 
 
-@keys.command("fingerprint")
+@keys.command("fingerprint", epilog=SIMPLE)
 @click.option("--env", "env", required=True, help="Environment name.")
 @click.option("--secret", "secret", required=True, help="Secret as <namespace>/<name>.")
 @click.option("--key", "key", required=True, help="Key inside the secret.")

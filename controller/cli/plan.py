@@ -7,29 +7,32 @@ and it drives the policy rules end to end in tests. The rules come from ``--conf
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from controller.cli._files import RULES_AREAS, read_file, read_paths, read_repository
+from controller.cli.exit_codes import ExitCode, epilog
+from controller.cli.output import (
+    Format,
+    cell,
+    dump,
+    format_table,
+    output_option,
+    print_text,
+    terminal_width,
+    timestamp,
+)
 from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
 from controller.documents.facts import MAX_FACTS_BYTES, parse_facts
 from controller.errors import DocumentError, Problem
 from controller.model import Decision, DecisionState, PullRequestFacts, SecretChange
 from controller.policy import evaluate
 
-EXIT_APPROVED = 0
-EXIT_INVALID = 1
-EXIT_WAITING = 2
 _CHANGES_DIR = "changes"
-_PIPED_WIDTH = 160
 
 
 @dataclass
@@ -136,75 +139,72 @@ def repository_name(path_name: str) -> str:
     return path_name
 
 
-def exit_code(decision: Decision) -> int:
+def exit_code(decision: Decision) -> ExitCode:
     if decision.state is DecisionState.APPROVED:
-        return EXIT_APPROVED
-    if decision.state is DecisionState.INVALID:
-        return EXIT_INVALID
-    return EXIT_WAITING
+        return ExitCode.OK
+    if decision.state is DecisionState.PENDING:
+        return ExitCode.PENDING
+    # Rejected, expired or invalid: waiting does not make it approvable, a change must.
+    return ExitCode.INVALID
 
 
 def as_json(decision: Decision) -> dict[str, object]:
     return {
         "decision": decision.state.value,
         "bypassed": decision.bypassed,
-        "bypassed_by": decision.bypassed_by,
-        "bypass_reason": decision.bypass_reason,
-        "merge_requested_by": decision.merge_requested_by,
+        "bypassedBy": decision.bypassed_by,
+        "bypassReason": decision.bypass_reason,
+        "mergeRequestedBy": decision.merge_requested_by,
         "reasons": list(decision.reasons),
         "policies": [
             {
                 "name": step.policy,
                 "step": step.step,
                 "required": step.required,
-                "approved_by": list(step.approved_by),
-                "eligible_remaining": list(step.eligible_remaining),
-                "changes_requested_by": list(step.changes_requested_by),
+                "approvedBy": list(step.approved_by),
+                "eligibleRemaining": list(step.eligible_remaining),
+                "changesRequestedBy": list(step.changes_requested_by),
                 "satisfied": step.satisfied,
-                "waiting_on_earlier_step": step.waiting_on_earlier_step,
+                "waitingOnEarlierStep": step.waiting_on_earlier_step,
             }
             for step in decision.steps
         ],
-        "expires_at": _time(decision.expires_at),
+        "expiresAt": timestamp(decision.expires_at),
         "governance": decision.governance,
-        "auto_merge": decision.auto_merge,
-        "head_sha": decision.head_sha,
+        "autoMerge": decision.auto_merge,
+        "headSha": decision.head_sha,
         "tiers": {path: tier.value for path, tier in sorted(decision.tiers.items())},
     }
 
 
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def render_text(decision: Decision, console: Console) -> None:
-    # markup=False throughout: reasons and bypass text come from people and must print as is.
+def render_text(decision: Decision, width: int | None) -> None:
+    # print_text throughout: reasons and bypass text come from people and print as data.
     headline = f"Decision: {decision.state.value.upper()}"
     if decision.bypassed:
         headline += f" (break-glass by {decision.bypassed_by})"
-    console.print(headline, markup=False, highlight=False)
+    print_text(headline)
     details = [
         f"head {decision.head_sha or '-'}",
-        f"expires {_time(decision.expires_at) or 'never'}",
+        f"expires {timestamp(decision.expires_at) or 'never'}",
     ]
     if decision.governance:
         details.append("governance change")
     details.append("merges automatically" if decision.auto_merge else "waits for /sealgate merge")
-    console.print(", ".join(details), markup=False, highlight=False)
+    print_text(", ".join(details))
     if decision.steps:
-        console.print(_steps_table(decision))
+        click.echo()
+        click.echo(_steps_table(decision, width))
+        click.echo()
     if decision.tiers:
         tiers = ", ".join(f"{path} ({tier.value})" for path, tier in sorted(decision.tiers.items()))
-        console.print(f"Tiers: {tiers}", markup=False, highlight=False)
-    console.print("Reasons:", markup=False, highlight=False)
+        print_text(f"Tiers: {tiers}")
+    print_text("Reasons:")
     for reason in decision.reasons:
-        console.print(Text(f"  - {reason}"), soft_wrap=True)
+        print_text(f"  - {reason}")
 
 
-def _steps_table(decision: Decision) -> Table:
-    table = Table(show_lines=False, safe_box=True)
-    for column in ("Policy", "Step", "Required", "Approved by", "Can still approve", "Status"):
-        table.add_column(column)
+def _steps_table(decision: Decision, width: int | None) -> str:
+    rows = []
     for step in decision.steps:
         if step.satisfied:
             status = "satisfied"
@@ -214,23 +214,31 @@ def _steps_table(decision: Decision) -> Table:
             status = f"changes requested by {', '.join(step.changes_requested_by)}"
         else:
             status = "needs approval"
-        table.add_row(
-            *(
-                Text(cell)
-                for cell in (
-                    step.policy,
-                    step.step,
-                    str(step.required),
-                    ", ".join(step.approved_by) or "-",
-                    ", ".join(step.eligible_remaining) or "-",
-                    status,
-                )
-            )
+        rows.append(
+            [
+                step.policy,
+                step.step,
+                str(step.required),
+                cell(list(step.approved_by)),
+                cell(list(step.eligible_remaining)),
+                status,
+            ]
         )
-    return table
+    headers = ["Policy", "Step", "Required", "Approved by", "Can still approve", "Status"]
+    return format_table(headers, rows, width=width)
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    epilog=epilog(
+        (ExitCode.OK, "approved"),
+        (ExitCode.PENDING, "pending: the command worked; approvals are missing"),
+        (
+            ExitCode.INVALID,
+            "rejected, expired or invalid (bad files or facts, refused by the rules)",
+        ),
+    ),
+)
 @click.option(
     "--config",
     "config_dir",
@@ -245,35 +253,28 @@ def _steps_table(decision: Decision) -> Table:
     type=click.Path(path_type=Path, dir_okay=False),
     help="FACTS.json: the pull request's author, head, commits, reviews, teams, comments.",
 )
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table and the reasons; json: one object for programs.",
+@output_option(
+    help="table: the decision, a table of steps and the reasons; json or yaml: one document "
+    "for programs (schemas/cli/plan.schema.json)."
 )
 @click.argument("change_files", nargs=-1, metavar="CHANGE_FILE...", type=click.Path(path_type=Path))
-def plan(config_dir: Path, facts_path: Path, output: str, change_files: tuple[Path, ...]) -> None:
+def plan(
+    config_dir: Path, facts_path: Path, output: Format, change_files: tuple[Path, ...]
+) -> None:
     """Show the decision the approval policy would make for a pull request.
 
     CHANGE_FILE... are the pull request's change files (files or directories), kept where
     they live in the requests repository (.../changes/<environment>/<file>.yaml): they are
     named from their changes/ directory on, as GitHub names them. Without "now" in
     FACTS.json the current time is used.
-
-    \b
-    Exit status:
-      0  approved
-      2  pending, rejected or expired (the command worked; approval is missing)
-      1  invalid: malformed files or facts, or a pull request the rules refuse
     """
     decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
-    if output == "json":
-        click.echo(json.dumps(as_json(decision), indent=2))
-    else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            # Piped into a file or a CI log: do not squeeze the table into 80 columns.
-            console.width = _PIPED_WIDTH
-        render_text(decision, console)
+    print_decision(decision, output)
     raise SystemExit(exit_code(decision))
+
+
+def print_decision(decision: Decision, output: Format) -> None:
+    if output.is_table:
+        render_text(decision, terminal_width())
+    else:
+        click.echo(dump(as_json(decision), output))

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import yaml
 
+from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail
 from controller.cli.seal import load_environment, seal_for, sealing_key
 from controller.documents import parse_changes
@@ -74,7 +75,7 @@ def parse_generate(specs: tuple[str, ...]) -> dict[str, dict[str, int]]:
     return generate
 
 
-@click.command("propose")
+@click.command("propose", epilog=SIMPLE)
 @click.option(
     "--env-file",
     required=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail
 from controller.config import ConfigError, load_config
 from controller.errors import SealgateError
@@ -23,7 +24,7 @@ def rules() -> None:
     """Trust the rules (environments/ and policies/) the controller judges by."""
 
 
-@rules.command("trust")
+@rules.command("trust", epilog=SIMPLE)
 @click.option(
     "--config",
     "config_path",

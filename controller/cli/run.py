@@ -8,11 +8,19 @@ from pathlib import Path
 
 import click
 
+from controller.cli.exit_codes import ExitCode, epilog
 from controller.config import ConfigError, load_config
 from controller.logs import setup_logging
 
 
-@click.command("run")
+@click.command(
+    "run",
+    epilog=epilog(
+        (ExitCode.OK, "stopped cleanly (--check: the configuration is valid)"),
+        (ExitCode.ERROR, "could not start, or work in flight did not finish on shutdown"),
+        (ExitCode.INVALID, "the configuration has problems (each is printed)"),
+    ),
+)
 @click.option(
     "--config",
     "config_path",
@@ -39,7 +47,7 @@ def run(config_path: Path, check: bool) -> None:
             click.echo(str(problem), err=True)
         count = len(exc.problems)
         click.echo(f"{count} problem{'s' if count != 1 else ''} in the configuration", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.INVALID)
     if check:
         auth = "GitHub App" if config.github.app is not None else "token"
         click.echo(

@@ -20,6 +20,7 @@ import requests
 from rich.console import Console
 from rich.markup import escape
 
+from controller.cli.exit_codes import ExitCode, epilog
 from controller.errors import SealgateError
 from controller.sandbox.runner import ControllerProcess
 from controller.sandbox.story import DEFAULT_TIMEOUT, Narrator, Step, StoryFailed, StoryResult, play
@@ -125,7 +126,13 @@ def run_sandbox(
     return 0
 
 
-@click.command("sandbox")
+@click.command(
+    "sandbox",
+    epilog=epilog(
+        (ExitCode.OK, "every step of the story happened"),
+        (ExitCode.ERROR, "a step did not happen (it is named), or the controller did not start"),
+    ),
+)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail, read_value
 from controller.crypto import load_public_key, seal
 from controller.documents import parse_environment
@@ -58,7 +59,7 @@ def seal_for(
     )
 
 
-@click.command("seal")
+@click.command("seal", epilog=SIMPLE)
 @click.option(
     "--env-file",
     required=True,

@@ -1,15 +1,14 @@
 """``sealgate status`` and ``sealgate wait``: ask a running controller where a pull request
 stands, through ``GET /v1/requests/<owner>/<repo>/<number>``.
 
-``wait`` exits 0 when the wanted status is reached, 1 on a terminal failure (rejected,
-expired, invalid, failed, or closed without merging), 2 when the timeout passes first. A
+``wait`` exits 0 when the wanted status is reached, 5 on a terminal failure (rejected,
+expired, invalid, failed, or closed without merging), 4 when the timeout passes first. A
 controller that does not know the pull request yet (404), is a standby or restarting (503),
 or cannot be reached is waited out: those are transient while a pipeline waits.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -18,8 +17,17 @@ from typing import Any
 
 import click
 import requests
-from rich.console import Console
-from rich.table import Table
+
+from controller.cli.exit_codes import ExitCode, epilog
+from controller.cli.output import (
+    Format,
+    cell,
+    dump,
+    format_table,
+    output_option,
+    print_text,
+    terminal_width,
+)
 
 URL_VARIABLE = "SEALGATE_URL"
 MILESTONES: Mapping[str, frozenset[str]] = {
@@ -28,7 +36,6 @@ MILESTONES: Mapping[str, frozenset[str]] = {
     "synced": frozenset({"synced"}),
 }
 FAILED = frozenset({"rejected", "expired", "invalid", "failed", "closed"})
-EXIT_REACHED, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2
 _TARGET = re.compile(r"(?P<repo>[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+)#(?P<number>[0-9]+)")
 _DURATION = re.compile(r"(?P<amount>[0-9]+)(?P<unit>[smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -98,57 +105,62 @@ def _progress(status: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def render(status: Mapping[str, Any], console: Console) -> None:
-    summary = Table(show_header=False, box=None)
-    summary.add_column(style="bold")
-    summary.add_column()
-    rows = [
-        ("pull request", f"{status.get('repository')}#{status.get('number')}"),
-        ("status", str(status.get("status"))),
-        ("decision", str(status.get("decision") or "-")),
-        ("head", str(status.get("headSha") or "-")[:12]),
-        ("updated", str(status.get("updatedAt") or "-")),
-        ("expires", str(status.get("expiresAt") or "-")),
-        ("can approve", ", ".join(status.get("eligibleApprovers") or []) or "-"),
-        ("change ids", ", ".join(status.get("changeIds") or []) or "-"),
+def render(status: Mapping[str, Any], output: Format) -> None:
+    """The request as people read it; ``-o json|yaml`` prints the API's document unchanged."""
+    if not output.is_table:
+        click.echo(dump(dict(status), output))
+        return
+    width = terminal_width()
+    head = str(status.get("headSha") or "-")
+    summary = [
+        ["pull request", f"{status.get('repository')}#{status.get('number')}"],
+        ["status", str(status.get("status"))],
+        ["decision", str(status.get("decision") or "-")],
+        ["head", head if output is Format.WIDE else head[:12]],
+        ["updated", str(status.get("updatedAt") or "-")],
+        ["expires", str(status.get("expiresAt") or "-")],
+        ["can approve", cell(status.get("eligibleApprovers"))],
+        ["change ids", cell(status.get("changeIds"))],
     ]
-    for name, value in rows:
-        summary.add_row(name, value)
-    console.print(summary)
+    # Name/value pairs: no header line, so the first column's header is dropped.
+    click.echo("\n".join(format_table(["", ""], summary, width=width).splitlines()[1:]))
     approvals = status.get("approvals") or []
     if approvals:
-        table = Table(title="approvals")
-        for column in ("policy", "step", "approvals", "approved by", "can still approve"):
-            table.add_column(column)
-        for a in approvals:
-            table.add_row(
+        rows = [
+            [
                 a["policy"],
                 a["step"],
-                f"{a['current']}/{a['required']}" + (" ✓" if a.get("satisfied") else ""),
-                ", ".join(a.get("approvedBy") or []) or "-",
-                ", ".join(a.get("eligible") or []) or "-",
-            )
-        console.print(table)
+                f"{a['current']}/{a['required']}",
+                cell(a.get("satisfied")),
+                cell(a.get("approvedBy")),
+                cell(a.get("eligible")),
+            ]
+            for a in approvals
+        ]
+        headers = ["policy", "step", "approvals", "satisfied", "approved by", "can still approve"]
+        _section(format_table(headers, rows, width=width))
     versions = status.get("versions") or {}
     if versions:
-        table = Table(title="store versions")
-        table.add_column("secret")
-        table.add_column("version")
-        for path, version in sorted(versions.items()):
-            table.add_row(path, str(version))
-        console.print(table)
+        rows = [[path, str(version)] for path, version in sorted(versions.items())]
+        _section(format_table(["secret", "store version"], rows, width=width))
     sync = status.get("sync") or []
     if sync:
-        table = Table(title="sync")
-        for column in ("cluster", "kind", "namespace/name", "outcome", "message"):
-            table.add_column(column)
-        for r in sync:
-            table.add_row(
-                r["cluster"], r["kind"], f"{r['namespace']}/{r['name']}", r["outcome"], r["message"]
-            )
-        console.print(table)
-    for message in status.get("messages") or []:
-        console.print(f"- {message}", markup=False, highlight=False)
+        rows = [
+            [r["cluster"], r["kind"], f"{r['namespace']}/{r['name']}", r["outcome"], r["message"]]
+            for r in sync
+        ]
+        headers = ["cluster", "kind", "namespace/name", "outcome", "message"]
+        _section(format_table(headers, rows, width=width))
+    messages = status.get("messages") or []
+    if messages:
+        click.echo()
+    for message in messages:
+        print_text(f"- {message}")
+
+
+def _section(table: str) -> None:
+    click.echo()
+    click.echo(table)
 
 
 url_option = click.option(
@@ -162,13 +174,28 @@ repo_option = click.option("--repo", default=None, help="owner/repo (with --pr).
 pr_option = click.option("--pr", "number", type=int, default=None, help="Pull request number.")
 
 
-@click.command("status")
+@click.command(
+    "status",
+    epilog=epilog(
+        (ExitCode.OK, "shown (whatever the request's status)"),
+        (ExitCode.ERROR, "controller unreachable or a standby, or it does not know the PR"),
+    ),
+)
 @url_option
 @target_argument
 @repo_option
 @pr_option
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
-def status(url: str, target: str | None, repo: str | None, number: int | None, output: str) -> None:
+@output_option(
+    Format.TABLE,
+    Format.WIDE,
+    Format.JSON,
+    Format.YAML,
+    help="table (wide: the whole head SHA); json or yaml: the document GET "
+    "/v1/requests/<owner>/<repo>/<number> serves (schemas/cli/status.schema.json).",
+)
+def status(
+    url: str, target: str | None, repo: str | None, number: int | None, output: Format
+) -> None:
     """Show where a pull request stands: status, approvals, who can approve, sync."""
     repo, number = _target(target, repo, number)
     with requests.Session() as session:
@@ -178,13 +205,20 @@ def status(url: str, target: str | None, repo: str | None, number: int | None, o
             raise click.ClickException(str(exc)) from exc
     if found is None:
         raise click.ClickException(f"the controller knows no pull request {repo}#{number} (yet)")
-    if output == "json":
-        click.echo(json.dumps(found, indent=2, sort_keys=True))
-    else:
-        render(found, Console())
+    render(found, output)
 
 
-@click.command("wait")
+@click.command(
+    "wait",
+    epilog=epilog(
+        (ExitCode.OK, "the status (or a later one) was reached"),
+        (ExitCode.TIMED_OUT, "--timeout passed first"),
+        (
+            ExitCode.INVALID,
+            "it ended short: rejected, expired, invalid, failed, closed unmerged",
+        ),
+    ),
+)
 @url_option
 @target_argument
 @repo_option
@@ -213,7 +247,7 @@ def wait(  # noqa: PLR0917 - click passes every option by keyword
     timeout: str,
     interval: float,
 ) -> None:
-    """Wait for a pull request to reach a status. Exit 0 reached, 1 failed, 2 timed out."""
+    """Wait for a pull request to reach a status. Exit 0 reached, 5 failed, 4 timed out."""
     repo, number = _target(target, repo, number)
     deadline = time.monotonic() + _duration(timeout)
     wanted = MILESTONES[until]
@@ -230,13 +264,13 @@ def wait(  # noqa: PLR0917 - click passes every option by keyword
                 last = line
             state = None if found is None else found.get("status")
             if state in wanted:
-                sys.exit(EXIT_REACHED)
+                sys.exit(ExitCode.OK)
             if state in FAILED:
                 for message in (found or {}).get("messages") or []:
-                    click.echo(f"  {message}")
-                sys.exit(EXIT_FAILED)
+                    print_text(f"  {message}")
+                sys.exit(ExitCode.INVALID)
             left = deadline - time.monotonic()
             if left <= 0:
                 click.echo(f"timed out waiting for {until} (last: {line})", err=True)
-                sys.exit(EXIT_TIMEOUT)
+                sys.exit(ExitCode.TIMED_OUT)
             time.sleep(min(interval, left))

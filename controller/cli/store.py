@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from controller.cli.keys import fail, format_table, key_dir_option, open_keyring
+from controller.cli.exit_codes import SIMPLE
+from controller.cli.keys import fail, key_dir_option, open_keyring
+from controller.cli.output import Column, Format, output_option, render, timestamp
 from controller.errors import SealgateError
-from controller.store import Store
+from controller.store import SecretInfo, Store, VersionInfo
 
 
 def open_store(store_dir: Path, key_dir: Path | None) -> Store:
@@ -35,69 +38,134 @@ def store() -> None:
     """Inspect the encrypted store: names, versions, tiers, fingerprints, change ids."""
 
 
-@store.command("ls")
+@store.command("ls", epilog=SIMPLE)
 @store_option
 @click.option("--env", "env", default=None, help="Only this environment.")
 @key_dir_option
-def ls(store_dir: Path, env: str | None, key_dir: Path | None) -> None:
+@output_option(
+    help="table: one row per key of every secret; json or yaml: one object per secret "
+    "(schemas/cli/store-ls.schema.json)."
+)
+def ls(store_dir: Path, env: str | None, key_dir: Path | None, output: Format) -> None:
     """One row per key of every secret (fingerprints, never values)."""
     try:
         with open_store(store_dir, key_dir) as opened:
             infos = opened.list_secrets(env)
     except SealgateError as exc:
         raise fail(exc) from exc
+    print_secrets(infos, output)
+
+
+def print_secrets(infos: Sequence[SecretInfo], output: Format) -> None:
+    document = [
+        {
+            "path": info.path,
+            "version": info.version,
+            "tier": info.tier.value,
+            "changeId": info.change_id,
+            "updatedAt": timestamp(info.updated_at),
+            "keys": {
+                key: {
+                    "fingerprint": state.fingerprint,
+                    "changeId": state.change_id,
+                    "setAt": timestamp(state.set_at),
+                }
+                for key, state in sorted(info.keys.items())
+            },
+        }
+        for info in sorted(infos, key=lambda i: i.path)
+    ]
     rows = [
-        [
-            info.path,
-            str(info.version),
-            info.tier.value,
-            key,
-            state.fingerprint,
-            state.change_id,
-            _when(state.set_at),
-        ]
+        {
+            "secret": info.path,
+            "version": info.version,
+            "tier": info.tier.value,
+            "key": key,
+            "fingerprint": state.fingerprint,
+            "change": state.change_id,
+            "setAt": _when(state.set_at),
+        }
         for info in infos
         for key, state in info.keys.items()
     ]
     rows += [
-        [
-            info.path,
-            str(info.version),
-            info.tier.value,
-            "-",
-            "-",
-            info.change_id,
-            _when(info.updated_at),
-        ]
+        {
+            "secret": info.path,
+            "version": info.version,
+            "tier": info.tier.value,
+            "change": info.change_id,
+            "setAt": _when(info.updated_at),
+        }
         for info in infos
         if not info.keys
     ]
-    headers = ["secret", "version", "tier", "key", "fingerprint", "change", "set at"]
-    click.echo(format_table(headers, sorted(rows)))
+    rows.sort(key=lambda row: (row["secret"], row.get("key") or ""))
+    render(rows, _SECRET_COLUMNS, output, document=document)
 
 
-@store.command("history")
+_SECRET_COLUMNS = (
+    Column("secret", "secret"),
+    Column("version", "version"),
+    Column("tier", "tier"),
+    Column("key", "key"),
+    Column("fingerprint", "fingerprint"),
+    Column("change", "change"),
+    Column("set at", "setAt"),
+)
+
+
+@store.command("history", epilog=SIMPLE)
 @store_option
 @click.option("--env", "env", required=True, help="Environment name.")
 @click.option("--secret", required=True, help="<namespace>/<name> of the secret.")
 @key_dir_option
-def history(store_dir: Path, env: str, secret: str, key_dir: Path | None) -> None:
+@output_option(
+    Format.TABLE,
+    Format.WIDE,
+    Format.JSON,
+    Format.YAML,
+    help="table (wide: whole commit ids); json or yaml: one object per version "
+    "(schemas/cli/store-history.schema.json).",
+)
+def history(store_dir: Path, env: str, secret: str, key_dir: Path | None, output: Format) -> None:
     """Every version of one secret, newest first, with its keys' fingerprints."""
     try:
         with open_store(store_dir, key_dir) as opened:
             versions = opened.history(env, secret)
     except SealgateError as exc:
         raise fail(exc) from exc
-    rows = [
-        [
-            str(v.version),
-            _when(v.time),
-            v.tier.value,
-            v.change_id,
-            v.commit[:12],
-            " ".join(f"{k}={fp}" for k, fp in v.fingerprints.items()) or "-",
-        ]
+    print_history(versions, output)
+
+
+def print_history(versions: Sequence[VersionInfo], output: Format) -> None:
+    document = [
+        {
+            "version": v.version,
+            "updatedAt": timestamp(v.time),
+            "tier": v.tier.value,
+            "changeId": v.change_id,
+            "commit": v.commit,
+            "fingerprints": dict(v.fingerprints),
+        }
         for v in versions
     ]
-    headers = ["version", "time", "tier", "change", "commit", "fingerprints"]
-    click.echo(format_table(headers, rows))
+    rows = [
+        {
+            "version": v.version,
+            "time": _when(v.time),
+            "tier": v.tier.value,
+            "change": v.change_id,
+            "commit": v.commit if output is Format.WIDE else v.commit[:12],
+            "fingerprints": dict(v.fingerprints),
+        }
+        for v in versions
+    ]
+    columns = (
+        Column("version", "version"),
+        Column("time", "time"),
+        Column("tier", "tier"),
+        Column("change", "change"),
+        Column("commit", "commit"),
+        Column("fingerprints", "fingerprints"),
+    )
+    render(rows, columns, output, document=document)

@@ -3,12 +3,12 @@
 Each PATH is a file, a directory of files, or the root of a requests repository (it holds
 ``environments/`` and ``policies/``): then the rules are parsed together and every change
 under ``changes/`` is checked against them too. Every problem is printed, one per line as
-``file:line: field: message``, then a summary; the exit status is 0 when all is valid.
+``file:line: field: message``, then a summary; the exit status is 0 when all is valid,
+5 (``ExitCode.INVALID``) when there is any problem.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,9 @@ from controller.cli._files import (
     read_paths,
     read_repository,
 )
+from controller.cli.exit_codes import ExitCode, epilog
 from controller.cli.keys import open_keyring
+from controller.cli.output import Format, dump, output_option, print_text
 from controller.crypto import check_sealed_values
 from controller.documents import (
     DOCUMENT_KINDS,
@@ -175,14 +177,17 @@ def _record(
             report.problems.extend(check_sealed(item.document, rules))
 
 
-@click.command("validate")
+@click.command(
+    "validate",
+    epilog=epilog(
+        (ExitCode.OK, "every file is valid"),
+        (ExitCode.INVALID, "at least one problem (each is printed)"),
+    ),
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
-@click.option(
-    "--output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one problem per line and a summary; json: one object for programs.",
+@output_option(
+    help="table: one problem per line and a summary; json or yaml: one document for programs "
+    "(schemas/cli/validate.schema.json)."
 )
 @click.option(
     "--key-dir",
@@ -191,16 +196,20 @@ def _record(
     help="Also open every sealed value with the controller's keys in DIR (values are never "
     "shown) and report each that fails its binding or names an unknown key id.",
 )
-def validate(paths: tuple[Path, ...], output: str, key_dir: Path | None) -> None:
+def validate(paths: tuple[Path, ...], output: Format, key_dir: Path | None) -> None:
     """Check environment, policy and change files (or a whole requests repository).
 
-    Prints every problem as FILE:LINE: FIELD: MESSAGE and exits 1 when there is any.
+    Prints every problem as FILE:LINE: FIELD: MESSAGE and exits 5 when there is any.
     """
     report = validate_paths(paths, check_sealed=_sealed_value_check(key_dir))
-    if output == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
-    else:
+    print_report(report, output)
+    raise SystemExit(ExitCode.OK if report.valid else ExitCode.INVALID)
+
+
+def print_report(report: ValidationReport, output: Format) -> None:
+    if output.is_table:
         for problem in report.problems:
-            click.echo(str(problem))
+            print_text(str(problem))
         click.echo(report.summary())
-    raise SystemExit(0 if report.valid else 1)
+    else:
+        click.echo(dump(report.as_json(), output))

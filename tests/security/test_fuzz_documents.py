@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.cli import main
+from controller.cli.exit_codes import ExitCode
 from controller.documents import parse_document_file, parse_rules
 from controller.errors import DocumentError, Problem
 from tests.unit.test_documents import (
@@ -232,9 +233,9 @@ def test_validate_command_never_crashes(data: bytes) -> None:
         (root / "policies" / "p.yaml").write_bytes(dump(POLICY))
         (root / SOURCE).write_bytes(data)
         result = CliRunner().invoke(main, ["validate", str(root)])
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code in (ExitCode.OK, ExitCode.INVALID), result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
-    if result.exit_code == 1:
+    if result.exit_code == ExitCode.INVALID:
         assert SOURCE in result.output
         assert result.output.splitlines()[-1].startswith("invalid: ")
     else:

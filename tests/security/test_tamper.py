@@ -332,6 +332,7 @@ def test_audit_verify_command_fails_on_tampering(setup: Setup) -> None:
     from click.testing import CliRunner
 
     from controller.cli import main
+    from controller.cli.exit_codes import ExitCode
 
     key_dir = str(setup.kek.path.parent)
     args = ["audit", "verify", "--store", str(setup.path), "--key-dir", key_dir]
@@ -340,9 +341,14 @@ def test_audit_verify_command_fails_on_tampering(setup: Setup) -> None:
     assert clean.stdout.startswith("ok: 3 records, 3 secrets")
     _edit_yaml(setup, STRIPE, _swap_keys)
     tampered = CliRunner().invoke(main, args)
-    assert tampered.exit_code == 1
+    assert tampered.exit_code == ExitCode.INVALID
     assert "FAIL production/payments/stripe.yaml: file MAC does not match" in tampered.stderr
     assert "audit log does not verify" in tampered.stderr
+    as_json = CliRunner().invoke(main, [*args, "-o", "json"])
+    assert as_json.exit_code == ExitCode.INVALID
+    body = json.loads(as_json.stdout)
+    assert body["ok"] is False
+    assert any("stripe.yaml: file MAC does not match" in p for p in body["problems"])
 
 
 def test_head_record_removed_fails(setup: Setup) -> None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.cli import main
+from controller.cli.exit_codes import ExitCode
 from controller.cli.plan import plan_decision, repository_name
 from controller.model import DecisionState
 
@@ -123,16 +124,16 @@ def test_two_approvals_approve_a_sensitive_production_change(repo: Path) -> None
             "name": "production-two-person",
             "step": "approvals",
             "required": 2,
-            "approved_by": ["alice", "bob"],
-            "eligible_remaining": ["carol"],
-            "changes_requested_by": [],
+            "approvedBy": ["alice", "bob"],
+            "eligibleRemaining": ["carol"],
+            "changesRequestedBy": [],
             "satisfied": True,
-            "waiting_on_earlier_step": False,
+            "waitingOnEarlierStep": False,
         }
     ]
-    assert body["expires_at"] == "2026-11-23T10:00:00Z"
+    assert body["expiresAt"] == "2026-11-23T10:00:00Z"
     assert body["tiers"] == {"production/payments/stripe": "sensitive"}
-    assert body["auto_merge"] is True
+    assert body["autoMerge"] is True
     assert body["governance"] is False
 
 
@@ -144,13 +145,13 @@ def test_critical_secret_waits_for_security_and_an_explicit_merge(repo: Path) ->
         current_tiers={"production/payments/stripe": "critical"},
     )
     code, body = plan_json(repo, change)
-    assert (code, body["decision"]) == (2, "pending")
+    assert (code, body["decision"]) == (ExitCode.PENDING, "pending")
     steps = {(p["name"], p["step"]): p for p in body["policies"]}
-    assert steps["production-critical-security", "security-sign-off"]["eligible_remaining"] == [
+    assert steps["production-critical-security", "security-sign-off"]["eligibleRemaining"] == [
         "sam"
     ]
-    assert body["auto_merge"] is False
-    assert body["expires_at"] == "2026-11-22T10:00:00Z"
+    assert body["autoMerge"] is False
+    assert body["expiresAt"] == "2026-11-22T10:00:00Z"
 
 
 def test_break_glass_on_an_oncall_token(repo: Path) -> None:
@@ -169,8 +170,8 @@ def test_break_glass_on_an_oncall_token(repo: Path) -> None:
     )
     code, body = plan_json(repo, change)
     assert (code, body["decision"], body["bypassed"]) == (0, "approved", True)
-    assert body["bypassed_by"] == "dev1"
-    assert body["bypass_reason"] == "pager token leaked in incident 4711"
+    assert body["bypassedBy"] == "dev1"
+    assert body["bypassReason"] == "pager token leaked in incident 4711"
 
 
 def test_plan_reads_pushes_co_authors_and_comment_edits_from_the_facts(repo: Path) -> None:
@@ -186,7 +187,7 @@ def test_plan_reads_pushes_co_authors_and_comment_edits_from_the_facts(repo: Pat
     }
     write_facts(repo, **common, comments=[{**bypass, "updated_at": "2026-11-20T11:30:00Z"}])
     code, body = plan_json(repo, change)
-    assert (code, body["decision"], body["bypassed"]) == (2, "pending", False)
+    assert (code, body["decision"], body["bypassed"]) == (ExitCode.PENDING, "pending", False)
     assert any("was edited" in reason for reason in body["reasons"])
 
     pushed_later = [{"sha": "c2", "pusher": "olga", "pushed_at": "2026-11-20T11:10:00Z"}]
@@ -206,7 +207,7 @@ def test_governance_pull_request_without_change_files(repo: Path) -> None:
         repo, changed_files=["policies/production-two-person.yaml"], reviews=approve("lena")
     )
     code, body = plan_json(repo)
-    assert (code, body["decision"], body["governance"]) == (2, "pending", True)
+    assert (code, body["decision"], body["governance"]) == (ExitCode.PENDING, "pending", True)
     assert [p["name"] for p in body["policies"]] == ["governance"]
 
 
@@ -214,17 +215,17 @@ def test_expired_request(repo: Path) -> None:
     change = write_change(repo, change_document())
     write_facts(repo, reviews=approve("alice", "bob"), now="2026-12-01T00:00:00Z")
     code, body = plan_json(repo, change)
-    assert (code, body["decision"]) == (2, "expired")
+    assert (code, body["decision"]) == (ExitCode.INVALID, "expired")
 
 
 def test_text_output_has_a_table_and_reasons(repo: Path) -> None:
     change = write_change(repo, change_document())
     write_facts(repo, reviews=approve("alice"))
     result = plan(repo, change, output="text")
-    assert result.exit_code == 2
+    assert result.exit_code == ExitCode.PENDING
     assert "Decision: PENDING" in result.output
     assert "production-two-person" in result.output
-    assert "Can still approve" in result.output
+    assert "CAN STILL APPROVE" in result.output
     assert "- Policy 'production-two-person', step 'approvals': 1 of 2" in result.output
     assert "\x1b[" not in result.output, "no colour codes when not a terminal"
 
@@ -265,7 +266,7 @@ def test_malformed_change_file_is_invalid_naming_file_and_field(repo: Path) -> N
     change = write_change(repo, change_document().replace("API_KEY: sg1", "API KEY: sg1"))
     write_facts(repo, reviews=approve("alice", "bob"))
     code, body = plan_json(repo, change)
-    assert (code, body["decision"]) == (1, "invalid")
+    assert (code, body["decision"]) == (ExitCode.INVALID, "invalid")
     assert any(
         r.startswith("changes/production/rotate.yaml:") and "spec.set" in r for r in body["reasons"]
     )
@@ -275,7 +276,7 @@ def test_plaintext_value_is_refused_without_echoing_it(repo: Path) -> None:
     change = write_change(repo, change_document().replace(SEALED, "hunter2-plaintext"))
     write_facts(repo)
     result = plan(repo, change)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert "hunter2" not in result.output
 
 
@@ -283,7 +284,7 @@ def test_malformed_facts_name_the_field(repo: Path) -> None:
     change = write_change(repo, change_document())
     write_facts(repo, created_at="yesterday")
     code, body = plan_json(repo, change)
-    assert (code, body["decision"]) == (1, "invalid")
+    assert (code, body["decision"]) == (ExitCode.INVALID, "invalid")
     assert any("facts.json: created_at: must be an RFC 3339 time" in r for r in body["reasons"])
 
 
@@ -294,7 +295,7 @@ def test_malformed_policy_names_the_file(repo: Path) -> None:
     change = write_change(repo, change_document())
     write_facts(repo)
     code, body = plan_json(repo, change)
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert any(r.startswith("policies/broken.yaml") for r in body["reasons"])
 
 
@@ -305,14 +306,14 @@ def test_config_without_rules_directories(repo: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["plan", "--config", str(empty), "--facts", str(repo / "facts.json")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert "missing: environments/, policies/" in result.output
 
 
 def test_missing_change_file(repo: Path) -> None:
     write_facts(repo)
     result = plan(repo, repo / "nope.yaml", output="text")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert "nope.yaml: no such file or directory" in result.output
 
 
@@ -334,7 +335,7 @@ def test_garbage_change_files_never_crash(repo: Path, garbage: bytes) -> None:
     path.write_bytes(garbage)
     write_facts(repo)
     result = plan(repo, path, output="text")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
     assert "changes/production/junk.yaml" in result.output
 
@@ -342,8 +343,9 @@ def test_garbage_change_files_never_crash(repo: Path, garbage: bytes) -> None:
 def test_help_documents_exit_codes() -> None:
     result = CliRunner().invoke(main, ["plan", "--help"])
     assert result.exit_code == 0
-    assert "0  approved" in result.output
-    assert "2  pending, rejected or expired" in result.output
+    assert "0    approved" in result.output
+    assert "3    pending: the command worked; approvals are missing" in result.output
+    assert "5    rejected, expired or invalid" in result.output
 
 
 @pytest.mark.parametrize(

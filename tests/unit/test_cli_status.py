@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from controller.cli import main
+from controller.cli.exit_codes import ExitCode
 from controller.github import WebhookEvent
 from controller.model import Decision, DecisionState, StepResult
 from controller.reconciler import RequestStatus, Status
@@ -153,7 +154,7 @@ def test_wait_stops_on_a_terminal_failure(served: tuple[str, Script]) -> None:
     url, script = served
     script.steps[7] = [status_of(7, Status.PENDING), status_of(7, Status.REJECTED)]
     code, output = invoke("wait", "--url", url, f"{REPO}#7", "--interval", "0.01")
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert "rejected" in output
     assert "changes requested" in output
 
@@ -161,7 +162,7 @@ def test_wait_stops_on_a_terminal_failure(served: tuple[str, Script]) -> None:
 def test_wait_times_out_on_an_unknown_request(served: tuple[str, Script]) -> None:
     url, _script = served
     code, output = invoke("wait", "--url", url, f"{REPO}#8", "--timeout", "0s")
-    assert code == 2
+    assert code == ExitCode.TIMED_OUT
     assert "not known to the controller yet" in output
     assert "timed out waiting for synced" in output
 
@@ -170,7 +171,7 @@ def test_wait_rides_out_an_unreachable_controller(served: tuple[str, Script]) ->
     url, _script = served
     closed = url.rsplit(":", 1)[0] + ":1"
     code, output = invoke("wait", "--url", closed, f"{REPO}#8", "--timeout", "0s")
-    assert code == 2
+    assert code == ExitCode.TIMED_OUT
     assert "cannot reach" in output
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from controller.cli import main
 from controller.cli._files import read_tree
+from controller.cli.exit_codes import ExitCode
 from controller.cli.validate import validate_paths
 from controller.documents import Rules
 from controller.errors import Problem
@@ -63,7 +64,7 @@ def test_problems_are_printed_one_per_line_then_a_summary(repo: Path) -> None:
     bad = mutated(CHANGE, (("spec", "set"), {"DB PASS": PROD_SEALED}), (("spec", "tier"), "x"))
     (repo / "changes" / "production" / "bad.yaml").write_bytes(dump(bad))
     result = run(repo)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert result.output.splitlines() == [
         "changes/production/bad.yaml:10: spec.set.DB PASS: key must match [-._a-zA-Z0-9]+",
         "changes/production/bad.yaml:11: spec.tier: must be one of standard, sensitive, critical",
@@ -116,13 +117,13 @@ def test_plaintext_is_never_echoed(repo: Path) -> None:
     path.write_bytes(dump(leaked))
     for args in ((repo,), (path,), (repo, "--output", "json")):
         result = run(*args)
-        assert result.exit_code == 1
+        assert result.exit_code == ExitCode.INVALID
         assert CANARY not in result.output
         assert "rotate this secret" in result.output
     broken = dump(leaked).replace(CANARY.encode(), CANARY.encode() + b': "oops')
     path.write_bytes(broken)
     result = run(path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert CANARY not in result.output
 
 
@@ -132,7 +133,7 @@ def test_json_output(repo: Path, tmp_path: Path) -> None:
     path = tmp_path / "blank.yaml"
     path.write_bytes(dump(mutated(CHANGE, (("spec", "reason"), " "))))
     result = run("--output", "json", path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert json.loads(result.output) == {
         "valid": False,
         "files": 1,
@@ -163,7 +164,7 @@ def test_single_files_and_plain_directories(tmp_path: Path) -> None:
 
 def test_missing_path(tmp_path: Path) -> None:
     result = run(tmp_path / "nope.yaml")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert result.output.splitlines() == [
         f"{(tmp_path / 'nope.yaml').as_posix()}: no such file or directory",
         "invalid: 1 problem in 1 file (0 files read)",
@@ -175,7 +176,7 @@ def test_oversized_file_is_refused_without_reading_it(tmp_path: Path) -> None:
     with big.open("wb") as handle:
         handle.truncate(8 * 1024**3)  # sparse: reading it whole would take seconds
     result = run(big)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert f"over the {256 * 1024} byte limit" in result.output
 
 
@@ -204,7 +205,7 @@ def test_special_files_are_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.yaml"
     os.mkfifo(fifo)
     result = run(tmp_path)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert result.output.splitlines()[0] == (
         f"{fifo.as_posix()}: not a regular file: name a file or a directory"
     )
@@ -239,7 +240,7 @@ def test_undecodable_file_names_are_printed(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / os.fsdecode(b"bad\xff.yaml")).write_bytes(b"a: *x\n")
     result = run(folder)
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.INVALID
     assert result.output.splitlines()[0] == (
         f"{folder.as_posix()}/bad\ufffd.yaml:1: a: YAML aliases (*name) are not allowed: "
         "write the value out in full"

@@ -9,6 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from controller.cli import main
+from controller.cli.exit_codes import ExitCode
 from controller.keyring import KEY_DIR_VARIABLE
 from controller.paths import data_dir
 
@@ -82,7 +83,7 @@ def test_a_value_moved_to_another_key_is_reported_without_the_value(tmp_path: Pa
     (change,) = (repo / "changes" / "production").glob("*.yaml")
     change.write_text(change.read_text().replace("STRIPE_KEY:", "OTHER_KEY:"))
     code, output = _validate(repo, keys)
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert "spec.set.OTHER_KEY" in output
     assert "does not open" in output
     assert CANARY not in output
@@ -98,7 +99,7 @@ def test_a_value_sealed_to_an_unknown_key_is_reported(tmp_path: Path) -> None:
     )
     assert init.exit_code == 0, init.output
     code, output = _validate(repo, other_keys)
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert "spec.set.STRIPE_KEY" in output
 
 
@@ -116,7 +117,7 @@ def test_a_value_too_weak_for_its_tier_is_reported_without_the_value(tmp_path: P
     }
     repo, keys = _requests_repo(tmp_path, strict)
     code, output = _validate(repo, keys)
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert "spec.set.STRIPE_KEY" in output
     assert "too short for tier 'critical'" in output
     assert "minLength" in output

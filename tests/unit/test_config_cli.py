@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from controller.cli import main
+from controller.cli.exit_codes import ExitCode
 from tests.unit.test_config import ENV, MINIMAL
 
 
@@ -28,7 +29,7 @@ def test_check_lists_every_problem_and_fails(tmp_path: Path) -> None:
     path = tmp_path / "sealgate.yaml"
     path.write_text(MINIMAL.replace("acme/requests", "nope") + "leaderElection:\n  enabled: 1\n")
     code, output = check(path, ENV)
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert f"{path}:4: github.repository: must be a repository as owner/name" in output
     assert f"{path}:15: leaderElection.enabled: must be true or false, not a whole number" in output
     assert "2 problems in the configuration" in output
@@ -38,5 +39,5 @@ def test_check_reports_an_unset_secret_variable(tmp_path: Path) -> None:
     path = tmp_path / "sealgate.yaml"
     path.write_text(MINIMAL)
     code, output = check(path, {"GH_TOKEN": "", "HOOK_SECRET": "x"})
-    assert code == 1
+    assert code == ExitCode.INVALID
     assert "github.token.fromEnv: environment variable GH_TOKEN is not set or empty" in output
