@@ -186,6 +186,42 @@ class Policy:
         return GOVERNANCE in self.environments
 
 
+OPAQUE = "Opaque"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretShape:
+    """What a Secret is besides its data: its ``type`` and the labels and annotations sealgate
+    gives it. Public: stored in clear beside the sealed values and shown to reviewers."""
+
+    type: str = OPAQUE
+    labels: Mapping[str, str] = field(default_factory=frozen_map)
+    annotations: Mapping[str, str] = field(default_factory=frozen_map)
+
+    @property
+    def is_default(self) -> bool:
+        return self.type == OPAQUE and not self.labels and not self.annotations
+
+
+DEFAULT_SHAPE = SecretShape()
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataEdit:
+    """``spec.labels`` or ``spec.annotations`` of a change: set these, remove those."""
+
+    set: Mapping[str, str] = field(default_factory=frozen_map)
+    remove: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.remove)
+
+    def applied_to(self, current: Mapping[str, str]) -> dict[str, str]:
+        out = {k: v for k, v in current.items() if k not in self.remove}
+        out.update(self.set)
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class GenerateSpec:
     length: int = 32
@@ -213,6 +249,19 @@ class SecretChange:
     """Position of this document in a multi-document file, for messages and change ids."""
     on_rollout_failure: RolloutFailure | None = None
     """``spec.onRolloutFailure``; None: the environment's default decides."""
+    type: str | None = None
+    """``spec.type``: the Kubernetes Secret type; None keeps the stored one (Opaque if new)."""
+    labels: MetadataEdit = MetadataEdit()
+    annotations: MetadataEdit = MetadataEdit()
+
+    def shape_after(self, current: SecretShape | None) -> SecretShape:
+        """The Secret's shape once this change is applied on top of ``current``."""
+        base = current or SecretShape()
+        return SecretShape(
+            type=self.type or base.type,
+            labels=frozen_map(self.labels.applied_to(base.labels)),
+            annotations=frozen_map(self.annotations.applied_to(base.annotations)),
+        )
 
     @property
     def path(self) -> str:

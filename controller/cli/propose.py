@@ -75,6 +75,36 @@ def parse_generate(specs: tuple[str, ...]) -> dict[str, dict[str, int]]:
     return generate
 
 
+def metadata_spec(flag: str, entries: tuple[str, ...]) -> dict[str, str | None]:
+    """``KEY=VALUE`` sets, ``KEY-`` removes (as ``kubectl label``). Values are not quoted
+    back in errors: an annotation is free text, and could be pasted by mistake."""
+    out: dict[str, str | None] = {}
+    for position, entry in enumerate(entries, start=1):
+        key, separator, value = entry.partition("=")
+        if separator and key:
+            out[key] = value
+        elif not separator and entry.endswith("-") and len(entry) > 1:
+            out[entry[:-1]] = None
+        else:
+            raise InputError(
+                [Problem(flag, f"entry {position}", "expected KEY=VALUE to set or KEY- to remove")]
+            )
+    return out
+
+
+def shape_spec(
+    secret_type: str | None, labels: tuple[str, ...], annotations: tuple[str, ...]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if secret_type:
+        spec["type"] = secret_type
+    if labels:
+        spec["labels"] = metadata_spec("--label", labels)
+    if annotations:
+        spec["annotations"] = metadata_spec("--annotation", annotations)
+    return spec
+
+
 @click.command("propose", epilog=SIMPLE)
 @click.option(
     "--env-file",
@@ -89,6 +119,18 @@ def parse_generate(specs: tuple[str, ...]) -> dict[str, dict[str, int]]:
 @click.option("--reason", required=True, help="Why, for reviewers and the audit log.")
 @click.option("--tier", type=click.Choice([t.value for t in Tier]), default=None)
 @click.option("--base-version", type=int, default=None, help="Store version proposed against.")
+@click.option(
+    "--type",
+    "secret_type",
+    default=None,
+    help="Secret type of a new secret, e.g. kubernetes.io/tls (default Opaque).",
+)
+@click.option(
+    "--label", "labels", multiple=True, help="KEY=VALUE label of the Secret; KEY- removes."
+)
+@click.option(
+    "--annotation", "annotations", multiple=True, help="KEY=VALUE annotation; KEY- removes."
+)
 @click.option("--name", default=None, help="Change name (default: derived from the secret).")
 @click.option(
     "--out-dir",
@@ -106,6 +148,9 @@ def propose(  # click passes options by name
     reason: str,
     tier: str | None,
     base_version: int | None,
+    secret_type: str | None,
+    labels: tuple[str, ...],
+    annotations: tuple[str, ...],
     name: str | None,
     out_dir: Path,
 ) -> None:
@@ -132,6 +177,7 @@ def propose(  # click passes options by name
             spec["generate"] = parse_generate(generate)
         if delete:
             spec["delete"] = list(delete)
+        spec.update(shape_spec(secret_type, labels, annotations))
         change = change_name(secret, datetime.now(UTC)) if name is None else name
         document = {
             "apiVersion": API_VERSION,

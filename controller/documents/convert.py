@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from controller.documents.locations import FieldPath, LineMap, line_of, render_path
+from controller.documents.secret_shape import metadata_problems, type_problem
 from controller.errors import Problem
 from controller.model import (
     DEFAULT_VALUE_POLICY,
@@ -24,6 +25,7 @@ from controller.model import (
     Enforcement,
     Environment,
     GenerateSpec,
+    MetadataEdit,
     NotifyTargets,
     Policy,
     RolloutFailure,
@@ -145,6 +147,7 @@ def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
                 f"'{GOVERNANCE}' is not an environment: name the environment the secret lives in",
             )
         )
+    problems.extend(_shape_problems(source, spec, lines))
     first_operation: dict[str, str] = {}
     for operation, key, path in _operation_keys(spec):
         if key in first_operation:
@@ -159,6 +162,24 @@ def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
             )
         first_operation.setdefault(key, operation)
     return problems
+
+
+def _shape_problems(source: str, spec: dict[str, Any], lines: LineMap) -> list[Problem]:
+    problems: list[Problem] = []
+    if "type" in spec and (why := type_problem(spec["type"])):
+        problems.append(_problem(source, lines, ("spec", "type"), why))
+    for field in ("labels", "annotations"):
+        for key, why in metadata_problems(field, spec.get(field, {})):
+            path: FieldPath = ("spec", field, key) if key else ("spec", field)
+            problems.append(_problem(source, lines, path, why))
+    return problems
+
+
+def _metadata_edit(entries: dict[str, str | None]) -> MetadataEdit:
+    return MetadataEdit(
+        set=frozen_map({k: v for k, v in entries.items() if v is not None}),
+        remove=frozenset(k for k, v in entries.items() if v is None),
+    )
 
 
 def _operation_keys(spec: dict[str, Any]) -> Iterator[tuple[str, str, FieldPath]]:
@@ -272,4 +293,7 @@ def build_change(source: str, index: int, doc: dict[str, Any]) -> SecretChange:
         on_rollout_failure=(
             RolloutFailure(spec["onRolloutFailure"]) if "onRolloutFailure" in spec else None
         ),
+        type=spec.get("type"),
+        labels=_metadata_edit(spec.get("labels", {})),
+        annotations=_metadata_edit(spec.get("annotations", {})),
     )

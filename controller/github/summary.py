@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from controller.errors import Problem
+from controller.github.summary_shape import shape_lines
 from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult, Tier
 
 MARKER = "<!-- sealgate:summary -->"
@@ -255,6 +256,7 @@ def render_summary(
                 )
         lines.append("")
         lines += _rollout_lines(rollout or {})
+        lines += shape_lines(changes, lambda text: _code(text, in_table=False))
 
     if decision.steps:
         lines += [

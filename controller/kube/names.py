@@ -10,6 +10,9 @@ STORE_VERSION = "sealgate.dev/store-version"
 CHANGE_ID = "sealgate.dev/change-id"
 PULL_REQUEST = "sealgate.dev/pull-request"
 CHECKSUM = "sealgate.dev/checksum"
+OWNED_METADATA = "sealgate.dev/owned-metadata"
+"""The label and annotation keys the store gave a Secret (JSON), so that one the store no
+longer wants is removed, while those other tools set are left alone."""
 
 ADOPT = "sealgate.dev/adopt"
 """Set to ``"true"`` on an existing Secret to let sealgate take it over."""

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controller.model import frozen_map
+from controller.model import DEFAULT_SHAPE, SecretShape, frozen_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,7 @@ class DesiredSecret:
     name: str
     data: Mapping[str, bytes] = field(repr=False, default_factory=frozen_map)
     provenance: Provenance = Provenance(store_version=0, change_id="")
+    shape: SecretShape = DEFAULT_SHAPE
 
 
 class SecretOutcome(enum.StrEnum):

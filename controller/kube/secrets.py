@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from controller.kube import names
 from controller.kube.api import KubeApi, Obj
 from controller.kube.checksum import checksums_equal, secret_checksum
 from controller.kube.results import DesiredSecret, SecretOutcome, SecretSync
+from controller.model import OPAQUE, SecretShape
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,7 @@ def _body(
         # of its last manifest would keep the old values readable in metadata.
         for stale in (names.ADOPT, names.LAST_APPLIED, names.PULL_REQUEST):
             annotations.pop(stale, None)
+    _shape_metadata(desired.shape, labels, annotations)
     labels[names.MANAGED_BY] = names.MANAGER
     annotations.update(_annotations(desired, checksum, restarted_at))
     meta["labels"] = labels
@@ -181,9 +184,49 @@ def _body(
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": meta,
-        "type": "Opaque",
+        "type": desired.shape.type,
         "data": {k: base64.b64encode(bytes(v)).decode("ascii") for k, v in desired.data.items()},
     }
+
+
+def _owned(annotations: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    try:
+        owned = json.loads(str(annotations.get(names.OWNED_METADATA) or "{}"))
+        return {str(k) for k in owned.get("labels", ())}, {
+            str(k) for k in owned.get("annotations", ())
+        }
+    except (ValueError, AttributeError, TypeError):
+        return set(), set()
+
+
+def _shape_metadata(
+    shape: SecretShape, labels: dict[str, str], annotations: dict[str, str]
+) -> None:
+    """Give the body the store's labels and annotations, dropping those it gave earlier and
+    no longer wants; keys another tool set stay."""
+    old_labels, old_annotations = _owned(annotations)
+    for key in old_labels - set(shape.labels):
+        labels.pop(key, None)
+    for key in old_annotations - set(shape.annotations):
+        annotations.pop(key, None)
+    annotations.pop(names.OWNED_METADATA, None)
+    labels.update(shape.labels)
+    annotations.update(shape.annotations)
+    if shape.labels or shape.annotations:
+        annotations[names.OWNED_METADATA] = json.dumps(
+            {"labels": sorted(shape.labels), "annotations": sorted(shape.annotations)},
+            separators=(",", ":"),
+        )
+
+
+def _shape_current(current: Mapping[str, Any], shape: SecretShape) -> bool:
+    """The live Secret carries exactly the labels and annotations the store gives it."""
+    meta = current.get("metadata") or {}
+    labels = dict(meta.get("labels") or {})
+    annotations = dict(meta.get("annotations") or {})
+    wanted_labels, wanted_annotations = dict(labels), dict(annotations)
+    _shape_metadata(shape, wanted_labels, wanted_annotations)
+    return wanted_labels == labels and wanted_annotations == annotations
 
 
 def plan(
@@ -217,19 +260,23 @@ def plan(
             )
             + f"; to hand it over, annotate it {names.ADOPT}=true",
         )
-    kind = current.get("type") or "Opaque"
-    if kind != "Opaque":
+    kind = current.get("type") or OPAQUE
+    if kind != desired.shape.type:
         return Plan(
             Action.REFUSE,
-            f"the existing Secret has type {kind}; sealgate writes only Opaque Secrets "
-            "and a Secret's type cannot change",
+            f"the existing Secret has type {kind} and the store's is {desired.shape.type}; "
+            "a Secret's type cannot change: delete the Secret and sealgate writes it anew",
         )
     if current.get("immutable") is True:
         return Plan(
             Action.REFUSE, "the existing Secret is immutable; delete it to let sealgate recreate it"
         )
     annotated = managed and checksums_equal(claimed, checksum)
-    if annotated and checksums_equal(live_checksum(key, current), checksum):
+    if (
+        annotated
+        and checksums_equal(live_checksum(key, current), checksum)
+        and _shape_current(current, desired.shape)
+    ):
         return Plan(Action.UNCHANGED)
     return Plan(
         Action.UPDATE,

@@ -183,6 +183,7 @@ class Delivery:
                     name,
                     data.data,
                     Provenance(data.version, data.change_id, pull_request_of(data.change_id)),
+                    data.shape,
                 )
             )
         report = SyncReport()

@@ -57,6 +57,7 @@ def repair_environment(
                 name,
                 data.data,
                 Provenance(data.version, data.change_id, pull_request_of(data.change_id)),
+                data.shape,
             )
         )
     report = DriftReport()

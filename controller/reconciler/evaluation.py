@@ -16,10 +16,12 @@ from typing import Protocol
 from controller.crypto import replay_problems, sealed_digests
 from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
+from controller.documents.secret_shape import content_problem, shape_problems
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
 from controller.model import (
     MAX_SECRET_BYTES,
+    OPAQUE,
     Decision,
     Environment,
     Policy,
@@ -33,7 +35,7 @@ from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
-from controller.store.types import VersionInfo
+from controller.store.types import SecretInfo, VersionInfo
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,14 @@ def assess(
     controller_namespace: str | None = None,
     rule_files: Mapping[str, bytes] | None = None,
     untrusted: Problem | None = None,
+    current_secrets: Mapping[str, SecretInfo] | None = None,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
     earlier change applied (``own_change_ids``, this pull request's own applies, excepted).
     ``rule_files`` replace the snapshot's rules; ``untrusted`` says why they may not judge
-    (the decision is then invalid)."""
+    (the decision is then invalid). ``current_secrets`` (path -> what the store holds) lets
+    a change be judged against the Secret it edits: its type and keys."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -158,12 +162,23 @@ def assess(
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
+    current = current_secrets or {}
+    found = shape_problems(
+        changes,
+        {path: info.shape.type for path, info in current.items()},
+        {path: frozenset(info.keys) for path, info in current.items()},
+    )
+    problems.extend(Problem(p.change.source or p.change.path, p.field, p.message) for p in found)
     opened = open_values(
         changes,
         keys,
         environments=rules.environments,
         tiers=_judged(moves),
         shown_in=f"{snapshot.repo}#{facts.number}",
+        types={
+            c.path: c.shape_after(current[c.path].shape if c.path in current else None).type
+            for c in changes
+        },
     )
     problems.extend(opened.problems)
     decision = evaluate(
@@ -305,6 +320,7 @@ def open_values(
     environments: Mapping[str, Environment] | None = None,
     tiers: Mapping[str, Tier] | None = None,
     shown_in: str = "",
+    types: Mapping[str, str] | None = None,
 ) -> OpenedValues:
     """Fingerprint every sealed value that opens; one problem per value that does not, or
     that is too weak for the tier it is judged at (``tiers``: path -> tier).
@@ -337,6 +353,7 @@ def open_values(
                 stored[(change.path, key)] = keys.fingerprint(plain, **place)
                 shown[(change.path, key)] = keys.fingerprint(plain, **place, context=shown_in)
                 weak = value_problem(plain, tier, rule) if rule and tier else None
+                weak = content_problem((types or {}).get(change.path, OPAQUE), key, plain) or weak
                 del plain
                 if weak:
                     problems.append(Problem(where, f"spec.set.{key}", prefix + weak))

@@ -272,10 +272,12 @@ class Reconciler:
         untrusted = None
         if snapshot.refusal is None:
             untrusted = self._trust.problem(snapshot.repo, snapshot.base_ref, sha, files)
+        current = {info.path: info for info in self._store.list_secrets()}
         evaluation = assess(
             snapshot,
             keys=self._keys,
-            current_tiers=self._store.current_tiers(),
+            current_tiers={path: info.tier for path, info in current.items()},
+            current_secrets=current,
             now=now,
             applied_values=self._store,
             # A merged pull request is judged again after its own apply: not a replay.

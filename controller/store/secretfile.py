@@ -19,7 +19,7 @@ import yaml
 
 from controller.crypto.envelope import file_mac, mac_key, verify_file_mac
 from controller.errors import IntegrityError
-from controller.model import API_VERSION, Tier
+from controller.model import API_VERSION, DEFAULT_SHAPE, OPAQUE, SecretShape, Tier, frozen_map
 
 KIND = "StoredSecret"
 _MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -51,6 +51,8 @@ class StoredSecret:
     updated_at: datetime
     keys: Mapping[str, StoredKey]
     mac: str = ""
+    shape: SecretShape = DEFAULT_SHAPE
+    """Type, labels and annotations: public, but under the MAC like everything else."""
 
     @property
     def path(self) -> str:
@@ -77,6 +79,8 @@ class StoredSecret:
                 }
                 for name, key in sorted(self.keys.items())
             },
+            # Only when set: files written before the fields existed keep their MAC.
+            **_shape_fields(self.shape),
         }
 
     def sealed_with(self, data_key: bytes) -> StoredSecret:
@@ -89,6 +93,28 @@ class StoredSecret:
         document = {**self.content(), "mac": self.mac}
         text: str = yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=4096)
         return text.encode()
+
+
+def _shape_fields(shape: SecretShape) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if shape.type != OPAQUE:
+        out["type"] = shape.type
+    if shape.labels:
+        out["labels"] = dict(sorted(shape.labels.items()))
+    if shape.annotations:
+        out["annotations"] = dict(sorted(shape.annotations.items()))
+    return out
+
+
+def _shape_of(document: Mapping[str, Any]) -> SecretShape:
+    def strings(field: str) -> Mapping[str, str]:
+        return frozen_map({str(k): str(v) for k, v in dict(document.get(field) or {}).items()})
+
+    return SecretShape(
+        type=str(document.get("type", OPAQUE)),
+        labels=strings("labels"),
+        annotations=strings("annotations"),
+    )
 
 
 def file_path(environment: str, secret: str) -> str:
@@ -128,6 +154,7 @@ def decode(data: bytes, *, where: str) -> StoredSecret:
             updated_at=datetime.fromisoformat(str(document["updatedAt"])),
             keys=keys,
             mac=str(document["mac"]),
+            shape=_shape_of(document),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise IntegrityError(

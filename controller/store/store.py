@@ -34,7 +34,14 @@ from controller.crypto.envelope import (
 )
 from controller.crypto.generate import generate_value
 from controller.errors import InputError, IntegrityError, Problem
-from controller.model import MAX_SECRET_BYTES, SecretChange, Tier, frozen_map
+from controller.model import (
+    DEFAULT_SHAPE,
+    MAX_SECRET_BYTES,
+    SecretChange,
+    SecretShape,
+    Tier,
+    frozen_map,
+)
 from controller.store import audit
 from controller.store.audit_log import AuditLog, anchor_problems, audited_versions
 from controller.store.checks import ENVIRONMENT, check_base_version, check_names
@@ -88,6 +95,7 @@ class _Pending:
     """key -> (fingerprint, change id that set it, time it was set)."""
     tier: Tier
     operations: dict[str, str]
+    shape: SecretShape = DEFAULT_SHAPE
 
 
 class Store:
@@ -279,11 +287,24 @@ class Store:
                     for name, key in (current.keys.items() if current else ())
                 }
                 tier = current.tier if current else DEFAULT_TIER
-                item = _Pending(current, values, keys, tier, {})
+                shape = current.shape if current else SecretShape()
+                item = _Pending(current, values, keys, tier, {}, shape)
                 pending[change.secret] = item
             check_base_version(change, item.current)
             if change.tier is not None:
                 item.tier = change.tier
+            if item.current is not None and change.type not in (None, item.current.shape.type):
+                raise InputError(
+                    [
+                        Problem(
+                            change.path,
+                            "spec.type",
+                            f"stored as a {item.current.shape.type} Secret; a Secret's type "
+                            "cannot change: nothing was applied",
+                        )
+                    ]
+                )
+            item.shape = change.shape_after(item.shape)
             for key, sealed in change.set.items():
                 value = self._opener.open(
                     sealed, environment=environment, secret=change.secret, key=key
@@ -369,6 +390,7 @@ class Store:
             now=now,
             values=item.values,
             keys=item.keys,
+            shape=item.shape,
         )
 
     def _encrypt(
@@ -384,6 +406,7 @@ class Store:
         now: datetime,
         values: Mapping[str, bytes],
         keys: Mapping[str, tuple[str, str, datetime]],
+        shape: SecretShape = DEFAULT_SHAPE,
     ) -> StoredSecret:
         # Every value is re-encrypted: its associated data carries the new version.
         stored_keys = {
@@ -406,6 +429,7 @@ class Store:
             change_id=change_id,
             updated_at=now,
             keys=stored_keys,
+            shape=shape,
         ).sealed_with(data_key)
 
     def _write(self, contents: Mapping[str, bytes]) -> dict[str, bytes | None]:
@@ -443,6 +467,7 @@ class Store:
                 now=now,
                 values=self._decrypt(old, data_key),
                 keys={n: (k.fingerprint, k.change_id, k.set_at) for n, k in old.keys.items()},
+                shape=old.shape,
             )
             contents = secret_contents(stored)
             versions = {stored.path: stored.version}
@@ -579,6 +604,7 @@ class Store:
                     fingerprints=frozen_map(
                         {n: k.fingerprint for n, k in sorted(stored.keys.items())}
                     ),
+                    shape=stored.shape,
                 )
             )
         return versions
@@ -691,6 +717,7 @@ class Store:
             tier=stored.tier,
             data=frozen_map(self._decrypt(stored, data_key)),
             change_id=stored.change_id,
+            shape=stored.shape,
         )
 
     def _load(self, tree: bytes | None, env: str, secret: str) -> StoredSecret | None:
@@ -809,4 +836,5 @@ def _info(stored: StoredSecret) -> SecretInfo:
                 for name, key in sorted(stored.keys.items())
             }
         ),
+        shape=stored.shape,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller.model import RolloutFailure, Tier, frozen_map
+from controller.model import DEFAULT_SHAPE, RolloutFailure, SecretShape, Tier, frozen_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,7 @@ class SecretData:
     tier: Tier
     data: Mapping[str, bytes] = field(repr=False)
     change_id: str
+    shape: SecretShape = DEFAULT_SHAPE
 
     @property
     def environment(self) -> str:
@@ -74,6 +75,7 @@ class SecretInfo:
     change_id: str
     updated_at: datetime
     keys: Mapping[str, KeyState] = field(default_factory=frozen_map)
+    shape: SecretShape = DEFAULT_SHAPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class VersionInfo:
     time: datetime
     tier: Tier
     fingerprints: Mapping[str, str] = field(default_factory=frozen_map)
+    shape: SecretShape = DEFAULT_SHAPE
 
 
 @dataclass(frozen=True, slots=True)

@@ -973,10 +973,10 @@ def test_put_seeds_state_and_replaces_what_cannot_change_in_place(tmp_path: Path
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "metadata": {"name": "tls", "namespace": "edge"},
-                "stringData": {"crt": "x"},
+                "stringData": {"tls.crt": "x", "tls.key": "y"},
             }
         )
-        assert base64.b64decode(first["data"]["crt"]) == b"x"
+        assert base64.b64decode(first["data"]["tls.crt"]) == b"x"
         assert seeded.get("v1", "Namespace", None, "edge") is not None
         retyped = seeded.put({**first, "type": "kubernetes.io/tls"})
         assert retyped["type"] == "kubernetes.io/tls"

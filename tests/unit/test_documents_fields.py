@@ -477,7 +477,7 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "change-no-operation",
         mutated(CHANGE, (("spec", "set"), DELETE)),
         ("spec",),
-        "needs at least one of set, generate, delete: add one",
+        "needs at least one of set, generate, delete, type, labels, annotations: add one",
     ),
     (
         "change-set-empty",
@@ -651,7 +651,7 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "change-spec-extra",
         mutated(CHANGE, (("spec", "data"), {"K": "v"})),
         ("spec", "data"),
-        "unknown field: allowed here are baseVersion, delete, environment",
+        "unknown field: allowed here are annotations, baseVersion, delete, environment",
     ),
 ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +87,45 @@ def _secret_key_problem(key: str) -> str | None:
     return None
 
 
+def _check_secret_type(name: str, body: dict[str, Any]) -> None:
+    """The API server's per-type rules (``ValidateSecret``): required keys, JSON bodies."""
+    data = body.get("data") or {}
+    kind = body["type"]
+
+    def required(key: str) -> errors.ApiError:
+        return errors.invalid(SECRETS, name, f"data[{key}]", "Required value")
+
+    if kind == "kubernetes.io/tls":
+        for key in ("tls.crt", "tls.key"):
+            if key not in data:
+                raise required(key)
+    elif kind == "kubernetes.io/basic-auth":
+        if "username" not in data and "password" not in data:
+            raise required("username")
+    elif kind == "kubernetes.io/ssh-auth":
+        if not data.get("ssh-privatekey"):
+            raise required("ssh-privatekey")
+    elif kind in ("kubernetes.io/dockercfg", "kubernetes.io/dockerconfigjson"):
+        key = ".dockercfg" if kind.endswith("dockercfg") else ".dockerconfigjson"
+        if not data.get(key):
+            raise required(key)
+        try:
+            json.loads(base64.b64decode(str(data[key])))
+        except ValueError as exc:
+            raise errors.invalid(
+                SECRETS, name, f"data[{key}]", 'Invalid value: "<secret contents redacted>"'
+            ) from exc
+    elif kind == "kubernetes.io/service-account-token":
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        if not annotations.get("kubernetes.io/service-account.name"):
+            raise errors.invalid(
+                SECRETS,
+                name,
+                "metadata.annotations[kubernetes.io/service-account.name]",
+                "Required value",
+            )
+
+
 def _fold_secret(body: dict[str, Any], existing: dict[str, Any] | None) -> None:
     name = body["metadata"]["name"]
     data = body.get("data") or {}
@@ -116,6 +156,7 @@ def _fold_secret(body: dict[str, Any], existing: dict[str, Any] | None) -> None:
     else:
         body.pop("data", None)
     body.setdefault("type", "Opaque")
+    _check_secret_type(name, body)
     if existing is None:
         return
     if body["type"] != existing.get("type", "Opaque"):
