@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from controller.cli.exit_codes import ExitCode, epilog
 from controller.errors import SealgateError
+from controller.sandbox.github_server.latency import parse_latency
 from controller.sandbox.runner import ControllerProcess
 from controller.sandbox.story import DEFAULT_TIMEOUT, Narrator, Step, StoryFailed, StoryResult, play
 from controller.sandbox.world import CLUSTERS, OWNER, REPO, REPOSITORY, World, build_world
@@ -79,13 +80,18 @@ def _serve(console: Console, world: World, controller: ControllerProcess) -> Non
 
 
 def run_sandbox(
-    workdir: Path, console: Console, *, serve: bool = False, timeout: float = DEFAULT_TIMEOUT
+    workdir: Path,
+    console: Console,
+    *,
+    serve: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    github_latency: float = 0.0,
 ) -> int:
     """Build the world, run the controller and the story; the exit status."""
     narrate = _narrator(console)
     with ExitStack() as stack:
         console.print(f"[bold]sealgate sandbox[/] in {escape(str(workdir))}")
-        world = build_world(workdir)
+        world = build_world(workdir, github_latency=github_latency)
         stack.callback(world.stop)
         clusters = ", ".join(f"{name} {world.clusters[name].url}" for name in CLUSTERS.values())
         narrate(
@@ -148,16 +154,31 @@ def run_sandbox(
     show_default=True,
     help="Seconds each step may take before the sandbox gives up on it.",
 )
-def sandbox(workdir: Path | None, serve: bool, timeout: float) -> None:
+@click.option(
+    "--github-latency",
+    default="0ms",
+    show_default=True,
+    help="Delay every answer of the loopback GitHub (e.g. 100ms, as api.github.com's), "
+    "to feel a real installation's speed.",
+)
+def sandbox(workdir: Path | None, serve: bool, timeout: float, github_latency: str) -> None:
     """Play the whole flow on loopback GitHub and Kubernetes servers and print it."""
+    try:
+        latency = parse_latency(github_latency)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--github-latency") from exc
     console = Console(highlight=False, soft_wrap=True)
     if workdir is not None:
         if workdir.exists() and any(workdir.iterdir()):
             # A second world cannot reuse the first one's keys, store and repositories.
             raise click.ClickException(f"{workdir} is not empty; give a new or empty --workdir")
-        status = run_sandbox(workdir.resolve(), console, serve=serve, timeout=timeout)
+        status = run_sandbox(
+            workdir.resolve(), console, serve=serve, timeout=timeout, github_latency=latency
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="sealgate-sandbox-") as temporary:
-            status = run_sandbox(Path(temporary), console, serve=serve, timeout=timeout)
+            status = run_sandbox(
+                Path(temporary), console, serve=serve, timeout=timeout, github_latency=latency
+            )
     if status:
         raise SystemExit(status)

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from controller.keyring import KEK_FILE_NAME, Keyring, LocalKekFile
 from controller.paths import data_dir
 from controller.sandbox.github_server import GitHubApiServer
+from controller.sandbox.github_server.latency import Latency
 from controller.sandbox.kube_server import KubeApiServer
 
 OWNER = "acme"
@@ -260,15 +261,21 @@ def build_world(
     drift_interval: str = "5m",
     cluster_timeout: str | None = None,
     smtp: tuple[str, int] | None = None,
+    github_latency: float = 0.0,
 ) -> World:
     """Start and seed the servers under ``workdir`` and write the controller's config.
 
     ``poll_interval`` and ``drift_interval`` are the controller's (durations such as ``2s``);
     ``cluster_timeout`` bounds one Kubernetes request; ``smtp`` is a mail relay
-    ``(host, port)`` for the policies' email notifications.
+    ``(host, port)`` for the policies' email notifications. ``github_latency`` (seconds)
+    delays every answer of the loopback GitHub, with a tenth of it as jitter: the round
+    trip to api.github.com.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    github = GitHubApiServer(workdir / "github" / "repositories")
+    github = GitHubApiServer(
+        workdir / "github" / "repositories",
+        latency=Latency(github_latency, github_latency / 10),
+    )
     clusters = {name: KubeApiServer(rollout_seconds=rollout_seconds) for name in CLUSTERS.values()}
     try:
         config = {

@@ -5,6 +5,15 @@ the review is created) of a staging pull request whose pending check already sta
 Secret in the cluster carrying that pull request's annotation: merge, store apply and sync
 included, all on loopback. ``SAMPLES`` pull requests, one after the other.
 
+The same run again with every answer of the loopback GitHub delayed by 100 ms (± 10 ms),
+as api.github.com answers: ``approval_to_secret_ms_p50_rtt100`` beside
+``approval_to_secret_ms_p50_rtt0`` (the same world without delay);
+``critical_path_round_trips`` is their difference over 100 ms, the sequential GitHub round
+trips between the approval and the Secret. ``github_requests_approval_to_secret``: the
+controller's GitHub requests in that window (median, no delay).
+``pr_open_to_pending_check_ms_p50_rtt100``: from the moment a new pull request exists (the
+middle of the request creating it) until its pending check and sticky comment are visible.
+
 ``rss_mb_100prs_10k_secrets``: resident memory (``VmRSS``) of the ``sealgate run`` process
 once it has handled 100 open pull requests, with 10,000 secrets in its store.
 """
@@ -14,14 +23,16 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.github.summary import MARKER
 from controller.model import GenerateSpec, SecretChange
 from controller.sandbox import observe
 from controller.sandbox.observe import wait_for
 from controller.sandbox.people import Person, open_change
 from controller.sandbox.runner import ControllerProcess
-from controller.sandbox.world import DEVELOPER, SECRET, SRES, World, build_world
+from controller.sandbox.world import BOT, DEVELOPER, OWNER, REPO, SECRET, SRES, World, build_world
 from controller.store import ApprovalRecord
 
 ENVIRONMENT = "staging"
@@ -30,6 +41,16 @@ OPEN_PULLS = 100
 STORED_SECRETS = 10_000
 TIMEOUT_S = 60.0
 PROBE_S = 0.002
+RTT_S = 0.1
+
+
+@dataclass
+class Samples:
+    approval_ms: list[float] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
+    """The controller's GitHub requests from the approval to the Secret."""
+    open_ms: list[float] = field(default_factory=list)
+    """A new pull request until its pending check and comment are visible."""
 
 
 def _pending(world: World, sha: str) -> bool:
@@ -47,17 +68,42 @@ def _synced(world: World, number: int) -> bool:
     return marks.get(observe.PULL_REQUEST_ANNOTATION) == str(number)
 
 
-def _approval_latencies(root: Path) -> list[float]:
-    world = build_world(root, rollout_seconds=0.05)
+def _commented(world: World, number: int) -> bool:
+    comments = world.github.comments(OWNER, REPO, number)
+    return any(MARKER in str(c["body"]) for c in comments)
+
+
+def _opened_at(world: World, number: int) -> float:
+    """The monotonic time the pull request came to exist: mid-way through its creation."""
+    for record in world.github.request_log:
+        created = record.method == "POST" and record.path.endswith("/pulls")
+        if created and isinstance(record.body, dict) and record.body.get("number") == number:
+            return (record.started + record.finished) / 2
+    raise RuntimeError(f"no request created #{number}")
+
+
+def _approval_latencies(root: Path, *, latency: float = 0.0) -> Samples:
+    world = build_world(root, rollout_seconds=0.05, github_latency=latency)
     developer, approver = Person(world, DEVELOPER), Person(world, SRES[0])
-    samples: list[float] = []
+    samples = Samples()
     try:
         with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
             controller.start()
             for index in range(SAMPLES + 1):
                 values = {"STRIPE_API_KEY": f"bench-{index}".encode()}
+                world.github.reset_request_log()
                 proposal = open_change(world, developer, values, environment=ENVIRONMENT)
-                _wait_pending(world, proposal.head_sha)
+                opened = _opened_at(world, proposal.number)
+                shown = opened + TIMEOUT_S
+                while not (
+                    _pending(world, proposal.head_sha) and _commented(world, proposal.number)
+                ):
+                    if time.monotonic() > shown:
+                        raise TimeoutError(f"#{proposal.number} got no pending check")
+                    time.sleep(PROBE_S)
+                open_ms = (time.monotonic() - opened) * 1000
+                time.sleep(2 * latency + 0.05)  # let the pass that reported it finish
+                world.github.reset_request_log()
                 started = time.perf_counter()
                 approver.approve(proposal.number)
                 deadline = started + TIMEOUT_S
@@ -66,8 +112,11 @@ def _approval_latencies(root: Path) -> list[float]:
                         raise TimeoutError(f"#{proposal.number} was not synced")
                     time.sleep(PROBE_S)
                 elapsed_ms = (time.perf_counter() - started) * 1000
+                ours = [r for r in world.github.request_log if r.user == BOT]
                 if index > 0:  # the first one warms caches and connections
-                    samples.append(elapsed_ms)
+                    samples.approval_ms.append(elapsed_ms)
+                    samples.requests.append(len(ours))
+                    samples.open_ms.append(open_ms)
                 # Let the rollout finish so the next sample starts from a quiet controller.
                 wait_for(
                     "the rollout", lambda: observe.rollout_complete(world, ENVIRONMENT), timeout=30
@@ -132,12 +181,21 @@ def _resident_memory(root: Path) -> float:
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-controller-") as temporary:
         root = Path(temporary)
-        samples = _approval_latencies(root / "latency")
+        fast = _approval_latencies(root / "latency")
+        slow = _approval_latencies(root / "latency-rtt100", latency=RTT_S)
         rss = _resident_memory(root / "rss")
+    samples = fast.approval_ms
     percentiles = statistics.quantiles(samples, n=100, method="inclusive")
+    rtt0 = statistics.median(samples)
+    rtt100 = statistics.median(slow.approval_ms)
     return {
-        "approval_to_secret_ms_p50": statistics.median(samples),
+        "approval_to_secret_ms_p50": rtt0,
         "approval_to_secret_ms_p99": percentiles[98],
+        "approval_to_secret_ms_p50_rtt0": rtt0,
+        "approval_to_secret_ms_p50_rtt100": rtt100,
+        "critical_path_round_trips": (rtt100 - rtt0) / (RTT_S * 1000),
+        "github_requests_approval_to_secret": statistics.median(fast.requests),
+        "pr_open_to_pending_check_ms_p50_rtt100": statistics.median(slow.open_ms),
         "rss_mb_100prs_10k_secrets": rss,
     }
 

@@ -33,6 +33,7 @@ from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.auth import identify
 from controller.sandbox.github_server.context import Ctx, Reply
 from controller.sandbox.github_server.errors import DOCS, ApiError
+from controller.sandbox.github_server.latency import LatencyInjector
 from controller.sandbox.github_server.limits import Bucket, Faults, RateLimiter
 from controller.sandbox.github_server.state import Identity
 
@@ -70,6 +71,10 @@ class RequestRecord:
     user: str | None
     template: str | None  # the documented path, e.g. /repos/{owner}/{repo}/pulls/{pull_number}
     body: Any  # the decoded JSON answer, None when there was none
+    started: float = 0.0
+    """``time.monotonic()`` when the request arrived, before any imitated latency."""
+    finished: float = 0.0
+    """``time.monotonic()`` when the answer was ready: ``finished - started`` is its cost."""
 
 
 def to_rule(template: str) -> str:
@@ -116,10 +121,13 @@ class _Call:
 class GitHubApp:
     """The WSGI callable for the loopback GitHub REST API."""
 
-    def __init__(self, hub: Hub, limiter: RateLimiter, faults: Faults) -> None:
+    def __init__(
+        self, hub: Hub, limiter: RateLimiter, faults: Faults, latency: LatencyInjector | None = None
+    ) -> None:
         self.hub = hub
         self.limiter = limiter
         self.faults = faults
+        self.latency = latency or LatencyInjector()
         self._log_lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._handlers: dict[str, tuple[Handler, str]] = {}
@@ -143,6 +151,9 @@ class GitHubApp:
 
     def handle(self, request: Request) -> Response:
         call = _Call(rid=uuid.uuid4().hex[:20].upper())
+        started = time.monotonic()
+        delay = self.latency.draw()
+        self.latency.pause(delay / 2)
         try:
             status, payload, headers, call.body = self._serve(request, call)
             response = Response(payload or None, status=status, headers=headers)
@@ -173,9 +184,12 @@ class GitHubApp:
             user=f"app:{identity.app_id}" if identity.is_app_jwt else identity.login,
             template=call.template,
             body=call.body,
+            started=started,
+            finished=time.monotonic() + delay / 2,
         )
         with self._log_lock:
             self._log.append(record)
+        self.latency.pause(delay / 2)
         return response
 
     @property

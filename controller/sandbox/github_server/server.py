@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.app import GitHubApp, RequestRecord
 from controller.sandbox.github_server.git_http import GitHttp
+from controller.sandbox.github_server.latency import Latency, LatencyInjector
 from controller.sandbox.github_server.limits import Fault, Faults, RateLimiter
 from controller.sandbox.github_server.render import Renderer
 from controller.sandbox.github_server.state import Activity, App, Team, World, now
@@ -45,7 +46,8 @@ class _QuietHandler(WSGIRequestHandler):
 class GitHubApiServer:
     """A stateful GitHub REST API on 127.0.0.1, backed by bare git repositories under `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, latency: Latency | None = None) -> None:
+        """``latency``: every answer takes this long, as api.github.com's do (about 100 ms)."""
         self.root = root
         self.url = ""
         self._world = World()
@@ -54,7 +56,8 @@ class GitHubApiServer:
         self._hub = Hub(root, self._world, self._render, self._hooks)
         self._limiter = RateLimiter()
         self._faults = Faults()
-        self._app = GitHubApp(self._hub, self._limiter, self._faults)
+        self._latency = LatencyInjector(latency)
+        self._app = GitHubApp(self._hub, self._limiter, self._faults, self._latency)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._world.add_account("web-flow", "User")
@@ -312,6 +315,10 @@ class GitHubApiServer:
     def set_rate_limit(self, limit: int, *, remaining: int | None = None) -> None:
         """Reset every caller's hourly budget to `limit` (starting at `remaining` if given)."""
         self._limiter.configure(limit, remaining)
+
+    def set_latency(self, seconds: float, jitter: float = 0.0) -> None:
+        """From now on every answer takes ``seconds`` ± ``jitter``."""
+        self._latency.set(Latency(seconds, jitter))
 
     @property
     def request_log(self) -> list[RequestRecord]:
