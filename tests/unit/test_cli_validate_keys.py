@@ -23,10 +23,12 @@ def _requests_repo(
     keys = tmp_path / "keys"
     runner = CliRunner()
     init = runner.invoke(
-        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(keys)}
+        main,
+        ["keys", "init", "--env", "production", "--new-kek"],
+        env={KEY_DIR_VARIABLE: str(keys)},
     )
     assert init.exit_code == 0, init.output
-    entry = yaml.safe_load(init.output)
+    entry = yaml.safe_load(init.stdout)
     repo = tmp_path / "repo"
     shutil.copytree(data_dir("policies"), repo / "policies")
     (repo / "environments").mkdir()
@@ -94,7 +96,9 @@ def test_a_value_sealed_to_an_unknown_key_is_reported(tmp_path: Path) -> None:
     repo, _ = _requests_repo(tmp_path)
     other_keys = tmp_path / "other-keys"
     init = CliRunner().invoke(
-        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(other_keys)}
+        main,
+        ["keys", "init", "--env", "production", "--new-kek"],
+        env={KEY_DIR_VARIABLE: str(other_keys)},
     )
     assert init.exit_code == 0, init.output
     code, output = _validate(repo, other_keys)
