@@ -7,6 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from controller.cli import main
+from tests.integration.installation import make_installation
 from tests.unit.test_config import ENV, MINIMAL
 
 
@@ -16,6 +17,7 @@ def check(path: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 def test_check_accepts_a_valid_file(tmp_path: Path) -> None:
+    make_installation(tmp_path)  # the files it names: --check also checks those
     path = tmp_path / "sealgate.yaml"
     path.write_text(MINIMAL)
     code, output = check(path, ENV)
