@@ -8,6 +8,7 @@ under ``changes/`` is checked against them too. Every problem is printed, one pe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from controller.documents import (
     parse_located,
     parse_rules,
 )
+from controller.documents.locations import line_of
 from controller.errors import DocumentError, IntegrityError, Problem
 from controller.model import SecretChange, Tier, ValueRule
 from controller.policy.tiers import current_tier, new_tier
@@ -172,7 +174,17 @@ def _record(
         return
     for item in located:
         if isinstance(item.document, SecretChange):
-            report.problems.extend(check_sealed(item.document, rules))
+            report.problems.extend(
+                _with_line(problem, item) for problem in check_sealed(item.document, rules)
+            )
+
+
+def _with_line(problem: Problem, item: Located) -> Problem:
+    """The opener knows the field (``spec.set.<key>``), the parse knows where it is."""
+    section, _, key = problem.field.removeprefix("spec.").partition(".")
+    if problem.line is not None or section not in ("set", "generate") or not key:
+        return problem
+    return dataclasses.replace(problem, line=line_of(item.lines, ("spec", section, key)))
 
 
 @click.command("validate")

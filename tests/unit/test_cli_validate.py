@@ -220,8 +220,11 @@ def test_sealed_value_hook_sees_every_valid_change(repo: Path) -> None:
 
     report = validate_paths([repo], check_sealed=refuse_all)
     assert [change.name for change in seen] == ["rotate-stripe"]
+    text = (repo / "changes" / "production" / "rotate.yaml").read_text().splitlines()
+    line = 1 + next(i for i, t in enumerate(text) if t.strip().startswith("STRIPE_KEY:"))
+    # The hook names the field; validate adds the line it is on.
     assert [str(p) for p in report.problems] == [
-        "changes/production/rotate.yaml: spec.set.STRIPE_KEY: does not open"
+        f"changes/production/rotate.yaml:{line}: spec.set.STRIPE_KEY: does not open"
     ]
     assert not report.valid
 
