@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from controller.cli.keys import fail, format_table, key_dir_option, open_keyring
-from controller.errors import SealgateError
-from controller.store import Store
+from controller.errors import InputError, Problem, SealgateError
+from controller.store import SecretInfo, Store
 
 
 def open_store(store_dir: Path, key_dir: Path | None) -> Store:
@@ -43,7 +43,10 @@ def ls(store_dir: Path, env: str | None, key_dir: Path | None) -> None:
     """One row per key of every secret (fingerprints, never values)."""
     try:
         with open_store(store_dir, key_dir) as opened:
-            infos = opened.list_secrets(env)
+            infos = opened.list_secrets()
+        if env is not None:
+            _require_known_environment(env, infos, key_dir)
+            infos = [i for i in infos if i.path.split("/", 1)[0] == env]
     except SealgateError as exc:
         raise fail(exc) from exc
     rows = [
@@ -74,6 +77,24 @@ def ls(store_dir: Path, env: str | None, key_dir: Path | None) -> None:
     ]
     headers = ["secret", "version", "tier", "key", "fingerprint", "change", "set at"]
     click.echo(format_table(headers, sorted(rows)))
+
+
+def _require_known_environment(env: str, infos: list[SecretInfo], key_dir: Path | None) -> None:
+    """An environment neither the store nor the key directory knows is a typo, not an
+    empty environment: an empty table would read as "nothing stored"."""
+    known = {info.path.split("/", 1)[0] for info in infos}
+    known |= {info.environment for info in open_keyring(key_dir)[1].list_keys()}
+    if env not in known:
+        raise InputError(
+            [
+                Problem(
+                    "--env",
+                    "",
+                    f"environment {env!r} is not in the store nor the key directory (known: "
+                    f"{', '.join(sorted(known)) or 'none'}): check the name",
+                )
+            ]
+        )
 
 
 @store.command("history")

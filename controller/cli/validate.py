@@ -35,7 +35,7 @@ from controller.documents import (
 )
 from controller.documents.locations import line_of
 from controller.errors import DocumentError, IntegrityError, Problem
-from controller.model import SecretChange, Tier, ValueRule
+from controller.model import Enforcement, Policy, SecretChange, Tier, ValueRule
 from controller.policy.tiers import current_tier, new_tier
 
 SealedValueCheck = Callable[[SecretChange, Rules | None], Iterable[Problem]]
@@ -50,13 +50,15 @@ class ValidationReport:
     files: int = 0
     documents: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    """Valid but probably not meant; they do not change the exit status."""
 
     @property
     def valid(self) -> bool:
         return not self.problems
 
     def as_json(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "valid": self.valid,
             "files": self.files,
             "documents": self.documents,
@@ -65,6 +67,12 @@ class ValidationReport:
                 for p in self.problems
             ],
         }
+        if self.warnings:  # only when there are some: the object stays as it was otherwise
+            body["warnings"] = [
+                {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+                for p in self.warnings
+            ]
+        return body
 
     def summary(self) -> str:
         if self.valid:
@@ -133,6 +141,13 @@ def _validate_repository(
     rules_files = {
         name: data for name, data in read.files.items() if name.split("/", 1)[0] in RULES_AREAS
     }
+    for name in sorted(rules_files):
+        if name.startswith("policies/"):
+            try:
+                located = parse_located(name, rules_files[name], ("ApprovalPolicy",))
+            except DocumentError:
+                continue  # parse_rules below reports it
+            report.warnings.extend(w for item in located for w in _policy_warnings(item))
     rules: Rules | None = None
     try:
         rules = parse_rules(rules_files)
@@ -170,6 +185,7 @@ def _record(
     rules: Rules | None = None,
 ) -> None:
     report.documents += len(located)
+    report.warnings.extend(w for item in located for w in _policy_warnings(item))
     if check_sealed is None:
         return
     for item in located:
@@ -177,6 +193,23 @@ def _record(
             report.problems.extend(
                 _with_line(problem, item) for problem in check_sealed(item.document, rules)
             )
+
+
+def _policy_warnings(item: Located) -> list[Problem]:
+    policy = item.document
+    if not isinstance(policy, Policy) or policy.enforcement is not Enforcement.SOFT:
+        return []
+    if policy.bypassers.users or policy.bypassers.teams:
+        return []
+    return [
+        Problem(
+            policy.source,
+            "spec.enforcement",
+            "soft, but the policy lists no bypassers: nobody can bypass it; list "
+            "spec.bypassers (users or teams) or set enforcement: hard",
+            line_of(item.lines, ("spec", "enforcement")),
+        )
+    ]
 
 
 def _with_line(problem: Problem, item: Located) -> Problem:
@@ -214,5 +247,7 @@ def validate(paths: tuple[Path, ...], output: str, key_dir: Path | None) -> None
     else:
         for problem in report.problems:
             click.echo(str(problem))
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(report.summary())
     raise SystemExit(0 if report.valid else 1)
