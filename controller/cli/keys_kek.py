@@ -185,7 +185,9 @@ def _rewrap(key_dir: Path, kek_file: Path, store_dir: Path | None) -> RewrapRepo
         report.key_files = finish_files(files, final)
         crashpoint("rewrap:keys-finished")
         if store is not None:
-            report.data_keys = store.rewrap_data_keys(None, final, actor=actor, audit_always=True)
+            report.data_keys = store.rewrap_data_keys(
+                None, final, actor=actor, audit_always=True, previous=current.key_id
+            )
             report.audited = True
         return _verified(report, key_dir, final, store_dir)
     finally:

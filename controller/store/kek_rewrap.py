@@ -120,3 +120,31 @@ def rewrap_commit(
     commit = git.write_commit(new_tree, commit_message(subject, trailers), head, now)
     git.advance(commit, head)
     return changed
+
+
+def rewrap(
+    git: GitObjects,
+    audit: AuditLog,
+    now: datetime,
+    old: KeyEncryptionKeyProvider | None,
+    new: KeyEncryptionKeyProvider,
+    *,
+    actor: str,
+    audit_always: bool = False,
+    previous: str | None = None,
+) -> list[str]:
+    """With ``old``, stage the new wrap beside the old; without, finish (``previous``: the
+    old KEK's id, for the record). The environments changed. The caller holds the lock."""
+    event: dict[str, Any] = {"toKek": new.key_id, "actor": actor}
+    if old is not None:
+        event["fromKek"] = old.key_id
+        return rewrap_commit(
+            git, audit, now, stage_name="staged", event=event, audit_always=audit_always,
+            step=lambda record, env: stage(record, env, old, new),
+        )  # fmt: skip
+    if previous is not None:
+        event["fromKek"] = previous
+    return rewrap_commit(
+        git, audit, now, stage_name="finished", event=event, audit_always=audit_always,
+        step=lambda record, env: finish(record, env, new),
+    )  # fmt: skip

@@ -41,7 +41,7 @@ from controller.store.checks import ENVIRONMENT, check_base_version, check_names
 from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
-from controller.store.kek_rewrap import data_key_environments, finish, rewrap_commit, stage
+from controller.store.kek_rewrap import data_key_environments, rewrap
 from controller.store.layout import (
     HEADS_ROOT,
     TRUSTED_RULES_ROOT,
@@ -512,24 +512,14 @@ class Store:
         *,
         actor: str,
         audit_always: bool = False,
+        previous: str | None = None,
     ) -> list[str]:
-        """A KEK rotation step (see ``kek_rewrap``): with ``old``, stage the new wrap
-        beside the old; without, finish. The environments changed; audited."""
-        event: dict[str, Any] = {"toKek": new.key_id, "actor": actor}
+        """One step of a KEK rotation (see ``kek_rewrap.rewrap``); audited."""
         with self._git.writer_lock():
-            if old is not None:
-                event["fromKek"] = old.key_id
-                changed = rewrap_commit(
-                    self._git, self._audit, self._clock(), stage_name="staged", event=event,
-                    step=lambda record, env: stage(record, env, old, new),
-                    audit_always=audit_always,
-                )  # fmt: skip
-            else:
-                changed = rewrap_commit(
-                    self._git, self._audit, self._clock(), stage_name="finished", event=event,
-                    step=lambda record, env: finish(record, env, new),
-                    audit_always=audit_always,
-                )  # fmt: skip
+            changed = rewrap(
+                self._git, self._audit, self._clock(), old, new,
+                actor=actor, audit_always=audit_always, previous=previous,
+            )  # fmt: skip
         if changed or audit_always:
             self._push()
         return changed
