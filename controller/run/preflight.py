@@ -72,11 +72,14 @@ def _keys(config: ControllerConfig) -> Iterator[Finding]:
         return
     directory = keys.dir
     if not directory.exists():
+        # Not an error: a first start may precede `keys init` (run in the pod, see
+        # docs/production.md); but a controller without keys opens nothing, so say it.
         yield Finding(
             "keys.dir",
-            f"{directory} does not exist: point keys.dir at the key directory (restore it "
-            "from backup), or create keys with `sealgate keys init --env <env> --key-dir "
-            f"{directory}`",
+            f"{directory} does not exist: nothing sealed can be opened until keys are there; "
+            "point keys.dir at the key directory (restore it from backup), or create keys "
+            f"with `sealgate keys init --env <env> --key-dir {directory}`",
+            "note",
         )
     elif not directory.is_dir():
         yield Finding("keys.dir", f"{directory} is not a directory: point keys.dir at one")
@@ -86,6 +89,12 @@ def _keys(config: ControllerConfig) -> Iterator[Finding]:
         yield Finding("keys.kek.file", _why(exc))
         return
     if not directory.is_dir():
+        if not directory.exists() and not _creatable(directory):
+            yield Finding(
+                "keys.dir",
+                f"{directory} cannot be created: the first start writes the checksum key "
+                "there; create the directory or fix keys.dir",
+            )
         return
     keyring = Keyring(directory, kek)
     try:
@@ -100,6 +109,7 @@ def _keys(config: ControllerConfig) -> Iterator[Finding]:
             f"{directory} holds no sealing keys: nothing sealed could be opened; create them "
             f"with `sealgate keys init --env <env> --key-dir {directory}` (or point keys.dir "
             "at the right directory)",
+            "note",
         )
     if (directory / CHECKSUM_KEY_FILE).exists():
         try:
@@ -118,7 +128,7 @@ def _store(config: ControllerConfig) -> Iterator[Finding]:
     path = config.store.path
     if not path.exists():
         parent = _existing_parent(path)
-        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        if not _creatable(path):
             yield Finding(
                 "store.path",
                 f"{path} does not exist and cannot be created ({parent} is not a writable "
@@ -201,6 +211,11 @@ def _existing_parent(path: Path) -> Path | None:
         if parent.exists():
             return parent
     return None
+
+
+def _creatable(path: Path) -> bool:
+    parent = _existing_parent(path)
+    return parent is not None and parent.is_dir() and os.access(parent, os.W_OK)
 
 
 def _readable_file(path: Path) -> bool:
