@@ -63,11 +63,20 @@ def _github(config: ControllerConfig, findings: list[Finding]) -> Rules | None:
             findings.append(
                 Finding(
                     setting,
-                    f"{exc}: check the credentials, that {settings.repository} exists and "
-                    f"that they may read it (baseUrl {settings.base_url})",
+                    f"{exc}: check baseUrl ({settings.base_url}) and the network, the "
+                    f"credentials, and that {settings.repository} exists and they may read it",
                 )
             )
             return None
+        findings.append(
+            Finding(
+                setting,
+                "authenticated and the repository is visible; its permissions (merging, check "
+                "runs, comments and labels need write access) are not checked: compare them "
+                "with deploy/github-app.yaml",
+                "note",
+            )
+        )
         for branch in settings.branches:
             try:
                 with github_errors(f"read branch {branch}"):

@@ -106,6 +106,7 @@ def test_a_reachable_installation_passes_and_says_what_it_did_not_check(online: 
     code, output = online.check()
     assert code == 0, output
     assert "reached GitHub and every cluster" in output
+    assert "note: github.token: authenticated and the repository is visible" in output
     assert "note: clusters[0]: cluster local: update and delete of Secrets" in output
     # Proven with dry runs: nothing was created.
     assert online.kube.list("v1", "Secret", "payments") == []
@@ -146,7 +147,7 @@ def test_github_refusing_the_token_and_a_silent_cluster(online: Online, tmp_path
     code, output = online.check(token="ghp_not-a-token", extra="")
     assert code == 1
     assert f"{online.installed.config}: github.token: " in output
-    assert "check the credentials, that acme/requests exists" in output
+    assert "the credentials, and that acme/requests exists and they may read it" in output
     assert "note: github.repository: the rules could not be read" in output
     assert "cluster local: the API at http://127.0.0.1:9 does not answer" in output
     assert "ghp_not-a-token" not in output
