@@ -71,7 +71,9 @@ def stage_files(
         if staged is not None:
             new.unwrap(staged, item.binding)
             continue
-        raw = old.unwrap(_own_wrap(record, item), item.binding)
+        # An earlier rotation left unfinished may hold the old KEK's wrap as the staged one.
+        own = staged_wrap(record, old.key_id) or _own_wrap(record, item)
+        raw = old.unwrap(own, item.binding)
         wrapped = new.wrap(raw, item.binding)
         new.unwrap(wrapped, item.binding)
         record[REWRAP_FIELD] = staged_entry(new.key_id, wrapped)

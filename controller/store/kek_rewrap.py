@@ -66,7 +66,9 @@ def stage(
     if staged is not None:
         new.unwrap(staged, binding)
         return False
-    data_key = old.unwrap(bytes.fromhex(str(record["wrapped"])), binding)
+    # An earlier rotation left unfinished may hold the old KEK's wrap as the staged one.
+    own = staged_wrap(record, old.key_id) or bytes.fromhex(str(record["wrapped"]))
+    data_key = old.unwrap(own, binding)
     wrapped = new.wrap(data_key, binding)
     new.unwrap(wrapped, binding)  # a provider that cannot read its own wrap fails now
     record[REWRAP_FIELD] = staged_entry(new.key_id, wrapped)

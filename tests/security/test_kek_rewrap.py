@@ -185,3 +185,29 @@ def test_rewrap_needs_the_store_or_no_store(installed: Installation) -> None:
     code, _, err = _cli(["keys", "rewrap", "--key-dir", str(installed.key_dir)])
     assert code == 2
     assert "name the store with --store" in err
+
+
+def test_a_key_directory_without_store_and_a_rotation_left_half_finished(
+    installed: Installation,
+) -> None:
+    # A crash after the switch, then a run that forgot the store: the store keeps both
+    # wraps (the new KEK opens it), and the next rotation still starts from it.
+    crashed = _rewrap(installed, crash="rewrap:switched")
+    assert crashed.returncode == 137
+    code, out, err = _cli(["keys", "rewrap", "--key-dir", str(installed.key_dir), "--no-store"])
+    assert code == 0, err
+    assert "finished an interrupted rotation" in out
+    assert "No store was named: nothing was audited" in err
+    second = installed.kek()
+    with installed.open_store(second) as store:
+        assert store.read_secret(ENV, SECRET) is not None
+    # Named again, the store's half is finished (and audited) before anything new starts.
+    again = _rewrap(installed)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["resumed"] is True
+    assert json.loads(again.stdout)["dataKeys"] == [ENV]
+    assert installed.kek().key_id == second.key_id
+    fresh = _rewrap(installed)
+    assert fresh.returncode == 0, fresh.stderr
+    assert installed.kek().key_id != second.key_id
+    _state(installed, installed.kek())
