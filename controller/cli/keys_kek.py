@@ -18,6 +18,7 @@ from controller.cli.keys import fail, key_dir_option
 from controller.crashpoint import crashpoint
 from controller.errors import IntegrityError, SealgateError
 from controller.keyring import KEK_FILE_NAME, Keyring, LocalKekFile, default_key_dir
+from controller.keyring.files import fsync_directory
 from controller.keyring.rewrap import (
     finish_files,
     next_kek_path,
@@ -106,6 +107,9 @@ class RewrapReport:
     key_files: int = 0
     data_keys: list[str] = field(default_factory=list)
     audited: bool = False
+    staged_only: bool = False
+    """The KEK file is a link: both KEKs open everything until it points at the new one."""
+    next_kek_file: Path | None = None
 
 
 @click.command("rewrap")
@@ -156,32 +160,42 @@ def _rewrap(key_dir: Path, kek_file: Path, store_dir: Path | None) -> RewrapRepo
     try:
         files = wrapped_files(key_dir, Keyring(key_dir, current))
         report = RewrapReport(kek_file=kek_file, new_kek=current.key_id)
+        installed = next_file.exists() and LocalKekFile(next_file).key_id == current.key_id
+        if installed:
+            # A linked KEK file: the operator put the staged KEK where it comes from.
+            next_file.unlink()
+            fsync_directory(next_file.parent)
         if not next_file.exists():
             # Finishing first is a no-op unless a rotation stopped after its switch.
             report.key_files = finish_files(files, current)
             if store is not None:
-                report.data_keys = store.rewrap_data_keys(None, current, actor=actor)
-            if report.key_files or report.data_keys:
-                report.resumed, report.audited = True, bool(report.data_keys)
+                report.data_keys = store.rewrap_data_keys(
+                    None, current, actor=actor, audit_always=installed
+                )
+            if installed or report.key_files or report.data_keys:
+                report.resumed = True
+                report.audited = store is not None and (installed or bool(report.data_keys))
                 return _verified(report, key_dir, current, store_dir)
             new = LocalKekFile.create_new(next_file)
-            announce_new_kek(next_file, f" (it replaces {kek_file} below)")
+            announce_new_kek(next_file, f" (it replaces {kek_file})")
             crashpoint("rewrap:next-kek-created")
         else:
             new = LocalKekFile(next_file)
             report.resumed = True
-        if new.key_id == current.key_id:
-            raise IntegrityError(
-                f"{next_file} holds the KEK already in use: remove it and run again"
-            )
         stage_files(files, current, new)
         crashpoint("rewrap:keys-staged")
         if store is not None:
             store.rewrap_data_keys(current, new, actor=actor)
             crashpoint("rewrap:store-staged")
+        report.old_kek, report.new_kek = current.key_id, new.key_id
+        if kek_file.is_symlink():
+            # Provisioned from outside (docs/production.md links it from a Secret): replacing
+            # the link would leave the only copy of the new KEK where a restart removes it.
+            report.staged_only, report.next_kek_file = True, next_file
+            _verified(report, key_dir, new, store_dir)
+            return _verified(report, key_dir, current, store_dir)
         report.retired_kek_file = switch_kek(kek_file, next_file, current.key_id)
         final = LocalKekFile(kek_file)
-        report.old_kek, report.new_kek = current.key_id, final.key_id
         report.key_files = finish_files(files, final)
         crashpoint("rewrap:keys-finished")
         if store is not None:
@@ -213,29 +227,50 @@ def _print_report(report: RewrapReport, output: str) -> None:
             "newKek": report.new_kek,
             "oldKek": report.old_kek,
             "retiredKekFile": str(report.retired_kek_file) if report.retired_kek_file else None,
+            "nextKekFile": str(report.next_kek_file) if report.next_kek_file else None,
+            "stagedOnly": report.staged_only,
             "resumed": report.resumed,
             "keyFiles": report.key_files,
             "dataKeys": report.data_keys,
             "audited": report.audited,
         }
         click.echo(json.dumps(body, sort_keys=True))
+    elif report.staged_only:
+        click.echo(
+            f"staged: every key is wrapped by {report.old_kek} (in use, {report.kek_file}) and "
+            f"by {report.new_kek} ({report.next_kek_file})"
+        )
     else:
         click.echo(
             f"{'finished an interrupted rotation: ' if report.resumed else ''}every key is "
             f"wrapped by {report.new_kek} ({report.kek_file}): {report.key_files} key "
             f"file(s), {len(report.data_keys)} store data key(s)"
         )
+    click.echo(_advice(report), err=True)
+
+
+def _advice(report: RewrapReport) -> str:
+    if report.staged_only:
+        return (
+            f"\n{report.kek_file} is a link (a KEK provisioned from outside, e.g. the Secret "
+            "sealgate-kek), so it was not replaced. Both KEKs open everything now. Next:\n"
+            f"  1. back up {report.next_kek_file} offline;\n"
+            "  2. put its content where the KEK comes from (the Secret sealgate-kek) and "
+            "restart the controller;\n"
+            "  3. run this command again: it drops the old wraps and removes "
+            f"{report.next_kek_file}. Then destroy every copy of the old KEK.\n"
+        )
     retired = report.retired_kek_file
-    click.echo(
+    text = (
         f"\nThe new KEK is {report.kek_file}: back it up now, and put it wherever the old one "
         "came from (e.g. the Secret sealgate-kek), then restart the controller.\n"
-        + (
+    )
+    if retired is not None:
+        text += (
             f"The old KEK is kept at {retired}: it opens nothing any more. Keep it until the "
             "controller runs and `sealgate audit verify` passes with the new KEK, then destroy "
             "it and its backups (shred -u).\n"
-            if retired is not None
-            else ""
         )
-        + ("" if report.audited else "No store was named: nothing was audited.\n"),
-        err=True,
-    )
+    if not report.audited:
+        text += "No store was named: nothing was audited.\n"
+    return text

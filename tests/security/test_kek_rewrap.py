@@ -211,3 +211,42 @@ def test_a_key_directory_without_store_and_a_rotation_left_half_finished(
     assert fresh.returncode == 0, fresh.stderr
     assert installed.kek().key_id != second.key_id
     _state(installed, installed.kek())
+
+
+def test_a_linked_kek_is_staged_then_finished_once_the_operator_swapped_it(
+    installed: Installation, tmp_path: Path
+) -> None:
+    # docs/production.md: the KEK comes from a Secret, copied to a memory volume and
+    # linked as <key dir>/kek.key. Replacing the link would leave the only copy of the new
+    # KEK where the next start removes it.
+    source = tmp_path / "memory" / "kek"
+    source.parent.mkdir()
+    installed.kek_file.rename(source)
+    installed.kek_file.symlink_to(source)
+    old = LocalKekFile(source)
+    before = _state(installed, old)
+    staged = _rewrap(installed)
+    assert staged.returncode == 0, staged.stderr
+    report = json.loads(staged.stdout)
+    assert report["stagedOnly"] is True
+    assert installed.kek_file.is_symlink()
+    assert LocalKekFile(source).key_id == old.key_id
+    new_file = Path(report["nextKekFile"])
+    assert "is a link" in staged.stderr
+    assert "run this command again" in staged.stderr
+    # Both KEKs open everything while the operator swaps the Secret.
+    assert _state(installed, old) == before
+    assert _state(installed, LocalKekFile(new_file)) == before
+    # The operator's swap: the Secret now holds the new KEK, the start copies it again.
+    source.write_bytes(new_file.read_bytes())
+    finished = _rewrap(installed)
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(finished.stdout)["resumed"] is True
+    assert not new_file.exists()
+    new = installed.kek()
+    assert new.key_id == LocalKekFile(source).key_id != old.key_id
+    assert _state(installed, new) == before
+    with pytest.raises(IntegrityError):
+        Keyring(installed.key_dir, old).key_set()
+    stages = [b["stage"] for b in _audit_bodies(installed, new) if b["event"] == "kek-rewrap"]
+    assert stages == ["staged", "finished"]
