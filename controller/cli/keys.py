@@ -124,7 +124,8 @@ _store_option = click.option(
 
 @click.group("keys")
 def keys() -> None:
-    """Create, rotate, retire and list the controller's sealing keys."""
+    """Create, rotate, retire and list the controller's sealing keys; create (for a new
+    installation) and rotate the key-encryption key that wraps them."""
 
 
 @keys.command("init")
