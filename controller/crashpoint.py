@@ -20,6 +20,19 @@ APPLY_STEPS = (
     "apply:ref-updated",
 )
 SYNC_STEPS = ("sync:secrets-written",)
+REWRAP_STEPS = (
+    "rewrap:next-kek-created",
+    "rewrap:key-file-staged",
+    "rewrap:keys-staged",
+    "rewrap:store-staged-tree",
+    "rewrap:store-staged",
+    "rewrap:old-kek-kept",
+    "rewrap:switched",
+    "rewrap:key-file-finished",
+    "rewrap:keys-finished",
+    "rewrap:store-finished-tree",
+)
+"""The steps of ``sealgate keys rewrap`` (a KEK rotation), in order."""
 """After a sync wrote Secrets and before it patched the workloads that use them."""
 
 

@@ -24,7 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "controller.cli.validate:validate",
         "Check environment, policy and change files.",
     ),
-    "keys": ("controller.cli.keys:keys", "Create, rotate, retire and list sealing keys."),
+    "keys": (
+        "controller.cli.keys:keys",
+        "Create, rotate, retire and list sealing keys; create and rotate the KEK.",
+    ),
     "seal": ("controller.cli.seal:seal_command", "Seal a value (from stdin) for one key."),
     "propose": ("controller.cli.propose:propose", "Write a SecretChange file for a PR."),
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),

@@ -7,6 +7,7 @@ Private keys never leave the key directory and are never printed; what is printe
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.output import Column, Format, output_option, render, timestamp
-from controller.errors import SealgateError
+from controller.errors import IntegrityError, SealgateError
 from controller.keyring import (
     KEK_FILE_NAME,
     KEY_DIR_VARIABLE,
@@ -41,9 +42,23 @@ def key_dir_option(function: F) -> F:
     )(function)
 
 
-def open_keyring(key_dir: Path | None, *, create: bool = False) -> tuple[LocalKekFile, Keyring]:
+def open_keyring(key_dir: Path | None) -> tuple[LocalKekFile, Keyring]:
+    """The key directory's KEK and keyring; never creates a KEK."""
     directory = key_dir if key_dir is not None else default_key_dir()
-    kek = LocalKekFile(directory / KEK_FILE_NAME, create=create)
+    try:
+        kek = LocalKekFile(directory / KEK_FILE_NAME)
+    except IntegrityError as exc:
+        if key_dir is not None or (directory / KEK_FILE_NAME).exists():
+            raise
+        # The usual cause is a forgotten --key-dir, not a lost KEK: say which one was used.
+        source = (
+            f"${KEY_DIR_VARIABLE}"
+            if os.environ.get(KEY_DIR_VARIABLE)
+            else f"the default; pass --key-dir or set ${KEY_DIR_VARIABLE}"
+        )
+        raise IntegrityError(
+            f"{exc} (no --key-dir was given: key directory from {source})"
+        ) from exc
     return kek, Keyring(directory, kek)
 
 
@@ -104,17 +119,32 @@ _store_option = click.option(
 
 @click.group("keys")
 def keys() -> None:
-    """Create, rotate, retire and list the controller's sealing keys."""
+    """Create, rotate, retire and list the controller's sealing keys; create (for a new
+    installation) and rotate the key-encryption key that wraps them."""
 
 
 @keys.command("init", epilog=SIMPLE)
 @click.option("--env", "env", required=True, help="Environment name.")
+@click.option(
+    "--new-kek",
+    is_flag=True,
+    help="Also create the key-encryption key of a new installation (back it up!).",
+)
 @key_dir_option
 @_store_option
-def init(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
-    """Create the environment's first key pair and print its sealingKeys entry."""
+def init(env: str, new_kek: bool, key_dir: Path | None, store_dir: Path | None) -> None:
+    """Create the environment's first key pair and print its sealingKeys entry.
+
+    The key-encryption key must exist already (restore it, or for a new installation
+    `sealgate keys kek init` or --new-kek): this never creates one behind your back.
+    """
+    from controller.cli.keys_kek import create_kek  # noqa: PLC0415 - it imports this module
+
     try:
-        kek, keyring = open_keyring(key_dir, create=True)
+        if new_kek:
+            directory = key_dir if key_dir is not None else default_key_dir()
+            create_kek(directory, directory / KEK_FILE_NAME)
+        kek, keyring = open_keyring(key_dir)
         info = keyring.init(env)
         _record_key_event(store_dir, kek, keyring, env=env, action="init", key_id=info.key_id)
     except SealgateError as exc:
@@ -221,3 +251,14 @@ def fingerprint(env: str, secret: str, key: str, raw: bool, key_dir: Path | None
         click.echo(keyring.fingerprint(value, environment=env, secret=secret, key=key))
     except SealgateError as exc:
         raise fail(exc) from exc
+
+
+def _add_kek_commands() -> None:
+    # Defined in their own module, which imports the helpers above: so not at the top.
+    from controller.cli.keys_kek import kek, rewrap  # noqa: PLC0415
+
+    keys.add_command(kek)
+    keys.add_command(rewrap)
+
+
+_add_kek_commands()

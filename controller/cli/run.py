@@ -1,10 +1,13 @@
-"""``sealgate run --config FILE [--check]``: the long-running controller."""
+"""``sealgate run --config FILE [--check [--online]]``: the long-running controller."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,14 +34,31 @@ from controller.logs import setup_logging
 @click.option(
     "--check",
     is_flag=True,
-    help="Validate the configuration (and that every secret it names is readable), then exit.",
+    help="Check everything the start would refuse (files, permissions, keys, the store, "
+    "kubeconfig contexts, secrets), list every problem, then exit.",
 )
-def run(config_path: Path, check: bool) -> None:
+@click.option(
+    "--online",
+    is_flag=True,
+    help="With --check: also reach GitHub (authentication, repository, rules, key ids) and "
+    "every cluster (API, namespaces, access).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format of --check.",
+)
+def run(config_path: Path, check: bool, online: bool, output: str) -> None:
     """Run the controller: webhooks, polling, reconciling, drift repair, metrics.
 
     Stops cleanly on SIGTERM or SIGINT: no new requests, work in flight finishes (up to
     reconcile.shutdownTimeout), the leader Lease is released.
     """
+    if online and not check:
+        raise click.UsageError("--online only goes with --check")
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -49,14 +69,50 @@ def run(config_path: Path, check: bool) -> None:
         click.echo(f"{count} problem{'s' if count != 1 else ''} in the configuration", err=True)
         sys.exit(ExitCode.INVALID)
     if check:
-        auth = "GitHub App" if config.github.app is not None else "token"
-        click.echo(
-            f"{config_path}: OK (repository {config.github.repository}, {auth} authentication, "
-            f"{len(config.clusters)} cluster(s), listening on {config.server.listen})"
-        )
-        return
+        # Loaded by name (see below): the checks use the store, Kubernetes and GitHub adapters.
+        preflight = importlib.import_module("controller.run.preflight")
+        findings = list(preflight.offline_checks(config))
+        if online:
+            findings += importlib.import_module("controller.run.preflight_online").online_checks(
+                config
+            )
+        errors = [f for f in findings if f.level == "error"]
+        _print_check(config_path, config, findings, output, online=online)
+        sys.exit(ExitCode.INVALID if errors else ExitCode.OK)
     setup_logging(config.logging.level, config.logging.format)
     # Loaded by name, like every command: the CLI layer itself stays free of the GitHub and
     # Kubernetes clients (import contracts); only a real run pays for importing them.
     runtime = importlib.import_module("controller.run")
     sys.exit(runtime.main(config))
+
+
+def _print_check(
+    path: Path, config: Any, findings: Sequence[Any], output: str, *, online: bool
+) -> None:
+    errors = [f for f in findings if f.level == "error"]
+    if output == "json":
+        body = {
+            "config": str(path),
+            "ok": not errors,
+            "online": online,
+            "problems": [
+                {"setting": f.setting, "level": f.level, "message": f.message} for f in findings
+            ],
+        }
+        click.echo(json.dumps(body, sort_keys=True))
+        return
+    for finding in findings:
+        label = "" if finding.level == "error" else f"{finding.level}: "
+        click.echo(f"{path}: {label}{finding}", err=finding.level == "error")
+    if errors:
+        count = len(errors)
+        click.echo(
+            f"{count} problem{'s' if count != 1 else ''}: the controller would not start", err=True
+        )
+        return
+    auth = "GitHub App" if config.github.app is not None else "token"
+    click.echo(
+        f"{path}: OK (repository {config.github.repository}, {auth} authentication, "
+        f"{len(config.clusters)} cluster(s), listening on {config.server.listen}"
+        f"{', reached GitHub and every cluster' if online else ''})"
+    )

@@ -37,20 +37,43 @@ def _narrator(console: Console) -> Narrator:
     return narrate
 
 
-def _look_around(console: Console, world: World, result: StoryResult) -> None:
+def _look_around(
+    console: Console, world: World, result: StoryResult, *, serving: bool, files_kept: bool
+) -> None:
+    """Where to look, only where there is still something to see: without --serve every
+    server stops at once, and a temporary working directory is removed."""
     controller = world.controller_url
-    console.print()
-    console.print("[bold]Look around[/]")
-    rows = [
+    servers = [
         ("GitHub API", world.github.url),
         ("pull request", f"{world.github.url}/repos/{REPOSITORY}/pulls/{result.number}"),
         ("request status", f"{controller}/v1/requests/{REPOSITORY}/{result.number}"),
         ("metrics", f"{controller}/metrics"),
         *((f"cluster {name}", server.url) for name, server in world.clusters.items()),
         ("kubectl", world.kubectl_hint()),
+    ]
+    files = [
         ("controller logs", str(world.workdir / "logs")),
         ("store", f"sealgate store ls --store {world.store} --key-dir {world.keys}"),
     ]
+    console.print()
+    if serving:
+        _rows(console, "Look around", [*servers, *files])
+        return
+    console.print(
+        "[bold]Everything has stopped.[/] Run [bold]sealgate sandbox --serve[/] to look "
+        "around the servers (the pull request, the cluster, the metrics)."
+    )
+    if files_kept:
+        _rows(console, f"Kept in {world.workdir}", files)
+    else:
+        console.print(
+            "The store, keys and logs were in a temporary directory, which is removed now: "
+            "add [bold]--workdir DIR[/] to keep them."
+        )
+
+
+def _rows(console: Console, heading: str, rows: list[tuple[str, str]]) -> None:
+    console.print(f"[bold]{escape(heading)}[/]")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         console.print(f"  {name.ljust(width)}  {escape(value)}")
@@ -86,6 +109,7 @@ def run_sandbox(
     serve: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     github_latency: float = 0.0,
+    files_kept: bool = True,
 ) -> int:
     """Build the world, run the controller and the story; the exit status."""
     narrate = _narrator(console)
@@ -124,11 +148,9 @@ def run_sandbox(
                 f"[bold red]✗[/] a request to the loopback GitHub failed: {escape(str(exc))}"
             )
             return 1
-        _look_around(console, world, result)
+        _look_around(console, world, result, serving=serve, files_kept=files_kept)
         if serve:
             _serve(console, world, controller)
-        else:
-            console.print("[dim]Stopping everything now; --serve keeps it running.[/]")
     return 0
 
 
@@ -178,7 +200,12 @@ def sandbox(workdir: Path | None, serve: bool, timeout: float, github_latency: s
     else:
         with tempfile.TemporaryDirectory(prefix="sealgate-sandbox-") as temporary:
             status = run_sandbox(
-                Path(temporary), console, serve=serve, timeout=timeout, github_latency=latency
+                Path(temporary),
+                console,
+                serve=serve,
+                timeout=timeout,
+                github_latency=latency,
+                files_kept=False,
             )
     if status:
         raise SystemExit(status)

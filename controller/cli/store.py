@@ -11,7 +11,7 @@ import click
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail, key_dir_option, open_keyring
 from controller.cli.output import Column, Format, output_option, render, timestamp
-from controller.errors import SealgateError
+from controller.errors import InputError, Problem, SealgateError
 from controller.store import SecretInfo, Store, VersionInfo
 
 
@@ -50,7 +50,10 @@ def ls(store_dir: Path, env: str | None, key_dir: Path | None, output: Format) -
     """One row per key of every secret (fingerprints, never values)."""
     try:
         with open_store(store_dir, key_dir) as opened:
-            infos = opened.list_secrets(env)
+            infos = opened.list_secrets()
+        if env is not None:
+            _require_known_environment(env, infos, key_dir)
+            infos = [i for i in infos if i.path.split("/", 1)[0] == env]
     except SealgateError as exc:
         raise fail(exc) from exc
     print_secrets(infos, output)
@@ -112,6 +115,24 @@ _SECRET_COLUMNS = (
     Column("change", "change"),
     Column("set at", "setAt"),
 )
+
+
+def _require_known_environment(env: str, infos: list[SecretInfo], key_dir: Path | None) -> None:
+    """An environment neither the store nor the key directory knows is a typo, not an
+    empty environment: an empty table would read as "nothing stored"."""
+    known = {info.path.split("/", 1)[0] for info in infos}
+    known |= {info.environment for info in open_keyring(key_dir)[1].list_keys()}
+    if env not in known:
+        raise InputError(
+            [
+                Problem(
+                    "--env",
+                    "",
+                    f"environment {env!r} is not in the store nor the key directory (known: "
+                    f"{', '.join(sorted(known)) or 'none'}): check the name",
+                )
+            ]
+        )
 
 
 @store.command("history", epilog=SIMPLE)

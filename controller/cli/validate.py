@@ -9,6 +9,7 @@ under ``changes/`` is checked against them too. Every problem is printed, one pe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,9 @@ from controller.documents import (
     parse_located,
     parse_rules,
 )
+from controller.documents.locations import line_of
 from controller.errors import DocumentError, IntegrityError, Problem
-from controller.model import SecretChange, Tier, ValueRule
+from controller.model import Enforcement, Policy, SecretChange, Tier, ValueRule
 from controller.policy.tiers import current_tier, new_tier
 
 SealedValueCheck = Callable[[SecretChange, Rules | None], Iterable[Problem]]
@@ -50,13 +52,15 @@ class ValidationReport:
     files: int = 0
     documents: int = 0
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    """Valid but probably not meant; they do not change the exit status."""
 
     @property
     def valid(self) -> bool:
         return not self.problems
 
     def as_json(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "valid": self.valid,
             "files": self.files,
             "documents": self.documents,
@@ -65,6 +69,12 @@ class ValidationReport:
                 for p in self.problems
             ],
         }
+        if self.warnings:  # only when there are some: the object stays as it was otherwise
+            body["warnings"] = [
+                {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+                for p in self.warnings
+            ]
+        return body
 
     def summary(self) -> str:
         if self.valid:
@@ -133,6 +143,13 @@ def _validate_repository(
     rules_files = {
         name: data for name, data in read.files.items() if name.split("/", 1)[0] in RULES_AREAS
     }
+    for name in sorted(rules_files):
+        if name.startswith("policies/"):
+            try:
+                located = parse_located(name, rules_files[name], ("ApprovalPolicy",))
+            except DocumentError:
+                continue  # parse_rules below reports it
+            report.warnings.extend(w for item in located for w in _policy_warnings(item))
     rules: Rules | None = None
     try:
         rules = parse_rules(rules_files)
@@ -170,11 +187,39 @@ def _record(
     rules: Rules | None = None,
 ) -> None:
     report.documents += len(located)
+    report.warnings.extend(w for item in located for w in _policy_warnings(item))
     if check_sealed is None:
         return
     for item in located:
         if isinstance(item.document, SecretChange):
-            report.problems.extend(check_sealed(item.document, rules))
+            report.problems.extend(
+                _with_line(problem, item) for problem in check_sealed(item.document, rules)
+            )
+
+
+def _policy_warnings(item: Located) -> list[Problem]:
+    policy = item.document
+    if not isinstance(policy, Policy) or policy.enforcement is not Enforcement.SOFT:
+        return []
+    if policy.bypassers.users or policy.bypassers.teams:
+        return []
+    return [
+        Problem(
+            policy.source,
+            "spec.enforcement",
+            "soft, but the policy lists no bypassers: nobody can bypass it; list "
+            "spec.bypassers (users or teams) or set enforcement: hard",
+            line_of(item.lines, ("spec", "enforcement")),
+        )
+    ]
+
+
+def _with_line(problem: Problem, item: Located) -> Problem:
+    """The opener knows the field (``spec.set.<key>``), the parse knows where it is."""
+    section, _, key = problem.field.removeprefix("spec.").partition(".")
+    if problem.line is not None or section not in ("set", "generate") or not key:
+        return problem
+    return dataclasses.replace(problem, line=line_of(item.lines, ("spec", section, key)))
 
 
 @click.command(
@@ -210,6 +255,8 @@ def print_report(report: ValidationReport, output: Format) -> None:
     if output.is_table:
         for problem in report.problems:
             print_text(str(problem))
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(report.summary())
     else:
         click.echo(dump(report.as_json(), output))

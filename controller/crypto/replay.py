@@ -58,8 +58,9 @@ def replay_problems(
                     f"spec.set.{key}",
                     f"{prefix}this sealed value was already applied (by {earlier}): a sealed "
                     "value is applied once, so one copied from history cannot bring an old "
-                    f"value back; seal the value again with `sealgate seal --secret "
-                    f"{change.secret} --key {key}`",
+                    "value back; seal the value again with `sealgate seal --env-file "
+                    f"environments/{change.environment}.yaml --secret {change.secret} --key "
+                    f"{key}`",
                 )
             )
     return problems

@@ -171,7 +171,8 @@ def open_parts(
                     f"sealed value does not open for environment {environment!r}, secret "
                     f"{secret!r}, key {key!r} with key id {parts.key_id}: it was sealed for "
                     "another environment, secret or key, or it was altered; seal it again "
-                    f"with `sealgate seal --secret {secret} --key {key}`",
+                    f"with `sealgate seal --env-file environments/{environment}.yaml --secret "
+                    f"{secret} --key {key}`",
                 )
             ]
         ) from exc

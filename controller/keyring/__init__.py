@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from controller.keyring.keyring import KeyInfo, Keyring, KeyStatus
-from controller.keyring.local_kek import KEK_FILE_NAME, LocalKekFile
+from controller.keyring.local_kek import KEK_FILE_NAME, KekExistsError, LocalKekFile
 from controller.keyring.paths import KEY_DIR_VARIABLE, default_key_dir
 
 __all__ = [
     "KEK_FILE_NAME",
     "KEY_DIR_VARIABLE",
+    "KekExistsError",
     "KeyInfo",
     "KeyStatus",
     "Keyring",

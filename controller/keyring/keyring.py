@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from controller.crypto import KeyEncryptionKeyProvider, KeySet, OpeningKey, new_key_id
 from controller.crypto.canonical import canonical_json
 from controller.crypto.fingerprint import FINGERPRINT_KEY_BYTES
+from controller.crypto.rewrap import staged_wrap
 from controller.crypto.sealing import public_key_text
 from controller.errors import InputError, IntegrityError, Problem
 from controller.keyring.files import ensure_private_dir, write_private
@@ -144,7 +145,7 @@ class Keyring:
                 record = self._read_json(path)
                 info = self._info(record, path)
                 raw = self._kek.unwrap(
-                    _b64(record, "wrappedPrivateKey", path),
+                    self._wrapped(record, "wrappedPrivateKey", path),
                     _private_binding(info.environment, info.key_id),
                 )
                 keys[info.key_id] = OpeningKey(
@@ -158,7 +159,8 @@ class Keyring:
                 if path.exists():
                     record = self._read_json(path)
                     fingerprint_keys[env_dir.name] = self._kek.unwrap(
-                        _b64(record, "wrappedKey", path), _fingerprint_binding(env_dir.name)
+                        self._wrapped(record, "wrappedKey", path),
+                        _fingerprint_binding(env_dir.name),
                     )
             self._loaded = KeySet(keys, fingerprint_keys)
         return self._loaded
@@ -172,6 +174,24 @@ class Keyring:
         return self.key_set().fingerprint(
             value, environment=environment, secret=secret, key=key, context=context
         )
+
+    def _wrapped(self, record: dict[str, Any], field: str, path: Path) -> bytes:
+        # Mid-rotation a record also holds a wrap by the new KEK (controller.crypto.rewrap).
+        return staged_wrap(record, self._kek.key_id) or _b64(record, field, path)
+
+    def wrapped_files(self) -> list[tuple[Path, str, bytes]]:
+        """(file, field, binding) of every key this directory holds wrapped by the KEK,
+        for a KEK rotation."""
+        found = [
+            (path, "wrappedPrivateKey", _private_binding(info.environment, info.key_id))
+            for path in self._key_files(None)
+            for info in [self._info(self._read_json(path), path)]
+        ]
+        for env_dir in self._environment_dirs():
+            path = env_dir / _FINGERPRINT_FILE
+            if path.exists():
+                found.append((path, "wrappedKey", _fingerprint_binding(env_dir.name)))
+        return found
 
     # ------------------------------------------------------------------ files
 

@@ -1,13 +1,16 @@
 """The embedded key-encryption-key provider: one 32-byte key in a 0600 file.
 
-Generated on first use by ``sealgate keys init``. Everything else refuses to invent a new
-one: a fresh key cannot unwrap what the old one wrapped, so a missing file is an error.
+Only an explicit command creates one (``sealgate keys kek init``, ``keys init --new-kek``,
+``keys rewrap``), through :meth:`LocalKekFile.create_new`, which never overwrites. Everything
+else refuses to invent a new one: a fresh key cannot unwrap what the old one wrapped, so a
+missing file is an error that says to restore it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import stat
@@ -16,24 +19,33 @@ from pathlib import Path
 from controller.crypto import AesGcmKek
 from controller.crypto.kek import KEK_BYTES
 from controller.errors import IntegrityError
-from controller.keyring.files import write_private
+from controller.keyring.files import ensure_private_dir, fsync_directory
 
 KEK_FILE_NAME = "kek.key"
 
 
+class KekExistsError(IntegrityError):
+    """Creating a KEK where one already is: never overwritten."""
+
+
 class LocalKekFile:
-    """``KeyEncryptionKeyProvider`` backed by ``<key dir>/kek.key``."""
+    """``KeyEncryptionKeyProvider`` backed by ``<key dir>/kek.key``.
+
+    ``create=True`` creates a missing file (tests and the sandbox); commands use
+    :meth:`create_new`, which says so.
+    """
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
         if not path.exists():
             if not create:
                 raise IntegrityError(
-                    f"{path}: key-encryption key file is missing; restore it from backup "
-                    "(a new one cannot open what the old one wrapped), or run "
-                    "`sealgate keys init` for a new installation"
+                    f"{path}: key-encryption key file is missing; restore it from your backup "
+                    "(a new key cannot open anything the old one wrapped) or name the right "
+                    "file. Only a brand-new installation, with no keys and no store yet, "
+                    "creates one: `sealgate keys kek init`"
                 )
-            write_private(path, base64.b64encode(os.urandom(KEK_BYTES)) + b"\n")
+            _create(path)
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise IntegrityError(
@@ -49,6 +61,17 @@ class LocalKekFile:
         key_id = "local-" + hashlib.sha256(key).hexdigest()[:12]
         self._kek = AesGcmKek(key, key_id=key_id, source=str(path))
 
+    @classmethod
+    def create_new(cls, path: Path) -> LocalKekFile:
+        """A new random KEK at ``path``, durably; KekExistsError if anything is there."""
+        if path.exists() or path.is_symlink():
+            raise KekExistsError(
+                f"{path}: a key-encryption key file already exists; it is never overwritten "
+                "(use it, or move it away yourself if you are sure nothing uses it)"
+            )
+        _create(path)
+        return cls(path)
+
     @property
     def key_id(self) -> str:
         return self._kek.key_id
@@ -58,3 +81,24 @@ class LocalKekFile:
 
     def unwrap(self, wrapped: bytes, associated_data: bytes) -> bytes:
         return self._kek.unwrap(wrapped, associated_data)
+
+
+def _create(path: Path) -> None:
+    """Write the key to a temporary file, then link it into place: a crash leaves no file
+    or a whole one, and linking never overwrites (two commands racing cannot both win)."""
+    ensure_private_dir(path.parent)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(base64.b64encode(os.urandom(KEK_BYTES)) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError as exc:
+            raise KekExistsError(f"{path}: a key-encryption key file already exists") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    fsync_directory(path.parent)

@@ -73,6 +73,11 @@ class KubeApi:
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
 
+    @property
+    def api_client(self) -> client.ApiClient:
+        """For one-off probes (``controller.kube.access``) that bypass the retries."""
+        return self._client
+
     # ------------------------------------------------------------------ plumbing
 
     def _wait(self, state: RetryCallState) -> float:

@@ -16,12 +16,15 @@ import os
 from pathlib import Path
 
 from controller.crypto import KeyEncryptionKeyProvider
+from controller.crypto.rewrap import staged_wrap
 from controller.errors import IntegrityError
 from controller.keyring.files import write_private
+from controller.keyring.layout import CHECKSUM_KEY_BINDING, CHECKSUM_KEY_FILE
 
-FILE_NAME = "checksum-key.json"
+FILE_NAME = CHECKSUM_KEY_FILE
+_BINDING = CHECKSUM_KEY_BINDING
+
 KEY_BYTES = 32
-_BINDING = b"sealgate/kube-checksum-key/v1"
 
 
 def checksum_key(key_dir: Path, kek: KeyEncryptionKeyProvider) -> bytes:
@@ -49,4 +52,5 @@ def checksum_key(key_dir: Path, kek: KeyEncryptionKeyProvider) -> bytes:
             f"{path}: the checksum key file is unreadable or malformed; restore it from "
             "backup or another replica (deleting it restarts every managed workload once)"
         ) from exc
-    return kek.unwrap(wrapped, _BINDING)
+    # Mid-rotation the file also holds a wrap by the new KEK (controller.crypto.rewrap).
+    return kek.unwrap(staged_wrap(record, kek.key_id) or wrapped, _BINDING)

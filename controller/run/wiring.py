@@ -23,6 +23,7 @@ from controller.notify import ChannelRouter, Notifier, SmtpSettings
 from controller.reconciler import Reconciler, ReconcilerSettings
 from controller.run.checksum_key import checksum_key
 from controller.run.metrics import Metrics
+from controller.run.preflight import require_startable
 from controller.run.runner import Runner, Schedule
 from controller.server.app import ControllerApp, Readiness
 from controller.server.http import HttpServer
@@ -154,6 +155,8 @@ class Controller:
 def build(config: ControllerConfig) -> Controller:
     """Open and connect everything; raises SealgateError (never half-started: nothing is
     started until :meth:`Controller.start`)."""
+    # The same checks as `sealgate run --check`: every problem at once, before anything opens.
+    require_startable(config)
     metrics = Metrics()
     readiness = Readiness(config_loaded=True, leader_election=config.leader_election.enabled)
     kek = LocalKekFile(config.keys.kek_file)

@@ -14,6 +14,7 @@ from typing import Any
 
 from controller.crypto import KeyEncryptionKeyProvider
 from controller.crypto.envelope import data_key_binding, new_data_key
+from controller.crypto.rewrap import staged_wrap
 from controller.errors import IntegrityError
 from controller.store.gitobjects import GitObjects
 
@@ -58,13 +59,18 @@ class DataKeys:
                 f"{data_key_path(env)}: holds data key {record['id']} but a file was written "
                 f"with {data_key_id}: the file was moved from another environment or store"
             )
-        wrapped = bytes.fromhex(str(record["wrapped"]))
+        # Mid-rotation the record also holds a wrap by the new KEK (controller.crypto.rewrap).
+        wrapped = staged_wrap(record, self._kek.key_id) or bytes.fromhex(str(record["wrapped"]))
         cache_key = hashlib.sha256(env.encode() + b"\0" + data_key_id.encode() + wrapped).digest()
         data_key = self._keys.get(cache_key)
         if data_key is None:
             data_key = self._kek.unwrap(wrapped, data_key_binding(env, data_key_id))
             self._keys[cache_key] = data_key
         return data_key
+
+    def record(self, tree: bytes | None, env: str) -> dict[str, Any]:
+        """The environment's data key record as stored (for a KEK rotation)."""
+        return dict(self._record(tree, env))
 
     def _record(self, tree: bytes | None, env: str) -> dict[str, Any]:
         path = data_key_path(env)

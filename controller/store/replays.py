@@ -73,7 +73,8 @@ def sealed_entries(
                         f"spec.set.{key}",
                         f"this sealed value was already applied (by {earlier or change_id}); "
                         "a sealed value is applied once: seal the value again with "
-                        f"`sealgate seal --secret {change.secret} --key {key}`",
+                        f"`sealgate seal --env-file environments/{environment}.yaml --secret "
+                        f"{change.secret} --key {key}`",
                     )
                 )
                 continue

@@ -48,6 +48,7 @@ from controller.store.checks import ENVIRONMENT, check_base_version, check_names
 from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
+from controller.store.kek_rewrap import data_key_environments, rewrap
 from controller.store.layout import (
     HEADS_ROOT,
     TRUSTED_RULES_ROOT,
@@ -521,6 +522,33 @@ class Store:
         self._push()
         return commit
 
+    def unwrap_data_keys(self) -> list[str]:
+        """Unwrap every environment's data key now (a start-up check); the environments."""
+        tree = self._head_tree()
+        environments = data_key_environments(self._git, tree)
+        for env in environments:
+            self._data_keys.by_id(tree, env, str(self._data_keys.record(tree, env)["id"]))
+        return environments
+
+    def rewrap_data_keys(
+        self,
+        old: KeyEncryptionKeyProvider | None,
+        new: KeyEncryptionKeyProvider,
+        *,
+        actor: str,
+        audit_always: bool = False,
+        previous: str | None = None,
+    ) -> list[str]:
+        """One step of a KEK rotation (see ``kek_rewrap.rewrap``); audited."""
+        with self._git.writer_lock():
+            changed = rewrap(
+                self._git, self._audit, self._clock(), old, new,
+                actor=actor, audit_always=audit_always, previous=previous,
+            )  # fmt: skip
+        if changed or audit_always:
+            self._push()
+        return changed
+
     def trust_rules(
         self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
     ) -> str:
@@ -776,14 +804,17 @@ class Store:
 
     def _versions(self, env: str, secret: str) -> Iterator[tuple[str, StoredSecret]]:
         where = file_path(env, secret)
+        current = self._head_tree()
         for commit in self._git.log(where):
             tree = self._git.commit_tree(commit)
             data = self._git.read_path(tree, where)
             if data is None:
                 continue
             stored = decode(data, where=f"{where}@{commit[:12]}")
+            # The current record: data keys never change, and after a KEK rotation only
+            # the current record is wrapped by the KEK this store holds.
             stored.verify(
-                self._data_keys.by_id(tree, env, stored.data_key_id),
+                self._data_keys.by_id(current, env, stored.data_key_id),
                 where=f"{where}@{commit[:12]}",
             )
             yield commit, stored

@@ -132,3 +132,18 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
+
+
+def test_without_serve_it_points_at_serve_not_at_what_it_removes(tmp_path: Path) -> None:
+    command = [sys.executable, "-c", "from controller.cli import main; main()", "sandbox"]
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        command, check=False, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Look around" not in done.stdout
+    assert "Everything has stopped. Run sealgate sandbox --serve to look around" in done.stdout
+    assert "which is removed now: add --workdir DIR to keep them" in done.stdout
+    # The temporary directory the story ran in is gone, and no path into it was offered.
+    assert list(tmp_path.iterdir()) == []
+    assert "sealgate store ls --store" not in done.stdout

@@ -54,7 +54,7 @@ def test_no_canary_byte_escapes(tmp_path: Path, caplog: pytest.LogCaptureFixture
 
     canaries = [f"CANARY{secrets.token_hex(10)}".encode() for _ in range(3)]
     store_dir.mkdir()
-    init = run(["keys", "init", "--env", "production", "--store", str(store_dir)])
+    init = run(["keys", "init", "--env", "production", "--new-kek", "--store", str(store_dir)])
     env_file = tmp_path / "environments" / "production.yaml"
     env_file.parent.mkdir()
     env_file.write_text(

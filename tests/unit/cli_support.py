@@ -44,7 +44,9 @@ def install(tmp_path: Path) -> Installed:
     key_dir, store_dir = tmp_path / "keys", tmp_path / "store"
     store_dir.mkdir()
     installed = Installed(key_dir, store_dir, tmp_path / "environments" / "production.yaml")
-    init = installed.run("keys", "init", "--env", "production", "--store", str(store_dir))
+    init = installed.run(
+        "keys", "init", "--new-kek", "--env", "production", "--store", str(store_dir)
+    )
     assert init.exit_code == 0, init.output
     installed.env_file.parent.mkdir()
     installed.env_file.write_text(

@@ -44,7 +44,7 @@ def _environment_file(tmp_path: Path, key_output: str, name: str = "production")
 
 @pytest.fixture
 def env_file(tmp_path: Path, key_dir: Path) -> Path:
-    result = _run(key_dir, ["keys", "init", "--env", "production"])
+    result = _run(key_dir, ["keys", "init", "--env", "production", "--new-kek"])
     assert result.exit_code == 0, result.output
     return _environment_file(tmp_path, result.stdout)
 

@@ -221,8 +221,11 @@ def test_sealed_value_hook_sees_every_valid_change(repo: Path) -> None:
 
     report = validate_paths([repo], check_sealed=refuse_all)
     assert [change.name for change in seen] == ["rotate-stripe"]
+    text = (repo / "changes" / "production" / "rotate.yaml").read_text().splitlines()
+    line = 1 + next(i for i, t in enumerate(text) if t.strip().startswith("STRIPE_KEY:"))
+    # The hook names the field; validate adds the line it is on.
     assert [str(p) for p in report.problems] == [
-        "changes/production/rotate.yaml: spec.set.STRIPE_KEY: does not open"
+        f"changes/production/rotate.yaml:{line}: spec.set.STRIPE_KEY: does not open"
     ]
     assert not report.valid
 
@@ -264,3 +267,27 @@ def test_shipped_examples_validate_together(tmp_path: Path) -> None:
     result = run(root)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("valid: ")
+
+
+def test_a_soft_policy_nobody_can_bypass_is_a_warning(repo: Path) -> None:
+    soft = mutated(POLICY, (("spec", "enforcement"), "soft"))
+    path = repo / "policies" / "production.yaml"
+    path.write_bytes(dump(soft))
+    line = 1 + next(
+        i for i, t in enumerate(path.read_text().splitlines()) if t.strip().startswith("enforce")
+    )
+    result = CliRunner().invoke(main, ["validate", str(repo)])
+    assert result.exit_code == 0, result.output  # valid: a warning changes no exit status
+    assert (
+        f"warning: policies/production.yaml:{line}: spec.enforcement: soft, but the policy "
+        "lists no bypassers: nobody can bypass it"
+    ) in result.stderr
+    body = json.loads(run("--output", "json", repo).stdout)
+    assert body["valid"] is True
+    assert [w["field"] for w in body["warnings"]] == ["spec.enforcement"]
+    # A single file gets the same warning; with bypassers there is none.
+    single = CliRunner().invoke(main, ["validate", str(path)])
+    assert "nobody can bypass it" in single.stderr
+    bypassed = mutated(soft, (("spec", "bypassers"), {"users": ["alice"]}))
+    path.write_bytes(dump(bypassed))
+    assert "nobody can bypass" not in CliRunner().invoke(main, ["validate", str(repo)]).stderr

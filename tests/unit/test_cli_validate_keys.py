@@ -24,10 +24,12 @@ def _requests_repo(
     keys = tmp_path / "keys"
     runner = CliRunner()
     init = runner.invoke(
-        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(keys)}
+        main,
+        ["keys", "init", "--env", "production", "--new-kek"],
+        env={KEY_DIR_VARIABLE: str(keys)},
     )
     assert init.exit_code == 0, init.output
-    entry = yaml.safe_load(init.output)
+    entry = yaml.safe_load(init.stdout)
     repo = tmp_path / "repo"
     shutil.copytree(data_dir("policies"), repo / "policies")
     (repo / "environments").mkdir()
@@ -91,11 +93,31 @@ def test_a_value_moved_to_another_key_is_reported_without_the_value(tmp_path: Pa
     assert sealed not in output
 
 
+def test_a_binding_error_has_its_line_and_a_runnable_seal_command(tmp_path: Path) -> None:
+    repo, keys = _requests_repo(tmp_path)
+    (change,) = (repo / "changes" / "production").glob("*.yaml")
+    change.write_text(change.read_text().replace("STRIPE_KEY:", "OTHER_KEY:"))
+    line = 1 + change.read_text().splitlines().index(
+        next(text for text in change.read_text().splitlines() if "OTHER_KEY:" in text)
+    )
+    code, output = _validate(repo, keys)
+    assert code == ExitCode.INVALID
+    name = f"changes/production/{change.name}"
+    (reported,) = [text for text in output.splitlines() if "spec.set.OTHER_KEY" in text]
+    assert reported.startswith(f"{name}:{line}: spec.set.OTHER_KEY: sealed value does not open")
+    assert (
+        "`sealgate seal --env-file environments/production.yaml --secret payments/stripe "
+        "--key OTHER_KEY`"
+    ) in reported
+
+
 def test_a_value_sealed_to_an_unknown_key_is_reported(tmp_path: Path) -> None:
     repo, _ = _requests_repo(tmp_path)
     other_keys = tmp_path / "other-keys"
     init = CliRunner().invoke(
-        main, ["keys", "init", "--env", "production"], env={KEY_DIR_VARIABLE: str(other_keys)}
+        main,
+        ["keys", "init", "--env", "production", "--new-kek"],
+        env={KEY_DIR_VARIABLE: str(other_keys)},
     )
     assert init.exit_code == 0, init.output
     code, output = _validate(repo, other_keys)

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from controller.cli import main
 from controller.cli.exit_codes import ExitCode
+from tests.integration.installation import make_installation
 from tests.unit.test_config import ENV, MINIMAL
 
 
@@ -17,6 +18,7 @@ def check(path: Path, env: dict[str, str]) -> tuple[int, str]:
 
 
 def test_check_accepts_a_valid_file(tmp_path: Path) -> None:
+    make_installation(tmp_path)  # the files it names: --check also checks those
     path = tmp_path / "sealgate.yaml"
     path.write_text(MINIMAL)
     code, output = check(path, ENV)

@@ -118,6 +118,8 @@ def test_a_replayed_value_is_a_problem_naming_file_key_and_reseal() -> None:
     (problem,) = replay_problems([change()], {("production", digest): "production/pr-3"})
     assert (problem.file, problem.field) == ("changes/production/c.yaml", "spec.set.password")
     assert "already applied (by production/pr-3)" in problem.message
-    assert "sealgate seal --secret payments/db --key password" in problem.message
+    assert (
+        "sealgate seal --env-file environments/production.yaml --secret payments/db --key password"
+    ) in problem.message
     other = dataclasses.replace(change(), environment="staging")
     assert replay_problems([other], {("production", digest): "production/pr-3"}) == []
