@@ -7,10 +7,14 @@ Each area adds its command to ``COMMANDS`` as ``name -> "module:attribute"``.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
 from controller import __version__
+from controller.cli.quiet import quiet_error
+
+_ARGV = "sealgate.argv"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `sealgate --help`)
@@ -39,6 +43,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as error:
+            quiet_error(error, args)
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Every command's errors, click's usage errors included, leave through here.
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            quiet_error(error, ctx.meta.get(_ARGV, ()))
+            raise
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
 
