@@ -2,7 +2,8 @@
 
 Operators and pipelines use it to see what a pull request would need before opening it,
 and it drives the policy rules end to end in tests. The rules come from ``--config`` (the
-``environments/`` and ``policies/`` of the base commit), the pull request from FACTS.json.
+``environments/`` and ``policies/`` of the base commit), the pull request from FACTS.json
+(``schemas/facts.schema.json``) or, with ``--pull``, from GitHub (``plan_pull``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ EXIT_INVALID = 1
 EXIT_WAITING = 2
 _CHANGES_DIR = "changes"
 _PIPED_WIDTH = 160
+TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a token
+DEFAULT_GITHUB_URL = "https://api.github.com"
 
 
 @dataclass
@@ -236,14 +239,54 @@ def _steps_table(decision: Decision) -> Table:
     "config_dir",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory holding environments/ and policies/ of the base commit.",
+    help="Directory holding environments/ and policies/ of the base commit (with --pull: "
+    "the rules to try, such as your working tree).",
 )
 @click.option(
     "--facts",
     "facts_path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="FACTS.json: the pull request's author, head, commits, reviews, teams, comments.",
+    help="FACTS.json (schemas/facts.schema.json): the pull request's author, head, commits, "
+    "reviews, teams, comments.",
+)
+@click.option(
+    "--pull",
+    "pull",
+    default=None,
+    metavar="OWNER/REPO#N",
+    help="Read the facts and change files of this pull request from GitHub instead (read "
+    "only); also shows what the rules at its base branch decide, if that differs.",
+)
+@click.option(
+    "--github-url",
+    default=DEFAULT_GITHUB_URL,
+    show_default=True,
+    help="GitHub's API, e.g. https://github.example.com/api/v3 for GitHub Enterprise.",
+)
+@click.option(
+    "--token-command",
+    default=None,
+    help=f"Command printing a GitHub token, e.g. 'gh auth token' (default: ${TOKEN_VARIABLE}).",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --pull: also open sealed values with these keys, as the controller does.",
+)
+@click.option(
+    "--current-tier",
+    "current_tiers",
+    multiple=True,
+    metavar="ENV/NS/NAME=TIER",
+    help="With --pull: the tier the store holds for a secret (default: none, as if new).",
+)
+@click.option(
+    "--save-facts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --pull: write the facts read to this file, to plan them again with --facts.",
 )
 @click.option(
     "--output",
@@ -253,7 +296,18 @@ def _steps_table(decision: Decision) -> Table:
     help="text: a table and the reasons; json: one object for programs.",
 )
 @click.argument("change_files", nargs=-1, metavar="CHANGE_FILE...", type=click.Path(path_type=Path))
-def plan(config_dir: Path, facts_path: Path, output: str, change_files: tuple[Path, ...]) -> None:
+def plan(  # noqa: PLR0917 - click passes every option by keyword
+    config_dir: Path,
+    facts_path: Path | None,
+    pull: str | None,
+    github_url: str,
+    token_command: str | None,
+    key_dir: Path | None,
+    current_tiers: tuple[str, ...],
+    save_facts: Path | None,
+    output: str,
+    change_files: tuple[Path, ...],
+) -> None:
     """Show the decision the approval policy would make for a pull request.
 
     CHANGE_FILE... are the pull request's change files (files or directories), kept where
@@ -261,19 +315,50 @@ def plan(config_dir: Path, facts_path: Path, output: str, change_files: tuple[Pa
     named from their changes/ directory on, as GitHub names them. Without "now" in
     FACTS.json the current time is used.
 
+    With --pull OWNER/REPO#N instead of --facts and CHANGE_FILE, the pull request is read
+    from GitHub (GET requests only; the token needs read access to the repository and its
+    organization's teams) and judged by the rules in --config, then by the rules at the tip
+    of its base branch, which is what the controller decides now.
+
     \b
     Exit status:
       0  approved
       2  pending, rejected or expired (the command worked; approval is missing)
       1  invalid: malformed files or facts, or a pull request the rules refuse
     """
+    if (facts_path is None) == (pull is None):
+        raise click.UsageError("give either --facts FACTS.json or --pull OWNER/REPO#N")
+    if pull is not None:
+        if change_files:
+            raise click.UsageError(
+                "--pull judges the pull request's own change files: drop CHANGE_FILE..."
+            )
+        # Imported here: it imports this module (the rendering).
+        from controller.cli.plan_pull import run_pull  # noqa: PLC0415
+
+        decision = run_pull(
+            pull,
+            config_dir,
+            github_url=github_url,
+            token_command=token_command,
+            key_dir=key_dir,
+            current_tiers=current_tiers,
+            save_facts=save_facts,
+            output=output,
+        )
+        raise SystemExit(exit_code(decision))
+    assert facts_path is not None
     decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
     if output == "json":
         click.echo(json.dumps(as_json(decision), indent=2))
     else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            # Piped into a file or a CI log: do not squeeze the table into 80 columns.
-            console.width = _PIPED_WIDTH
-        render_text(decision, console)
+        render_text(decision, console_for_output())
     raise SystemExit(exit_code(decision))
+
+
+def console_for_output() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped into a file or a CI log: do not squeeze the table into 80 columns.
+        console.width = _PIPED_WIDTH
+    return console

@@ -110,7 +110,7 @@ class AppliedValues(Protocol):
 def assess(
     snapshot: Snapshot,
     *,
-    keys: KeysPort,
+    keys: KeysPort | None,
     current_tiers: Mapping[str, Tier],
     now: datetime | None = None,
     applied_values: AppliedValues | None = None,
@@ -123,7 +123,8 @@ def assess(
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
     earlier change applied (``own_change_ids``, this pull request's own applies, excepted).
     ``rule_files`` replace the snapshot's rules; ``untrusted`` says why they may not judge
-    (the decision is then invalid)."""
+    (the decision is then invalid). Without ``keys`` (``sealgate plan --pull`` with no key
+    directory) sealed values are not opened, so nothing about them is checked or shown."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -158,12 +159,16 @@ def assess(
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
-    opened = open_values(
-        changes,
-        keys,
-        environments=rules.environments,
-        tiers=_judged(moves),
-        shown_in=f"{snapshot.repo}#{facts.number}",
+    opened = (
+        OpenedValues(shown={}, stored={}, problems=[])
+        if keys is None
+        else open_values(
+            changes,
+            keys,
+            environments=rules.environments,
+            tiers=_judged(moves),
+            shown_in=f"{snapshot.repo}#{facts.number}",
+        )
     )
     problems.extend(opened.problems)
     decision = evaluate(

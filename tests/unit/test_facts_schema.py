@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from controller.cli import main
 from controller.documents.facts import _FIELDS, parse_facts
+from controller.documents.facts_json import facts_to_json
 from controller.documents.facts_schema import FACTS_HINTS, facts_schema
 from controller.errors import DocumentError
 from tests.unit.test_facts import EXAMPLE, MALFORMED, encode, with_field
@@ -142,3 +143,23 @@ def test_schema_messages_never_quote_a_value() -> None:
 def test_a_schema_reference_is_accepted() -> None:
     document = {**EXAMPLE, "$schema": "../../schemas/facts.schema.json"}
     assert parse_facts("facts.json", encode(document)).number == 7
+
+
+def test_saved_facts_read_back_as_the_same_facts() -> None:
+    facts = parse_facts("facts.json", encode(EXAMPLE))
+    dismissed = dict(
+        EXAMPLE,
+        reviews=[
+            {
+                **EXAMPLE["reviews"][0],
+                "state": "DISMISSED",
+                "dismissed_by": "dev1",
+                "dismissed_state": "APPROVED",
+            }
+        ],
+        base_sha="b1",
+    )
+    for original in (facts, parse_facts("facts.json", encode(dismissed))):
+        document = facts_to_json(original)
+        assert bare_errors(document) == []
+        assert parse_facts("facts.json", encode(document)) == original
