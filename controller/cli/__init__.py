@@ -12,9 +12,7 @@ from typing import Any
 import click
 
 from controller import __version__
-from controller.cli.quiet import quiet_error
-
-_ARGV = "sealgate.argv"
+from controller.cli.quiet import ARGV_KEY, quiet_error
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `sealgate --help`)
@@ -44,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class LazyGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta[_ARGV] = list(args)
+        ctx.meta[ARGV_KEY] = list(args)
         try:
             return super().parse_args(ctx, args)
         except click.ClickException as error:
@@ -56,7 +54,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as error:
-            quiet_error(error, ctx.meta.get(_ARGV, ()))
+            quiet_error(error, ctx.meta.get(ARGV_KEY, ()))
             raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:

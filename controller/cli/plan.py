@@ -8,6 +8,7 @@ and it drives the policy rules end to end in tests. The rules come from ``--conf
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.cli._files import RULES_AREAS, read_file, read_paths, read_repository
+from controller.cli.quiet import quiet_lines
 from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
 from controller.documents.facts import MAX_FACTS_BYTES, parse_facts
 from controller.errors import DocumentError, Problem
@@ -349,6 +351,8 @@ def plan(  # noqa: PLR0917 - click passes every option by keyword
         raise SystemExit(exit_code(decision))
     assert facts_path is not None
     decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
+    # Reasons name the files given; a path shaped like a value is not repeated.
+    decision = dataclasses.replace(decision, reasons=quiet_lines(decision.reasons))
     if output == "json":
         click.echo(json.dumps(as_json(decision), indent=2))
     else:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import json
@@ -26,6 +27,7 @@ from controller.cli.plan import (
     console_for_output,
     render_text,
 )
+from controller.cli.quiet import quiet_lines
 from controller.documents.facts_json import facts_to_json
 from controller.errors import Problem, SealgateError
 from controller.model import Decision, Tier
@@ -147,6 +149,9 @@ def working_rules(config_dir: Path) -> tuple[dict[str, bytes], list[Problem]]:
 
 def render_pull(result: Any, output: str) -> None:
     """The one place ``plan --pull`` prints."""
+    # Reasons name the files given; a path shaped like a value is not repeated.
+    working = dataclasses.replace(result.working, reasons=quiet_lines(result.working.reasons))
+    base_decision = dataclasses.replace(result.base, reasons=quiet_lines(result.base.reasons))
     base = f"{result.base_ref}@{result.rules_sha[:12]}"
     if output == "json":
         document = {
@@ -154,8 +159,8 @@ def render_pull(result: Any, output: str) -> None:
             "headSha": result.head_sha,
             "baseRef": result.base_ref,
             "rulesSha": result.rules_sha,
-            "workingTree": as_json(result.working),
-            "baseBranch": as_json(result.base) if result.differs else None,
+            "workingTree": as_json(working),
+            "baseBranch": as_json(base_decision) if result.differs else None,
             "differs": result.differs,
             "notes": list(result.notes),
         }
@@ -165,11 +170,11 @@ def render_pull(result: Any, output: str) -> None:
     say = functools.partial(console.print, markup=False, highlight=False)
     say(f"Pull request {result.repo}#{result.number}, head {result.head_sha[:12]}")
     say("With the rules in --config:")
-    render_text(result.working, console)
+    render_text(working, console)
     if result.differs:
         say("")
         say(f"With the rules at {base} (what the controller decides now):")
-        render_text(result.base, console)
+        render_text(base_decision, console)
     else:
         say(f"The rules at {base} decide the same.")
     say("Notes:")

@@ -24,6 +24,8 @@ import click
 from controller.errors import Problem
 
 NOT_SHOWN = "<not shown>"
+ARGV_KEY = "sealgate.argv"
+"""Where the root command keeps the arguments it was given, in its context's ``meta``."""
 MAX_NAME = 253
 """Longer than any name or key sealgate takes; a longer argument is treated as a value."""
 _MIN_PIECE = 6
@@ -91,6 +93,22 @@ def scrub(message: str, argv: Sequence[str]) -> str:
         for form in (secret, repr(secret)[1:-1]):
             message = message.replace(form, NOT_SHOWN)
     return message
+
+
+def typed_argv() -> list[str]:
+    """The arguments of the running ``sealgate`` command (empty outside one)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return []
+    argv: list[str] = context.find_root().meta.get(ARGV_KEY, [])
+    return argv
+
+
+def quiet_lines(lines: Sequence[str]) -> tuple[str, ...]:
+    """Lines a command prints as its result (reasons naming the files it was given), with
+    value-shaped arguments hidden as in its errors."""
+    argv = typed_argv()
+    return tuple(scrub(line, argv) for line in lines)
 
 
 def quiet_error(error: click.ClickException, argv: Sequence[str]) -> None:

@@ -1,6 +1,7 @@
 """A value typed on the command line is never echoed back (issue: ``--set STRIPE_KEY=sk_...``).
 
-Every argument slot of ``seal``, ``propose``, ``keys``, ``store``, ``status`` and ``wait`` is
+Every argument slot of ``seal``, ``propose``, ``keys``, ``store``, ``status``, ``wait`` and
+``plan`` (from FACTS.json and with ``--pull``) is
 found from the commands themselves (a slot added later is planted too) and given a planted
 value, as ``--flag VALUE`` and as ``--flag=VALUE``; a stray extra argument and, where a key
 name belongs, a name with spaces are planted as well. Nothing the command prints, on stdout
@@ -10,8 +11,11 @@ or stderr, may contain the canary.
 from __future__ import annotations
 
 import socket
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import click
@@ -30,6 +34,8 @@ SPACED = f"sk live {CANARY}"
 KEY_SLOTS = {"--set", "--generate", "--delete", "--key", "--set-file"}
 WRITES_TO = {"--out-dir"}
 """Where the command writes: it prints the path it wrote, which is its output, not an echo."""
+ROOT = Path(__file__).resolve().parents[2]
+PLAN_EXAMPLE = ROOT / "examples" / "plan"
 
 
 @dataclass
@@ -41,6 +47,21 @@ class Setup:
     out_dir: Path
     key_id: str
     url: str
+    github: str
+    """A GitHub stand-in that knows no pull request: every read is a quick 404."""
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"message": "Not Found"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
 
 
 def _free_port() -> int:
@@ -50,7 +71,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
+def github() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, github: str) -> Setup:
     # Planted paths are relative: whatever they create stays in the test's directory.
     monkeypatch.chdir(tmp_path)
     key_dir = tmp_path / "keys"
@@ -82,6 +116,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
         out_dir=tmp_path / "out",
         key_id=info.key_id,
         url=f"http://127.0.0.1:{_free_port()}",
+        github=github,
     )
 
 
@@ -133,6 +168,37 @@ def good_arguments(command: str, s: Setup) -> tuple[list[str], str]:
             ["--url", s.url, "acme/requests#5", "--until", "applied", "--timeout", "0"],
             "",
         ),
+        "plan": (
+            [
+                "--config",
+                str(PLAN_EXAMPLE),
+                "--facts",
+                str(PLAN_EXAMPLE / "facts.json"),
+                "--output",
+                "json",
+                str(PLAN_EXAMPLE / "changes"),
+            ],
+            "",
+        ),
+        "plan --pull": (
+            [
+                "--pull",
+                "acme/requests#5",
+                "--config",
+                str(PLAN_EXAMPLE),
+                "--github-url",
+                s.github,
+                "--token-command",
+                f"{sys.executable} -c print(1234)",
+                "--current-tier",
+                "production/payments/stripe=critical",
+                "--key-dir",
+                str(s.key_dir),
+                "--save-facts",
+                "saved.json",
+            ],
+            "",
+        ),
     }
     return table[command]
 
@@ -149,13 +215,20 @@ COMMANDS = [
     "store history",
     "status",
     "wait",
+    "plan",
+    "plan --pull",
 ]
+PULL_SLOTS = {"--pull", "--github-url", "--token-command", "--current-tier", "--key-dir"}
+PULL_SLOTS |= {"--save-facts"}
+"""The slots of ``plan`` that only ``--pull`` reads: planted in ``plan --pull``."""
 
 
 def command_of(path: str) -> click.Command:
     command: click.Command = main
     context = click.Context(main)
     for name in path.split():
+        if name.startswith("--"):
+            break
         assert isinstance(command, click.Group)
         found = command.get_command(context, name)
         assert found is not None, path
@@ -178,8 +251,9 @@ def slots(command: click.Command) -> Iterator[tuple[str, bool]]:
 
 def planted(arguments: list[str], slot: str, value: str, *, joined: bool) -> list[str]:
     """``arguments`` with ``slot`` (its first occurrence, else appended) set to ``value``."""
-    if not slot:  # the one positional of status/wait is the pull request
-        return [value if a == "acme/requests#5" else a for a in arguments]
+    if not slot:  # the positional: the pull request of status/wait, plan's change files
+        positional = ("acme/requests#5", str(PLAN_EXAMPLE / "changes"))
+        return [value if a in positional else a for a in arguments]
     out = list(arguments)
     if slot in out:
         position = out.index(slot)
@@ -191,9 +265,9 @@ def planted(arguments: list[str], slot: str, value: str, *, joined: bool) -> lis
 
 
 def run(command: str, arguments: list[str], stdin: str, key_dir: Path) -> Result:
-    return CliRunner(env={KEY_DIR_VARIABLE: str(key_dir)}).invoke(
-        main, [*command.split(), *arguments], input=stdin
-    )
+    words = [word for word in command.split() if not word.startswith("--")]
+    env = {KEY_DIR_VARIABLE: str(key_dir), "GITHUB_TOKEN": "canary-run-token"}
+    return CliRunner(env=env).invoke(main, [*words, *arguments], input=stdin)
 
 
 def assert_quiet(result: Result, what: str) -> None:
@@ -208,14 +282,20 @@ def test_the_unplanted_command_gets_past_its_arguments(command: str, setup: Setu
     """The canary means something only if the good arguments are good."""
     arguments, stdin = good_arguments(command, setup)
     result = run(command, arguments, stdin, setup.key_dir)
-    expected = {"status": 1, "wait": 2}.get(command, 0)
+    expected = {"status": 1, "wait": 2, "plan": 2, "plan --pull": 1}.get(command, 0)
     assert result.exit_code == expected, result.output
+    if command == "plan --pull":
+        assert "read pull request acme/requests#5" in result.output, "it asked GitHub"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_no_argument_slot_echoes_a_planted_value(command: str, setup: Setup) -> None:
     arguments, stdin = good_arguments(command, setup)
     found = list(slots(command_of(command)))
+    if command == "plan":
+        found = [(slot, key) for slot, key in found if slot not in PULL_SLOTS]
+    elif command == "plan --pull":
+        found = [(slot, key) for slot, key in found if slot in PULL_SLOTS]
     assert found, command
     for slot, is_key in found:
         values = [PLANTED, SPACED] if is_key else [PLANTED]
@@ -226,6 +306,8 @@ def test_no_argument_slot_echoes_a_planted_value(command: str, setup: Setup) -> 
                 assert_quiet(result, f"{command} {slot or 'TARGET'}={value!r}")
                 if is_key:
                     assert result.exit_code != 0, (command, slot, value)
+    if command.startswith("plan"):
+        return  # CHANGE_FILE... takes any number of paths: there is no extra argument
     stray = run(command, [*arguments, BARE], stdin, setup.key_dir)
     assert stray.exit_code == 2
     assert "not shown" in stray.output
