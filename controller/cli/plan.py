@@ -350,6 +350,15 @@ def plan(  # noqa: PLR0917 - click passes every option by keyword
         )
         raise SystemExit(exit_code(decision))
     assert facts_path is not None
+    pull_only = {
+        "--token-command": token_command is not None,
+        "--key-dir": key_dir is not None,
+        "--current-tier": bool(current_tiers),
+        "--save-facts": save_facts is not None,
+    }
+    if any(pull_only.values()):
+        given = ", ".join(name for name, present in pull_only.items() if present)
+        raise click.UsageError(f"{given}: only with --pull (FACTS.json carries all of it)")
     decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
     # Reasons name the files given; a path shaped like a value is not repeated.
     decision = dataclasses.replace(decision, reasons=quiet_lines(decision.reasons))

@@ -35,8 +35,8 @@ credential worth the name."""
 _KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 ROTATE = (
-    "if it is a secret value, rotate it: a command line is kept in shell history, shown to "
-    "other users in the process list and often printed in CI logs"
+    "if it is a secret value, rotate that secret: a command line is kept in shell history, "
+    "shown to other users in the process list and often printed in CI logs"
 )
 
 
@@ -61,7 +61,9 @@ def key_name_problem(where: str, text: str, *, fix: str) -> Problem | None:
             "is not a key name (letters, digits, '-', '_' and '.', at most 253 characters, not"
             " '.' or starting with '..'), so it is not shown"
         )
-    return Problem(where, "", f"{what}. {fix}; {ROTATE}")
+    return Problem(
+        where, "", f"{what}. {fix[:1].upper()}{fix[1:]}. {ROTATE[:1].upper()}{ROTATE[1:]}"
+    )
 
 
 def looks_like_value(text: str) -> bool:

@@ -222,3 +222,12 @@ def test_an_unknown_pull_request_is_a_clear_error(world: World) -> None:
     assert result.exit_code == 1
     assert f"read pull request {FULL}#999" in result.output
     assert writes(world) == []
+
+
+def test_pull_options_are_refused_without_pull(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["plan", "--config", str(tmp_path), "--facts", "f.json", "--key-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "--key-dir: only with --pull" in result.output

@@ -319,7 +319,7 @@ def test_a_key_value_pair_given_to_set_says_to_rotate(setup: Setup) -> None:
     result = run("propose", [*arguments, "--set", PLANTED], "A=value-a\n", setup.key_dir)
     assert result.exit_code == 1
     assert "--set: takes a key name only; this one holds '=', so it is not shown" in result.output
-    assert "rotate it" in result.output
+    assert "rotate that secret" in result.output
     assert_quiet(result, "propose --set KEY=VALUE")
     assert not setup.out_dir.exists()
 
