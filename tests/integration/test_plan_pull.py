@@ -231,3 +231,20 @@ def test_pull_options_are_refused_without_pull(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--key-dir: only with --pull" in result.output
+
+
+def test_team_approvals_are_read_from_github_as_the_controller_reads_them(world: World) -> None:
+    number = world.open_pull()
+    world.approve("dave", number)  # counts through acme/secops only
+    world.approve("erin", number)  # an admin no policy names: does not count
+    world.hub.reset_request_log()
+    body = as_json(plan_pull(world, number, working_tree(world), "--output", "json"))
+    assert writes(world) == []
+    [step] = body["workingTree"]["policies"]
+    assert (body["workingTree"]["decision"], step["approved_by"]) == ("approved", ["dave"])
+    controller = world.controller()
+    try:
+        status = controller.reconciler.handle(FULL, number)
+    finally:
+        controller.close()
+    assert (status.decision, [s.approved_by for s in status.steps]) == ("approved", [("dave",)])
