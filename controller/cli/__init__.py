@@ -17,6 +17,7 @@ from click.shell_completion import CompletionItem
 
 from controller import __version__
 from controller.cli.exit_codes import EVERY, ExitCode
+from controller.cli.quiet import ARGV_KEY, quiet_error
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `sealgate --help`)
@@ -52,6 +53,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as error:
+            quiet_error(error, args)
+            raise
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *COMMANDS})
 
@@ -70,8 +79,12 @@ class LazyGroup(click.Group):
         return items + click.Command.shell_complete(self, ctx, incomplete)
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Every command's errors, click's usage errors included, leave through here.
         try:
             return super().invoke(ctx)
+        except click.ClickException as error:
+            quiet_error(error, ctx.meta.get(ARGV_KEY, ()))
+            raise
         except KeyboardInterrupt:
             # Ctrl-C is the person's choice, not a failure to explain: no traceback, no
             # "Aborted!", the status a shell gives a program stopped by SIGINT.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,8 @@ import yaml
 
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.output import Column, Format, output_option, render, timestamp
-from controller.errors import IntegrityError, SealgateError
+from controller.cli.quiet import key_name_problem
+from controller.errors import InputError, IntegrityError, Problem, SealgateError
 from controller.keyring import (
     KEK_FILE_NAME,
     KEY_DIR_VARIABLE,
@@ -31,6 +33,7 @@ from controller.keyring import (
 from controller.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 def key_dir_option(function: F) -> F:
@@ -178,6 +181,11 @@ def rotate(env: str, key_dir: Path | None, store_dir: Path | None) -> None:
 def retire(env: str, key_id: str, key_dir: Path | None, store_dir: Path | None) -> None:
     """Stop opening values sealed to a key (keep the file for the record)."""
     try:
+        if not KEY_ID.fullmatch(key_id):
+            # Not a key id, so perhaps something pasted in the wrong place: not shown.
+            raise InputError(
+                [Problem("--key-id", "", "is not a key id (see `sealgate keys list`); not shown")]
+            )
         kek, keyring = open_keyring(key_dir)
         keyring.retire(env, key_id)
         _record_key_event(store_dir, kek, keyring, env=env, action="retire", key_id=key_id)
@@ -247,6 +255,11 @@ def fingerprint(env: str, secret: str, key: str, raw: bool, key_dir: Path | None
     """
     value = read_value("Value", raw=raw)
     try:
+        problem = key_name_problem(
+            "--key", key, fix="pass the key name with --key and the value on stdin"
+        )
+        if problem is not None:
+            raise InputError([problem])
         _, keyring = open_keyring(key_dir)
         click.echo(keyring.fingerprint(value, environment=env, secret=secret, key=key))
     except SealgateError as exc:

@@ -2,11 +2,13 @@
 
 Operators and pipelines use it to see what a pull request would need before opening it,
 and it drives the policy rules end to end in tests. The rules come from ``--config`` (the
-``environments/`` and ``policies/`` of the base commit), the pull request from FACTS.json.
+``environments/`` and ``policies/`` of the base commit), the pull request from FACTS.json
+(``schemas/facts.schema.json``) or, with ``--pull``, from GitHub (``plan_pull``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from controller.cli.output import (
     terminal_width,
     timestamp,
 )
+from controller.cli.quiet import quiet_lines
 from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
 from controller.documents.facts import MAX_FACTS_BYTES, parse_facts
 from controller.errors import DocumentError, Problem
@@ -33,6 +36,8 @@ from controller.model import Decision, DecisionState, PullRequestFacts, SecretCh
 from controller.policy import evaluate
 
 _CHANGES_DIR = "changes"
+TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a token
+DEFAULT_GITHUB_URL = "https://api.github.com"
 
 
 @dataclass
@@ -244,22 +249,71 @@ def _steps_table(decision: Decision, width: int | None) -> str:
     "config_dir",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Directory holding environments/ and policies/ of the base commit.",
+    help="Directory holding environments/ and policies/ of the base commit (with --pull: "
+    "the rules to try, such as your working tree).",
 )
 @click.option(
     "--facts",
     "facts_path",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="FACTS.json: the pull request's author, head, commits, reviews, teams, comments.",
+    help="FACTS.json (schemas/facts.schema.json): the pull request's author, head, commits, "
+    "reviews, teams, comments.",
+)
+@click.option(
+    "--pull",
+    "pull",
+    default=None,
+    metavar="OWNER/REPO#N",
+    help="Read the facts and change files of this pull request from GitHub instead (read "
+    "only); also shows what the rules at its base branch decide, if that differs.",
+)
+@click.option(
+    "--github-url",
+    default=DEFAULT_GITHUB_URL,
+    show_default=True,
+    help="GitHub's API, e.g. https://github.example.com/api/v3 for GitHub Enterprise.",
+)
+@click.option(
+    "--token-command",
+    default=None,
+    help=f"Command printing a GitHub token, e.g. 'gh auth token' (default: ${TOKEN_VARIABLE}).",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --pull: also open sealed values with these keys, as the controller does.",
+)
+@click.option(
+    "--current-tier",
+    "current_tiers",
+    multiple=True,
+    metavar="ENV/NS/NAME=TIER",
+    help="With --pull: the tier the store holds for a secret (default: none, as if new).",
+)
+@click.option(
+    "--save-facts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --pull: write the facts read to this file, to plan them again with --facts.",
 )
 @output_option(
     help="table: the decision, a table of steps and the reasons; json or yaml: one document "
     "for programs (schemas/cli/plan.schema.json)."
 )
 @click.argument("change_files", nargs=-1, metavar="CHANGE_FILE...", type=click.Path(path_type=Path))
-def plan(
-    config_dir: Path, facts_path: Path, output: Format, change_files: tuple[Path, ...]
+def plan(  # noqa: PLR0917 - click passes every option by keyword
+    config_dir: Path,
+    facts_path: Path | None,
+    pull: str | None,
+    github_url: str,
+    token_command: str | None,
+    key_dir: Path | None,
+    current_tiers: tuple[str, ...],
+    save_facts: Path | None,
+    output: Format,
+    change_files: tuple[Path, ...],
 ) -> None:
     """Show the decision the approval policy would make for a pull request.
 
@@ -267,8 +321,46 @@ def plan(
     they live in the requests repository (.../changes/<environment>/<file>.yaml): they are
     named from their changes/ directory on, as GitHub names them. Without "now" in
     FACTS.json the current time is used.
+
+    With --pull OWNER/REPO#N instead of --facts and CHANGE_FILE, the pull request is read
+    from GitHub (GET requests only; the token needs read access to the repository and its
+    organization's teams) and judged by the rules in --config, then by the rules at the tip
+    of its base branch, which is what the controller decides now.
     """
+    if (facts_path is None) == (pull is None):
+        raise click.UsageError("give either --facts FACTS.json or --pull OWNER/REPO#N")
+    if pull is not None:
+        if change_files:
+            raise click.UsageError(
+                "--pull judges the pull request's own change files: drop CHANGE_FILE..."
+            )
+        # Imported here: it imports this module (the rendering).
+        from controller.cli.plan_pull import run_pull  # noqa: PLC0415
+
+        decision = run_pull(
+            pull,
+            config_dir,
+            github_url=github_url,
+            token_command=token_command,
+            key_dir=key_dir,
+            current_tiers=current_tiers,
+            save_facts=save_facts,
+            output=output,
+        )
+        raise SystemExit(exit_code(decision))
+    assert facts_path is not None
+    pull_only = {
+        "--token-command": token_command is not None,
+        "--key-dir": key_dir is not None,
+        "--current-tier": bool(current_tiers),
+        "--save-facts": save_facts is not None,
+    }
+    if any(pull_only.values()):
+        given = ", ".join(name for name, present in pull_only.items() if present)
+        raise click.UsageError(f"{given}: only with --pull (FACTS.json carries all of it)")
     decision = plan_decision(config_dir, facts_path, change_files, now=datetime.now(UTC))
+    # Reasons name the files given; a path shaped like a value is not repeated.
+    decision = dataclasses.replace(decision, reasons=quiet_lines(decision.reasons))
     print_decision(decision, output)
     raise SystemExit(exit_code(decision))
 

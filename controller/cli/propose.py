@@ -1,14 +1,14 @@
 """``sealgate propose``: write a ready-to-commit ``SecretChange`` file, offline.
 
 Values to set are sealed here, before anything is written: the file holds sealed strings
-only. They come from ``KEY=VALUE`` lines on stdin or no-echo prompts, never from argv.
+only. They come from ``KEY=VALUE`` lines on stdin, no-echo prompts or files
+(``--set-file``), never from argv.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,61 +18,16 @@ import yaml
 
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail
+from controller.cli.propose_input import check_requested, flag_problems, read_values
 from controller.cli.seal import load_environment, seal_for, sealing_key
 from controller.documents import parse_changes
-from controller.errors import InputError, Problem, SealgateError
+from controller.errors import DocumentError, InputError, Problem, SealgateError
 from controller.model import API_VERSION, Tier
-
-_GENERATE = re.compile(r"([-._a-zA-Z0-9]+)(?::(\d+))?")
 
 
 def change_name(secret: str, now: datetime) -> str:
     stem = re.sub(r"[^a-z0-9-]+", "-", secret.lower()).strip("-")[:200]
     return f"{stem}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def read_set_values(keys: tuple[str, ...]) -> dict[str, bytes]:
-    """``KEY=VALUE`` lines from stdin, or one no-echo prompt per key on a terminal."""
-    if not keys:
-        return {}
-    if sys.stdin.isatty():
-        return {
-            key: str(
-                click.prompt(f"Value for {key}", hide_input=True, confirmation_prompt=True)
-            ).encode()
-            for key in keys
-        }
-    values: dict[str, bytes] = {}
-    problems: list[Problem] = []
-    for number, line in enumerate(sys.stdin.buffer.read().splitlines(), start=1):
-        if not line.strip():
-            continue
-        name, separator, value = line.partition(b"=")
-        key = name.decode("utf-8", "replace").strip()
-        if not separator or key not in keys:
-            problems.append(
-                Problem("stdin", f"line {number}", "expected KEY=VALUE for a key given with --set")
-            )
-        elif key in values:
-            problems.append(Problem("stdin", f"line {number}", f"{key} is given twice"))
-        else:
-            values[key] = value
-    missing = [key for key in keys if key not in values]
-    if missing:
-        problems.append(Problem("stdin", "", f"no KEY=VALUE line for {', '.join(missing)}"))
-    if problems:
-        raise InputError(problems)
-    return values
-
-
-def parse_generate(specs: tuple[str, ...]) -> dict[str, dict[str, int]]:
-    generate: dict[str, dict[str, int]] = {}
-    for spec in specs:
-        match = _GENERATE.fullmatch(spec)
-        if match is None:
-            raise InputError([Problem("--generate", spec, "expected KEY or KEY:LENGTH")])
-        generate[match.group(1)] = {"length": int(match.group(2))} if match.group(2) else {}
-    return generate
 
 
 def metadata_spec(flag: str, entries: tuple[str, ...]) -> dict[str, str | None]:
@@ -113,7 +68,22 @@ def shape_spec(
     help="environments/<env>.yaml holding the public sealing keys.",
 )
 @click.option("--secret", required=True, help="<namespace>/<name> of the secret.")
-@click.option("--set", "set_keys", multiple=True, help="Key to set (value from stdin/prompt).")
+@click.option(
+    "--set",
+    "set_keys",
+    multiple=True,
+    help="Key to set; its value comes from stdin as a KEY=VALUE line (one line per key), "
+    "or from a no-echo prompt on a terminal.",
+)
+@click.option(
+    "--set-file",
+    "set_files",
+    multiple=True,
+    metavar="KEY=PATH",
+    help="Key to set to the bytes of the file at PATH (KEY=- reads them from stdin), for a "
+    "value of several lines such as a PEM key. The bytes are sealed exactly as they are, "
+    "a final newline included: strip it first if the value must not end with one.",
+)
 @click.option("--generate", "generate", multiple=True, help="KEY[:LENGTH] the controller fills.")
 @click.option("--delete", "delete", multiple=True, help="Key to remove.")
 @click.option("--reason", required=True, help="Why, for reviewers and the audit log.")
@@ -143,6 +113,7 @@ def propose(  # click passes options by name
     env_file: Path,
     secret: str,
     set_keys: tuple[str, ...],
+    set_files: tuple[str, ...],
     generate: tuple[str, ...],
     delete: tuple[str, ...],
     reason: str,
@@ -156,9 +127,12 @@ def propose(  # click passes options by name
 ) -> None:
     """Write changes/<env>/<name>.yaml with sealed values, ready for a pull request."""
     try:
+        requested = check_requested(set_keys, set_files, generate, delete)
+        if requested.problems:
+            raise InputError(requested.problems)
         environment = load_environment(env_file)
         key = sealing_key(environment, None)
-        values = read_set_values(set_keys)
+        values = read_values(requested)
         spec: dict[str, Any] = {
             "environment": environment.name,
             "secret": secret,
@@ -173,10 +147,10 @@ def propose(  # click passes options by name
                 k: seal_for(environment, key, secret=secret, name=k, value=v)
                 for k, v in values.items()
             }
-        if generate:
-            spec["generate"] = parse_generate(generate)
-        if delete:
-            spec["delete"] = list(delete)
+        if requested.generate:
+            spec["generate"] = requested.generate
+        if requested.delete:
+            spec["delete"] = list(requested.delete)
         spec.update(shape_spec(secret_type, labels, annotations))
         change = change_name(secret, datetime.now(UTC)) if name is None else name
         document = {
@@ -187,7 +161,13 @@ def propose(  # click passes options by name
         }
         data = yaml.safe_dump(document, sort_keys=False, width=4096).encode()
         relative = f"changes/{environment.name}/{change}.yaml"
-        parse_changes(relative, data)  # the file must pass the same checks as in a PR
+        try:
+            parse_changes(relative, data)  # the file must pass the same checks as in a PR
+        except DocumentError as exc:
+            # Named by flag: the file they would point at is never written.
+            raise InputError(
+                flag_problems(exc.problems, requested, name_given=name is not None)
+            ) from exc
         target = out_dir / environment.name / f"{change}.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -12,9 +12,10 @@ import click
 
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail, read_value
+from controller.cli.quiet import key_name_problem
 from controller.crypto import load_public_key, seal
 from controller.documents import parse_environment
-from controller.errors import DocumentError, Problem, SealgateError
+from controller.errors import DocumentError, InputError, Problem, SealgateError
 from controller.model import Environment, SealingKey
 
 
@@ -73,6 +74,11 @@ def seal_for(
 def seal_command(env_file: Path, secret: str, key_name: str, key_id: str | None, raw: bool) -> None:
     """Seal a value from stdin (or a no-echo prompt) and print the sealed string."""
     try:
+        problem = key_name_problem(
+            "--key", key_name, fix="pass the key name with --key and the value on stdin"
+        )
+        if problem is not None:
+            raise InputError([problem])
         environment = load_environment(env_file)
         key = sealing_key(environment, key_id)
     except SealgateError as exc:

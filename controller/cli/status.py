@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import requests
@@ -52,7 +53,11 @@ def _target(target: str | None, repo: str | None, number: int | None) -> tuple[s
             raise click.UsageError("give owner/repo#number or --repo and --pr, not both")
         match = _TARGET.fullmatch(target)
         if match is None:
-            raise click.UsageError(f"{target!r} is not owner/repo#number, e.g. acme/requests#42")
+            # Not shown: text in the wrong place may be anything, a pasted token included.
+            raise click.UsageError(
+                "OWNER/REPO#NUMBER: expected owner/repo#number, e.g. acme/requests#42 "
+                "(the argument is not shown)"
+            )
         return match["repo"], int(match["number"])
     if repo is None or number is None:
         raise click.UsageError("name the pull request: owner/repo#number, or --repo and --pr")
@@ -64,13 +69,27 @@ def _target(target: str | None, repo: str | None, number: int | None) -> tuple[s
 def _duration(text: str) -> float:
     match = _DURATION.fullmatch(text.strip())
     if match is None:
-        raise click.BadParameter(f"{text!r} is not a duration such as 90s, 30m or 2h")
+        raise click.BadParameter("expected a duration such as 90s, 30m or 2h (not shown)")
     return float(int(match["amount"]) * _UNITS[match["unit"]])
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be printed: scheme, host, port and path, never credentials or a
+    query (``https://user:token@host/?key=...``); anything else is not shown at all."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "--url (not shown: not an http(s) URL)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "--url (not shown: not an http(s) URL)"
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def fetch(session: requests.Session, url: str, repo: str, number: int) -> dict[str, Any] | None:
     """The request status, None when the controller does not know the pull request."""
     endpoint = f"{url.rstrip('/')}/v1/requests/{repo}/{number}"
+    url = shown_url(url)
     try:
         response = session.get(endpoint, timeout=REQUEST_TIMEOUT_S)
     except requests.RequestException as exc:

@@ -4,7 +4,9 @@ The file is what an adapter would have fetched from GitHub: the pull request, it
 reviews, comments, team memberships, the current tiers of the touched secrets and the
 clock. Parsing is strict: an unknown field is refused (a misspelt ``reviews`` would
 otherwise silently judge a pull request without its reviews), duplicate keys are refused,
-times must carry a time zone, and every problem names the file and the field.
+times must carry a time zone, and every problem names the file and the field. The format is
+published as ``schemas/facts.schema.json`` and every file is checked against it too
+(``facts_schema``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from controller.documents.facts_schema import facts_schema_problems
 from controller.errors import DocumentError, Problem
 from controller.model import (
     Comment,
@@ -28,6 +31,7 @@ from controller.model import (
 
 MAX_FACTS_BYTES = 16 * 1024 * 1024
 _FIELDS = (
+    "$schema",
     "number",
     "author",
     "head_sha",
@@ -82,6 +86,12 @@ def parse_facts(
     changed_files = reader.items(document, "changed_files", reader.path)
     base_sha = reader.text(document, "base_sha", "base_sha", required=False)
     pushes = reader.items(document, "pushes", reader.push)
+    explained = {problem.field for problem in reader.problems}
+    reader.problems.extend(
+        problem
+        for problem in facts_schema_problems(source, document)
+        if problem.field not in explained
+    )
     if (
         reader.problems
         or number is None

@@ -114,6 +114,12 @@ _StrictValidator: Any = extend(  # type: ignore[no-untyped-call]
 )
 
 
+def strict_validator(schema: Mapping[str, Any]) -> Validator:
+    """A 2020-12 validator whose ``pattern`` follows ECMA-262, as JSON Schema specifies."""
+    validator: Validator = _StrictValidator(schema)
+    return validator
+
+
 @functools.cache
 def schema_for(kind: str) -> Mapping[str, Any]:
     """The parsed JSON Schema of ``kind`` (one of ``SCHEMA_FILES``)."""

@@ -112,7 +112,7 @@ class AppliedValues(Protocol):
 def assess(
     snapshot: Snapshot,
     *,
-    keys: KeysPort,
+    keys: KeysPort | None,
     current_tiers: Mapping[str, Tier],
     now: datetime | None = None,
     applied_values: AppliedValues | None = None,
@@ -127,7 +127,9 @@ def assess(
     earlier change applied (``own_change_ids``, this pull request's own applies, excepted).
     ``rule_files`` replace the snapshot's rules; ``untrusted`` says why they may not judge
     (the decision is then invalid). ``current_secrets`` (path -> what the store holds) lets
-    a change be judged against the Secret it edits: its type and keys."""
+    a change be judged against the Secret it edits: its type and keys. Without ``keys``
+    (``sealgate plan --pull`` with no key directory) sealed values are not opened, so
+    nothing about them is checked or shown."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -169,16 +171,20 @@ def assess(
         {path: frozenset(info.keys) for path, info in current.items()},
     )
     problems.extend(Problem(p.change.source or p.change.path, p.field, p.message) for p in found)
-    opened = open_values(
-        changes,
-        keys,
-        environments=rules.environments,
-        tiers=_judged(moves),
-        shown_in=f"{snapshot.repo}#{facts.number}",
-        types={
-            c.path: c.shape_after(current[c.path].shape if c.path in current else None).type
-            for c in changes
-        },
+    opened = (
+        OpenedValues(shown={}, stored={}, problems=[])
+        if keys is None
+        else open_values(
+            changes,
+            keys,
+            environments=rules.environments,
+            tiers=_judged(moves),
+            shown_in=f"{snapshot.repo}#{facts.number}",
+            types={
+                c.path: c.shape_after(current[c.path].shape if c.path in current else None).type
+                for c in changes
+            },
+        )
     )
     problems.extend(opened.problems)
     decision = evaluate(

@@ -239,12 +239,17 @@ def test_propose_writes_a_valid_change_with_sealed_values(
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["--set", "A", "--set", "B"], "A=1\n", "no KEY=VALUE line for B"),
-        (["--set", "A"], "A=1\nB=2\n", "expected KEY=VALUE for a key given with --set"),
+        (["--set", "A", "--set", "B"], "A=1\n", "no line for B: write B=VALUE on stdin"),
+        (["--set", "A"], "A=1\nB=2\n", "stdin: line 2: the name before '=' is none of the keys"),
+        (
+            ["--set", "API_KEY"],
+            "API_KYE=1\n",
+            "API_KYE was not given with --set; did you mean API_KEY?",
+        ),
         (["--set", "A"], "A=1\nA=2\n", "A is given twice"),
         (["--generate", "A:x"], "", "expected KEY or KEY:LENGTH"),
-        (["--generate", "A:4"], "", "spec.generate.A.length: must be at least 8"),
-        (["--set", "A", "--delete", "A"], "A=1\n", "key is also in spec.set"),
+        (["--generate", "A:4"], "", "--generate A: must be at least 8"),
+        (["--set", "A", "--delete", "A"], "A=1\n", "--delete A: key is also in --set"),
     ],
 )
 def test_propose_refuses_bad_input_and_writes_nothing(

@@ -127,7 +127,8 @@ def test_status_unknown_and_bad_target(served: tuple[str, Script]) -> None:
     assert "knows no pull request acme/requests#5" in output
     code, output = invoke("status", "--url", url, "acme-requests-5")
     assert code == 2
-    assert "is not owner/repo#number" in output
+    assert "expected owner/repo#number" in output
+    assert "acme-requests-5" not in output
 
 
 def test_wait_until_applied_prints_progress(served: tuple[str, Script]) -> None:
