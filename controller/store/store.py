@@ -60,12 +60,14 @@ from controller.store.replays import (
     sealed_entries,
 )
 from controller.store.secretfile import StoredKey, StoredSecret, decode, file_path
+from controller.store.trailers import origin_fields, origin_trailers, withhold_values
 from controller.store.types import (
     ApplyResult,
     ApprovalRecord,
     AuditRecord,
     AuditReport,
     KeyState,
+    PullRequestOrigin,
     SecretData,
     SecretInfo,
     VersionInfo,
@@ -88,6 +90,8 @@ class _Pending:
     """key -> (fingerprint, change id that set it, time it was set)."""
     tier: Tier
     operations: dict[str, str]
+    previous: tuple[bytes, ...] = ()
+    """The values before this change: a reason must not quote those either."""
 
 
 class Store:
@@ -157,6 +161,9 @@ class Store:
                 data_key=data_key,
             )
             crashpoint("apply:opened")
+            record = withhold_values(
+                record, (v for p in pending.values() for v in (*p.values.values(), *p.previous))
+            )
 
             contents: dict[str, bytes] = {**key_update, **replays}
             versions: dict[str, int] = {}
@@ -279,7 +286,7 @@ class Store:
                     for name, key in (current.keys.items() if current else ())
                 }
                 tier = current.tier if current else DEFAULT_TIER
-                item = _Pending(current, values, keys, tier, {})
+                item = _Pending(current, values, keys, tier, {}, tuple(values.values()))
                 pending[change.secret] = item
             check_base_version(change, item.current)
             if change.tier is not None:
@@ -417,7 +424,14 @@ class Store:
     # ================================================================== rollback
 
     def rollback(
-        self, env: str, secret: str, to_version: int, *, actor: str, reason: str
+        self,
+        env: str,
+        secret: str,
+        to_version: int,
+        *,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> ApplyResult:
         """A new version whose keys and values equal ``to_version``'s; audited."""
         with self._git.writer_lock():
@@ -448,6 +462,7 @@ class Store:
             versions = {stored.path: stored.version}
             contents[index_path(change_id)] = index_entry(change_id, "rollback", versions, now)
             event = {
+                **origin_fields(origin),
                 "changeId": change_id,
                 "environment": env,
                 "path": stored.path,
@@ -469,6 +484,7 @@ class Store:
                 ("Change-Id", change_id),
                 ("Rolled-Back-By", actor),
                 ("Reason", reason),
+                *origin_trailers(origin),
                 ("Audit-Head", audit_head),
             ]
             subject = f"Roll back {stored.path} to version {to_version}"
@@ -497,7 +513,16 @@ class Store:
         return commit
 
     def trust_rules(
-        self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
+        self,
+        digest: str,
+        *,
+        how: str,
+        repo: str,
+        ref: str,
+        sha: str,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> str:
         """Record the rule set ``digest`` as trusted, audited with who and why; returns the
         commit. Trusting a digest already trusted records the new event all the same."""
@@ -506,6 +531,7 @@ class Store:
             tree = self._git.commit_tree(head) if head else None
             now = self._clock()
             event = {
+                **origin_fields(origin),
                 "digest": digest,
                 "how": how,
                 "repository": repo,
@@ -521,7 +547,12 @@ class Store:
             contents = {audit_path: audit_content, trusted_rules_path(digest): record}
             new_tree = self._git.update_tree(tree, self._write(contents))
             subject = f"Trust the rules of {repo} at {ref}@{sha[:12]} ({how})"
-            trailers = [("Actor", actor), ("Rules-Digest", digest), ("Audit-Head", audit_head)]
+            trailers = [
+                ("Actor", actor),
+                ("Rules-Digest", digest),
+                *origin_trailers(origin),
+                ("Audit-Head", audit_head),
+            ]
             commit = self._git.write_commit(new_tree, commit_message(subject, trailers), head, now)
             self._git.advance(commit, head)
         _log.info("trusted the rules %s of %s at %s (%s by %s)", digest, repo, sha[:12], how, actor)
