@@ -81,7 +81,8 @@ def apply_events(
                 **approval,
                 "bypassReason": record.bypass_reason,
                 "bypassedBy": record.bypassed_by,
-                "reasons": reason_fields(record.reasons),
+                # Only when known: a record without them stays as records were before.
+                **({"reasons": reason_fields(record.reasons)} if record.reasons else {}),
                 "secrets": secrets_audit,
             },
         )
