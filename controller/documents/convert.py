@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from controller.documents.locations import FieldPath, LineMap, line_of, render_path
+from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
 from controller.errors import Problem
 from controller.model import (
     DEFAULT_VALUE_POLICY,
@@ -143,6 +144,16 @@ def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
                 lines,
                 ("spec", "environment"),
                 f"'{GOVERNANCE}' is not an environment: name the environment the secret lives in",
+            )
+        )
+    credential = credential_in(spec["reason"])
+    if credential is not None:
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("spec", "reason"),
+                REASON_CREDENTIAL_MESSAGE.format(kind=credential),
             )
         )
     first_operation: dict[str, str] = {}
