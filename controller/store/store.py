@@ -462,7 +462,7 @@ class Store:
             versions = {stored.path: stored.version}
             contents[index_path(change_id)] = index_entry(change_id, "rollback", versions, now)
             event = {
-                **origin_fields(origin),
+                **origin_fields(origin, bypass_reason=False),
                 "changeId": change_id,
                 "environment": env,
                 "path": stored.path,
@@ -484,7 +484,7 @@ class Store:
                 ("Change-Id", change_id),
                 ("Rolled-Back-By", actor),
                 ("Reason", reason),
-                *origin_trailers(origin),
+                *origin_trailers(origin, bypass_reason=False),
                 ("Audit-Head", audit_head),
             ]
             subject = f"Roll back {stored.path} to version {to_version}"

@@ -105,11 +105,16 @@ def withheld_secrets(record: ApprovalRecord) -> tuple[str, ...]:
 # ------------------------------------------------------------------------ audit fields
 
 
-def origin_fields(origin: PullRequestOrigin | None) -> dict[str, Any]:
-    """The audit fields naming the pull request and its people (camelCase, whole text)."""
+def origin_fields(
+    origin: PullRequestOrigin | None, *, bypass_reason: bool = True
+) -> dict[str, Any]:
+    """The audit fields naming the pull request and its people (camelCase, whole text).
+
+    ``bypass_reason=False`` where the write opens no value the reason could be checked
+    against (a rollback): the apply's own record holds the reason, checked."""
     if origin is None:
         return {}
-    return {
+    fields = {
         "repository": origin.repository,
         "pullRequest": origin.number,
         "pullRequestUrl": origin.url,
@@ -125,6 +130,9 @@ def origin_fields(origin: PullRequestOrigin | None) -> dict[str, Any]:
         "bypassedBy": origin.bypassed_by,
         "bypassReason": origin.bypass_reason,
     }
+    if not bypass_reason:
+        del fields["bypassReason"]
+    return fields
 
 
 def reason_fields(reasons: Iterable[ChangeReason]) -> list[dict[str, Any]]:
@@ -153,7 +161,9 @@ def _trigger_text(origin: PullRequestOrigin) -> str:
     return origin.merge_trigger or "unknown"
 
 
-def origin_trailers(origin: PullRequestOrigin | None) -> list[tuple[str, str]]:
+def origin_trailers(
+    origin: PullRequestOrigin | None, *, bypass_reason: bool = True
+) -> list[tuple[str, str]]:
     if origin is None:
         return []
     trailers = [
@@ -170,7 +180,8 @@ def origin_trailers(origin: PullRequestOrigin | None) -> list[tuple[str, str]]:
     trailers.append(("Sealgate-Merge-Trigger", _trigger_text(origin)))
     if origin.bypassed_by is not None:
         trailers.append(("Sealgate-Bypassed-By", origin.bypassed_by))
-        trailers.append(("Sealgate-Bypass-Reason", origin.bypass_reason or ""))
+        if bypass_reason:
+            trailers.append(("Sealgate-Bypass-Reason", origin.bypass_reason or ""))
     return [(name, one_line(value)) for name, value in trailers]
 
 

@@ -201,6 +201,11 @@ def test_json_is_one_camel_case_object_per_line_linking_to_the_pull_request(
     assert new_apply["reasons"][0]["reason"] == LONG_REASON
     assert new_apply["approvals"] == [{"login": "bob", "policy": "production", "step": "review"}]
     assert bypass["by"] == "alice"
+    # A rollback opens no value a bypass reason could be checked against: only the apply
+    # (where it was checked) keeps it.
+    assert new_apply["bypassReason"] == "INC-7 payments down"
+    assert rollback["bypassedBy"] == "alice"
+    assert "bypassReason" not in rollback
     runner = CliRunner(env={KEY_DIR_VARIABLE: str(store_dir.parent / "keys")})
     legacy = runner.invoke(main, ["audit", "show", "--json", "--store", str(store_dir)])
     assert legacy.exit_code == 0
