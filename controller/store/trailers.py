@@ -14,21 +14,18 @@ request, whose history already holds it (the value must be rotated).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from controller.crypto.quoting import MIN_QUOTED_BYTES, quotes_any
 from controller.store.types import ApprovalRecord, ChangeReason, PullRequestOrigin
 
 MAX_TRAILER_CHARS = 200
 MAX_REASON_TRAILERS = 20
 MAX_APPROVAL_TRAILERS = 50
-MIN_PROBE_BYTES = 4
-"""Values shorter than this are not looked for in reasons: a reason mentioning ``true`` or
-``443`` would be withheld for nothing, and no credential is that short."""
 _log = logging.getLogger(__name__)
 WITHHELD = "withheld: it contains a value this change stores or replaces"
 
@@ -50,40 +47,21 @@ def one_line(text: str, limit: int = MAX_TRAILER_CHARS) -> str:
 # ------------------------------------------------------------------------ withholding
 
 
-def _probes(values: Iterable[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """(forms to find as they are, lower-case hex forms to find case-insensitively)."""
-    exact: set[bytes] = set()
-    hexes: set[bytes] = set()
-    for value in values:
-        if len(value) < MIN_PROBE_BYTES:
-            continue
-        encoded = base64.b64encode(value)
-        exact.update((value, encoded.rstrip(b"="), base64.urlsafe_b64encode(value).rstrip(b"=")))
-        hexes.add(value.hex().encode())
-    return sorted(exact), sorted(hexes)
-
-
-def _leaks(text: str, exact: list[bytes], hexes: list[bytes]) -> bool:
-    raw = text.encode()
-    lowered = raw.lower()
-    return any(p in raw for p in exact) or any(p in lowered for p in hexes)
-
-
 def withhold_values(record: ApprovalRecord, values: Iterable[bytes]) -> ApprovalRecord:
     """``record`` with every reason (and bypass reason) that contains one of ``values``
     replaced by a note saying it was withheld. ``values`` are never kept or returned."""
-    exact, hexes = _probes(values)
-    if not exact:
+    probes = [v for v in values if len(v) >= MIN_QUOTED_BYTES]
+    if not probes:
         return record
     reasons = tuple(
-        dataclasses.replace(r, reason=WITHHELD) if _leaks(r.reason, exact, hexes) else r
+        dataclasses.replace(r, reason=WITHHELD) if quotes_any(r.reason, probes) else r
         for r in record.reasons
     )
     bypass = record.bypass_reason
-    if bypass is not None and _leaks(bypass, exact, hexes):
+    if bypass is not None and quotes_any(bypass, probes):
         bypass = WITHHELD
     origin = record.origin
-    if origin and origin.bypass_reason and _leaks(origin.bypass_reason, exact, hexes):
+    if origin and origin.bypass_reason and quotes_any(origin.bypass_reason, probes):
         origin = dataclasses.replace(origin, bypass_reason=WITHHELD)
     result = dataclasses.replace(record, reasons=reasons, bypass_reason=bypass, origin=origin)
     if result != record:

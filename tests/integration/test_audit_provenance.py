@@ -7,6 +7,7 @@ Driven through the loopback World: real PyGithub over HTTP, real git for the sto
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -212,7 +213,7 @@ def _forms(value: bytes) -> list[bytes]:
     ]
 
 
-@pytest.mark.parametrize(
+QUOTES = pytest.mark.parametrize(
     "quote",
     [
         lambda v: v.decode(),
@@ -221,21 +222,57 @@ def _forms(value: bytes) -> list[bytes]:
     ],
     ids=["plain", "base64", "hex"],
 )
-def test_a_reason_quoting_the_value_is_withheld_from_records_and_trailers(
+
+
+def _nowhere(world: World, caplog: pytest.LogCaptureFixture, value: bytes, number: int) -> None:
+    """No form of ``value`` in the store's objects, the logs, or the pull request's comments
+    and checks."""
+    places = b"\n".join(world.store_blobs()) + caplog.text.encode()
+    places += repr(world.hub.comments(OWNER, REPO, number)).encode()
+    places += repr(world.hub.check_runs(OWNER, REPO, world.head(number))).encode()
+    for form in _forms(value):
+        assert form not in places
+        assert form.lower() not in places.lower()
+
+
+@QUOTES
+def test_a_reason_quoting_its_own_value_is_refused_before_the_merge(
     plain_world: World, caplog: pytest.LogCaptureFixture, quote: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)
     world = plain_world
-    reason = f"the new password is {quote(PLANTED)} (oops)"
-    number = open_with_reason(world, reason, PLANTED, branch="oops")
+    number = open_with_reason(world, f"the new one is {quote(PLANTED)}", PLANTED, branch="oops")
     controller = world.controller()
     try:
         world.approve("bob", number)
+        status = controller.reconciler.handle(FULL, number)
+    finally:
+        controller.close()
+    assert status.status is Status.INVALID, status.messages
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is False
+    (check,) = world.checks(world.head(number), "sealgate")
+    assert "spec.reason: quotes the value of spec.set.password" in json.dumps(check["output"])
+    _nowhere(world, caplog, PLANTED, number)
+
+
+@QUOTES
+def test_a_reason_quoting_the_value_it_replaces_is_withheld_from_records_and_trailers(
+    plain_world: World, caplog: pytest.LogCaptureFixture, quote: Any
+) -> None:
+    """Judging opens only the new values; the store, which also opens the old ones, is the
+    backstop for a reason that quotes the value being replaced."""
+    caplog.set_level(logging.DEBUG)
+    world = plain_world
+    controller = world.controller()
+    try:
+        first = open_with_reason(world, "first value", PLANTED, branch="first")
+        world.approve("bob", first)
+        assert controller.reconciler.handle(FULL, first).status is Status.SYNCED
+        reason = f"the old password {quote(PLANTED)} leaked"
+        number = open_with_reason(world, reason, b"replacement-value-9", branch="second")
+        world.approve("bob", number)
         done = controller.reconciler.handle(FULL, number)
         assert done.status is Status.SYNCED, done.messages
-        data = controller.store.read_secret(ENV, f"{NAMESPACE}/{SECRET}")
-        assert data is not None
-        assert data.data["password"] == PLANTED  # it really went in
     finally:
         controller.close()
 
@@ -245,11 +282,8 @@ def test_a_reason_quoting_the_value_is_withheld_from_records_and_trailers(
     assert "withheld" in entry["reason"]
     (reason_trailer,) = trailers(world, "Sealgate-Reason")
     assert "withheld" in reason_trailer
-    places = b"\n".join(world.store_blobs()) + caplog.text.encode()
-    assert b"withheld from the audit log" in caplog.text.encode()
-    for form in _forms(PLANTED):
-        assert form not in places
-        assert form.lower() not in places.lower()
+    assert "withheld from the audit log" in caplog.text
+    _nowhere(world, caplog, PLANTED, number)
 
 
 def test_a_rollback_after_a_failed_rollout_names_the_pull_request_behind_it(
