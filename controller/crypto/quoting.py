@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-MIN_QUOTED_BYTES = 4
-"""Values shorter than this are not looked for: a reason mentioning ``true`` or ``443``
-would be refused for nothing, and no credential is that short."""
+MIN_QUOTED_BYTES = 6
+"""Values shorter than this are not looked for: a reason mentioning ``true``, ``prod`` or a
+port would be refused for nothing, and no credential is that short."""
 
 QUOTED_MESSAGE = (
     "quotes the value of spec.set.{key} (not shown here); a reason is shown to reviewers "
-    "and kept in the audit log, so it must not hold the value: the value is in git history "
-    "now, so seal a new one and write a reason without it"
+    "and kept in the audit log, so it must not hold a value: reword it, and if the value is "
+    "a credential seal a new one, since this one is in git history now"
 )
 
 

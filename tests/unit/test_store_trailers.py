@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.crypto.quoting import quotes_any
 from controller.store.trailers import (
     MAX_REASON_TRAILERS,
     MAX_TRAILER_CHARS,
@@ -58,3 +59,18 @@ def test_only_reasons_quoting_a_value_are_withheld() -> None:
     assert [r.reason for r in result.reasons] == [WITHHELD, "routine rotation", "port 443"]
     assert result.bypass_reason == WITHHELD
     assert withhold_values(record, []) is record
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("was s3cr3t-v4lue", True),
+        ("was czNjcjN0LXY0bHVl", True),  # base64, padding dropped
+        ("was 73336372337420763475 6c7565", False),  # hex broken up
+        ("was 7333637233742D7634" + "6C7565", True),  # hex, upper case
+        ("was S3CR3T-V4LUE", False),  # another value
+        ("port prod1", False),  # shorter than a credential: not looked for
+    ],
+)
+def test_quoting_finds_a_value_as_it_is_or_encoded(text: str, quoted: bool) -> None:
+    assert quotes_any(text, [b"s3cr3t-v4lue", b"prod1"]) is quoted
