@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from controller.crypto.quoting import QUOTED_MESSAGE, quotes_any
 from controller.crypto.sealing import SealedValueOpener
 from controller.crypto.strength import generate_problem, value_problem
 from controller.errors import Problem, SealedValueError
@@ -34,9 +35,13 @@ def check_sealed_values(
                     sealed, environment=change.environment, secret=change.secret, key=key
                 )
                 weak = value_problem(plain, *ruled) if ruled else None
+                quoted = quotes_any(change.reason, (plain,))
                 del plain
                 if weak:
                     problems.append(Problem(where, f"spec.set.{key}", document + weak))
+                if quoted:
+                    message = QUOTED_MESSAGE.format(key=key)
+                    problems.append(Problem(where, "spec.reason", document + message))
             except SealedValueError as exc:
                 for problem in exc.problems:
                     problems.append(Problem(where, f"spec.set.{key}", document + problem.message))

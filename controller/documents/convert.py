@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from controller.documents.locations import FieldPath, LineMap, line_of, render_path
+from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
 from controller.documents.secret_shape import metadata_problems, type_problem
 from controller.errors import Problem
 from controller.model import (
@@ -148,6 +149,16 @@ def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
             )
         )
     problems.extend(_shape_problems(source, spec, lines))
+    credential = credential_in(spec["reason"])
+    if credential is not None:
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("spec", "reason"),
+                REASON_CREDENTIAL_MESSAGE.format(kind=credential),
+            )
+        )
     first_operation: dict[str, str] = {}
     for operation, key, path in _operation_keys(spec):
         if key in first_operation:

@@ -111,6 +111,8 @@ class PullRequestSnapshot:
     rules_sha: str = ""
     """The tip of ``base_ref`` the rules were read at."""
     default_branch: str = ""
+    url: str = ""
+    """The pull request's web address, for records that link back to it."""
     refusal: str | None = None
     """Why this pull request is not judged at all (a branch or fork sealgate does not
     accept); the snapshot then carries no rules and no changes."""
@@ -287,6 +289,7 @@ class SnapshotReader:
                     head_ref=pr.head.ref,
                     base_ref=base_ref,
                     default_branch=default_branch,
+                    url=pr.html_url,
                     refusal=refusal,
                     problems=(Problem("pull request", "base", refusal),),
                 )
@@ -420,6 +423,7 @@ class SnapshotReader:
                 base_ref=base_ref,
                 rules_sha=base_sha,
                 default_branch=default_branch,
+                url=pr.html_url,
                 problems=tuple(problems),
             )
 

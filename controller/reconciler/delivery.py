@@ -17,7 +17,7 @@ from controller.kube.results import DesiredSecret, Provenance, RolloutOutcome, S
 from controller.model import RolloutFailure, SecretChange
 from controller.reconciler.ports import Observer, StorePort, TargetsPort
 from controller.store.crashpoint import crashpoint
-from controller.store.types import ApplyResult, ApprovalRecord
+from controller.store.types import ApplyResult, ApprovalRecord, PullRequestOrigin
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,12 @@ class Delivery:
         return result
 
     def deliver(
-        self, environment: str, applied: ApplyResult, clusters: Sequence[str]
+        self,
+        environment: str,
+        applied: ApplyResult,
+        clusters: Sequence[str],
+        *,
+        origin: PullRequestOrigin | None = None,
     ) -> EnvironmentOutcome:
         """Sync what ``applied`` touched into every cluster; roll back a failed rollout."""
         paths = sorted(applied.versions)
@@ -113,7 +118,7 @@ class Delivery:
             )
         rollbacks: list[ApplyResult] = []
         for path in paths:
-            rolled = self._roll_back(environment, path, applied) if wanted[path] else None
+            rolled = self._roll_back(environment, path, applied, origin) if wanted[path] else None
             if rolled is not None:
                 rollbacks.append(rolled)
         if not rollbacks:
@@ -138,7 +143,13 @@ class Delivery:
             kept=kept,
         )
 
-    def _roll_back(self, environment: str, path: str, applied: ApplyResult) -> ApplyResult | None:
+    def _roll_back(
+        self,
+        environment: str,
+        path: str,
+        applied: ApplyResult,
+        origin: PullRequestOrigin | None,
+    ) -> ApplyResult | None:
         version = applied.versions[path]
         secret = path.split("/", 1)[1]
         current = self._store.read_secret(environment, secret)
@@ -157,6 +168,7 @@ class Delivery:
                 f"rollout failed after {applied.change_id} (onRolloutFailure: rollback): "
                 "the value that change replaced is in use again"
             ),
+            origin=origin,
         )
         log.warning(
             "%s: rollout failed after %s; rolled back to version %d as version %d",

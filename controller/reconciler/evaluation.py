@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from controller.crypto import replay_problems, sealed_digests
+from controller.crypto.quoting import QUOTED_MESSAGE, quotes_any
 from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.documents.secret_shape import content_problem, shape_problems
@@ -360,9 +361,14 @@ def open_values(
                 shown[(change.path, key)] = keys.fingerprint(plain, **place, context=shown_in)
                 weak = value_problem(plain, tier, rule) if rule and tier else None
                 weak = content_problem((types or {}).get(change.path, OPAQUE), key, plain) or weak
+                quoted = quotes_any(change.reason, (plain,))
                 del plain
                 if weak:
                     problems.append(Problem(where, f"spec.set.{key}", prefix + weak))
+                if quoted:
+                    problems.append(
+                        Problem(where, "spec.reason", prefix + QUOTED_MESSAGE.format(key=key))
+                    )
             except SealedValueError as exc:
                 problems.extend(
                     Problem(where, f"spec.set.{key}", prefix + p.message) for p in exc.problems

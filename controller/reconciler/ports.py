@@ -22,6 +22,7 @@ from controller.notify.events import Notification
 from controller.store.types import (
     ApplyResult,
     ApprovalRecord,
+    PullRequestOrigin,
     SecretData,
     SecretInfo,
     VersionInfo,
@@ -66,6 +67,11 @@ class Snapshot(Protocol):
 
     @property
     def base_ref(self) -> str: ...
+
+    @property
+    def url(self) -> str:
+        """The pull request's web address (``html_url``)."""
+        ...
 
     @property
     def rules_sha(self) -> str:
@@ -146,7 +152,14 @@ class StorePort(Protocol):
     def read_secret(self, env: str, secret: str) -> SecretData | None: ...
 
     def rollback(
-        self, env: str, secret: str, to_version: int, *, actor: str, reason: str
+        self,
+        env: str,
+        secret: str,
+        to_version: int,
+        *,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> ApplyResult: ...
 
     def current_tiers(self) -> dict[str, Tier]: ...
@@ -156,7 +169,16 @@ class StorePort(Protocol):
         ...
 
     def trust_rules(
-        self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
+        self,
+        digest: str,
+        *,
+        how: str,
+        repo: str,
+        ref: str,
+        sha: str,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> str: ...
 
     def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...

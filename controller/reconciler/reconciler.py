@@ -36,6 +36,7 @@ from controller.reconciler.ports import (
     StorePort,
     TargetsPort,
 )
+from controller.reconciler.provenance import origin_of, reasons_of
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
 from controller.reconciler.sync_text import refused_check, sync_check
@@ -351,7 +352,8 @@ class Reconciler:
         log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
         crashpoint("reconciler.after-merge")
-        self._trust_governance(evaluation, merged_sha)
+        merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
+        self._trust_governance(evaluation, merged)
         if decision.bypassed:
             self._notify(
                 NotificationKind.BYPASSED,
@@ -360,18 +362,19 @@ class Reconciler:
                 reason=decision.bypass_reason,
                 approvers=all_approvers(evaluation),
             )
-        merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
         return self._deliver(evaluation, merged)
 
-    def _trust_governance(self, evaluation: Evaluation, merge_sha: str) -> None:
+    def _trust_governance(self, evaluation: Evaluation, merge: MergedPull) -> None:
         """An approved governance pull request was merged: its rules become trusted, before
         its ``sealgate/sync`` completes, so a crash in between is repaired next pass."""
         snapshot = evaluation.snapshot
+        merge_sha = merge.merge_commit_sha
         if snapshot.proposed_rule_files is None or not merge_sha:
             return
         files = self._github.rules_at(snapshot.repo, merge_sha)
+        origin = origin_of(snapshot, evaluation.decision, merge, bot=self._github.login())
         digest = self._trust.trust_merge(
-            snapshot.repo, snapshot.facts.number, snapshot.base_ref, merge_sha, files
+            snapshot.repo, snapshot.facts.number, snapshot.base_ref, merge_sha, files, origin=origin
         )
         log.info(
             "%s#%d: the rules at %s@%s (%s) are trusted",
@@ -431,7 +434,7 @@ class Reconciler:
         if evaluation.decision.state is not DecisionState.APPROVED:
             return self._refuse(evaluation, merge)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
-        self._trust_governance(evaluation, merge.merge_commit_sha)
+        self._trust_governance(evaluation, merge)
         return self._deliver(evaluation, merge)
 
     def _refuse(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
@@ -464,6 +467,7 @@ class Reconciler:
         decision = evaluation.decision
         repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
         approvers = tuple(sorted({login for s in decision.steps for login in s.approved_by}))
+        origin = origin_of(snapshot, decision, merge, bot=self._github.login())
         outcomes: list[EnvironmentOutcome] = []
         try:
             for environment in evaluation.environments:
@@ -476,13 +480,17 @@ class Reconciler:
                     merged_by=merge.merged_by or self._settings.bot_login,
                     bypass_reason=decision.bypass_reason if decision.bypassed else None,
                     bypassed_by=decision.bypassed_by if decision.bypassed else None,
+                    origin=origin,
+                    reasons=reasons_of(evaluation.changes_of(environment)),
                 )
                 clusters = self._clusters_of(evaluation, environment)
                 with self._env_locks.hold(environment):
                     applied = self._delivery.apply(
                         change_id, evaluation.changes_of(environment), record
                     )
-                    outcomes.append(self._delivery.deliver(environment, applied, clusters))
+                    outcomes.append(
+                        self._delivery.deliver(environment, applied, clusters, origin=origin)
+                    )
         except (InputError, ConflictError) as exc:
             # The store refused the change as it stands (e.g. proposed against an older
             # version): retrying cannot help, a new pull request must.

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from controller.documents import rules_digest
 from controller.errors import Problem
 from controller.reconciler.ports import StorePort
+from controller.store.types import PullRequestOrigin
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,14 @@ class RulesTrust:
         return Problem(f"{branch}@{sha[:12]}", "rules", untrusted_message(branch, sha))
 
     def trust_merge(
-        self, repo: str, number: int, branch: str, sha: str, files: Mapping[str, bytes]
+        self,
+        repo: str,
+        number: int,
+        branch: str,
+        sha: str,
+        files: Mapping[str, bytes],
+        *,
+        origin: PullRequestOrigin | None = None,
     ) -> str:
         """Trust the rules at the merge commit ``sha`` of the approved governance pull
         request ``number``; returns their digest."""
@@ -102,6 +110,7 @@ class RulesTrust:
                 sha=sha,
                 actor=self._actor,
                 reason=f"approved governance pull request #{number} merged",
+                origin=origin,
             )
             self._known = self._known | {digest}
         return digest

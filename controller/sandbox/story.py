@@ -276,7 +276,16 @@ class Story:
         if applied is None or applied.commit != commit.sha:
             raise StoryFailed("store", "the store's index does not record the change")
         r.store_version = history[-1].version
-        shown = ("Change-Id", "Pull-Request", "Head-Sha", "Approved-By", "Merged-By")
+        shown = (
+            "Change-Id",
+            "Head-Sha",
+            "Sealgate-Pull-Request",
+            "Sealgate-Requester",
+            "Sealgate-Reason",
+            "Approved-By",
+            "Sealgate-Merged-By",
+            "Sealgate-Merge-Trigger",
+        )
         self.narrate(
             Step(
                 f"the store committed {commit.sha[:12]}: {commit.subject}",

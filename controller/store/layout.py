@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.store.secretfile import StoredSecret, file_path
+from controller.store.trailers import origin_fields, reason_fields, record_trailers
 from controller.store.types import ApprovalRecord
 
 META = ".sealgate"
@@ -64,6 +65,8 @@ def apply_events(
     environment: str, record: ApprovalRecord, secrets_audit: Mapping[str, Any]
 ) -> list[tuple[str, dict[str, Any]]]:
     approval = {
+        # The pull request's people and URL first: the record's own fields below win.
+        **origin_fields(record.origin),
         "changeId": record.change_id,
         "environment": environment,
         "pullRequest": record.pull_request,
@@ -78,6 +81,8 @@ def apply_events(
                 **approval,
                 "bypassReason": record.bypass_reason,
                 "bypassedBy": record.bypassed_by,
+                # Only when known: a record without them stays as records were before.
+                **({"reasons": reason_fields(record.reasons)} if record.reasons else {}),
                 "secrets": secrets_audit,
             },
         )
@@ -100,7 +105,7 @@ def approval_trailers(record: ApprovalRecord) -> list[tuple[str, str]]:
     if record.bypass_reason is not None:
         trailers.append(("Bypass", record.bypass_reason))
         trailers.append(("Bypassed-By", record.bypassed_by or "unknown"))
-    return trailers
+    return [*trailers, *record_trailers(record)]
 
 
 def commit_message(subject: str, trailers: Sequence[tuple[str, str]]) -> str:

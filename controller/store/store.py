@@ -68,12 +68,14 @@ from controller.store.replays import (
     sealed_entries,
 )
 from controller.store.secretfile import StoredKey, StoredSecret, decode, file_path
+from controller.store.trailers import origin_fields, origin_trailers, withhold_values
 from controller.store.types import (
     ApplyResult,
     ApprovalRecord,
     AuditRecord,
     AuditReport,
     KeyState,
+    PullRequestOrigin,
     SecretData,
     SecretInfo,
     VersionInfo,
@@ -97,6 +99,8 @@ class _Pending:
     tier: Tier
     operations: dict[str, str]
     shape: SecretShape = DEFAULT_SHAPE
+    previous: tuple[bytes, ...] = ()
+    """The values before this change: a reason must not quote those either."""
 
 
 class Store:
@@ -166,6 +170,9 @@ class Store:
                 data_key=data_key,
             )
             crashpoint("apply:opened")
+            record = withhold_values(
+                record, (v for p in pending.values() for v in (*p.values.values(), *p.previous))
+            )
 
             contents: dict[str, bytes] = {**key_update, **replays}
             versions: dict[str, int] = {}
@@ -289,7 +296,7 @@ class Store:
                 }
                 tier = current.tier if current else DEFAULT_TIER
                 shape = current.shape if current else SecretShape()
-                item = _Pending(current, values, keys, tier, {}, shape)
+                item = _Pending(current, values, keys, tier, {}, shape, tuple(values.values()))
                 pending[change.secret] = item
             check_base_version(change, item.current)
             if change.tier is not None:
@@ -442,7 +449,14 @@ class Store:
     # ================================================================== rollback
 
     def rollback(
-        self, env: str, secret: str, to_version: int, *, actor: str, reason: str
+        self,
+        env: str,
+        secret: str,
+        to_version: int,
+        *,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> ApplyResult:
         """A new version whose keys and values equal ``to_version``'s; audited."""
         with self._git.writer_lock():
@@ -474,6 +488,7 @@ class Store:
             versions = {stored.path: stored.version}
             contents[index_path(change_id)] = index_entry(change_id, "rollback", versions, now)
             event = {
+                **origin_fields(origin, bypass_reason=False),
                 "changeId": change_id,
                 "environment": env,
                 "path": stored.path,
@@ -495,6 +510,7 @@ class Store:
                 ("Change-Id", change_id),
                 ("Rolled-Back-By", actor),
                 ("Reason", reason),
+                *origin_trailers(origin, bypass_reason=False),
                 ("Audit-Head", audit_head),
             ]
             subject = f"Roll back {stored.path} to version {to_version}"
@@ -550,7 +566,16 @@ class Store:
         return changed
 
     def trust_rules(
-        self, digest: str, *, how: str, repo: str, ref: str, sha: str, actor: str, reason: str
+        self,
+        digest: str,
+        *,
+        how: str,
+        repo: str,
+        ref: str,
+        sha: str,
+        actor: str,
+        reason: str,
+        origin: PullRequestOrigin | None = None,
     ) -> str:
         """Record the rule set ``digest`` as trusted, audited with who and why; returns the
         commit. Trusting a digest already trusted records the new event all the same."""
@@ -559,6 +584,7 @@ class Store:
             tree = self._git.commit_tree(head) if head else None
             now = self._clock()
             event = {
+                **origin_fields(origin),
                 "digest": digest,
                 "how": how,
                 "repository": repo,
@@ -574,7 +600,12 @@ class Store:
             contents = {audit_path: audit_content, trusted_rules_path(digest): record}
             new_tree = self._git.update_tree(tree, self._write(contents))
             subject = f"Trust the rules of {repo} at {ref}@{sha[:12]} ({how})"
-            trailers = [("Actor", actor), ("Rules-Digest", digest), ("Audit-Head", audit_head)]
+            trailers = [
+                ("Actor", actor),
+                ("Rules-Digest", digest),
+                *origin_trailers(origin),
+                ("Audit-Head", audit_head),
+            ]
             commit = self._git.write_commit(new_tree, commit_message(subject, trailers), head, now)
             self._git.advance(commit, head)
         _log.info("trusted the rules %s of %s at %s (%s by %s)", digest, repo, sha[:12], how, actor)

@@ -11,6 +11,48 @@ from controller.model import DEFAULT_SHAPE, RolloutFailure, SecretShape, Tier, f
 
 
 @dataclass(frozen=True, slots=True)
+class CountedApproval:
+    """One approval that counted toward one step of one applicable policy."""
+
+    login: str
+    policy: str
+    step: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReason:
+    """``spec.reason`` of one change: text a person typed, never a value."""
+
+    secret: str
+    """``<env>/<namespace>/<name>``."""
+    reason: str
+    source: str = ""
+    """``changes/<env>/<file>.yaml``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestOrigin:
+    """Who asked, who approved, who merged, and where: recorded with every store write a
+    pull request caused (apply, bypass, governance merge, rollback after its rollout)."""
+
+    repository: str
+    number: int
+    url: str
+    head_sha: str
+    requester: str
+    """The pull request's author."""
+    approvals: tuple[CountedApproval, ...] = ()
+    merged_by: str = ""
+    merge_trigger: str = ""
+    """``command`` (a ``/sealgate merge``), ``auto-merge``, ``bypass``, or ``outside``
+    (merged on GitHub by someone other than sealgate)."""
+    merge_requested_by: str | None = None
+    """Who gave the ``/sealgate merge`` (or the bypass) that sealgate merged on."""
+    bypassed_by: str | None = None
+    bypass_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalRecord:
     """Why a change may be applied: written to the commit trailers and the audit log."""
 
@@ -22,6 +64,9 @@ class ApprovalRecord:
     bypass_reason: str | None = None
     bypassed_by: str | None = None
     """Who broke the glass, when ``bypass_reason`` is set: the audit names the person."""
+    origin: PullRequestOrigin | None = None
+    """The pull request behind the change (None for records written before it existed)."""
+    reasons: tuple[ChangeReason, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

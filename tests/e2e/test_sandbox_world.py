@@ -74,6 +74,11 @@ def assert_story_state(world: World, result: StoryResult, values: Mapping[str, b
     assert trailers["Head-Sha"] == result.head_sha
     approved_by = {name.strip() for name in trailers["Approved-By"].split(",")}
     assert approved_by == {*SRES, SECURITY}
+    assert trailers["Sealgate-Requester"] == DEVELOPER
+    assert trailers["Sealgate-Reason"].endswith(
+        "rotate the Stripe keys after the processor's key roll"
+    )
+    assert trailers["Sealgate-Pull-Request"].endswith(f"/{OWNER}/{REPO}/pull/{result.number}")
     with observe.open_store(world) as store:
         applied = store.is_applied(result.change_id)
         assert applied is not None

@@ -148,7 +148,7 @@ def test_no_canary_byte_escapes(tmp_path: Path, caplog: pytest.LogCaptureFixture
     )
     shown = run(["audit", "show", "--store", str(store_dir)])
     assert "rollback" in shown.stdout
-    assert any(line.split()[3:5] == ["key", "init"] for line in shown.stdout.splitlines())
+    assert "production: init production-" in shown.stdout
     run(["audit", "show", "--json", "--store", str(store_dir)])
     run(["audit", "verify", "--store", str(store_dir)])
     run(["keys", "list"])

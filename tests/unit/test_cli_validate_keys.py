@@ -144,3 +144,15 @@ def test_a_value_too_weak_for_its_tier_is_reported_without_the_value(tmp_path: P
     assert "too short for tier 'critical'" in output
     assert "minLength" in output
     assert CANARY not in output
+
+
+def test_a_reason_quoting_its_value_is_reported_without_the_value(tmp_path: Path) -> None:
+    repo, keys = _requests_repo(tmp_path)
+    (change,) = (repo / "changes").rglob("*.yaml")
+    doc = yaml.safe_load(change.read_text())
+    doc["spec"]["reason"] = f"the new key is {CANARY}"
+    change.write_text(yaml.safe_dump(doc))
+    code, output = _validate(repo, keys)
+    assert code == ExitCode.INVALID, output
+    assert "spec.reason: quotes the value of spec.set.STRIPE_KEY" in output
+    assert CANARY not in output
