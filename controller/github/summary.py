@@ -112,11 +112,22 @@ def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
 
+RestoreRows = Mapping[str, Sequence[tuple[str, str, str | None, str | None]]]
+"""Path -> (key, operation, store fingerprint now, store fingerprint restored) per key."""
+
+
 def _operations(
-    change: SecretChange, fingerprints: Mapping[tuple[str, str], str]
+    change: SecretChange,
+    fingerprints: Mapping[tuple[str, str], str],
+    restores: RestoreRows | None = None,
 ) -> list[tuple[str, str, str]]:
     """``(key, operation, fingerprint)`` per key, sorted by key for a stable table."""
     rows: list[tuple[str, str, str]] = []
+    if change.restore_version is not None or change.restore_keys:
+        for key, operation, now, back in (restores or {}).get(change.path, ()):
+            # Store fingerprints on both sides, comparable with `sealgate store history`.
+            shown = f"{_code(now) if now else 'none'} → {_code(back) if back else 'removed'}"
+            rows.append((key, operation, shown))
     for key in change.set:
         fp = fingerprints.get((change.path, key))
         rows.append((key, "set", _code(fp) if fp else "—"))
@@ -193,6 +204,8 @@ def render_summary(
     rollout: Mapping[str, RolloutFailure] | None = None,
     warnings: Sequence[str] = (),
     tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
+    restores: RestoreRows | None = None,
+    others: Sequence[str] = (),
 ) -> Summary:
     """Render the summary.
 
@@ -201,7 +214,8 @@ def render_summary(
     failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
     are shown whatever the decision (a value reused from the secret's history).
     ``tier_moves`` maps a path to (tier now, tier after the change): every row then shows
-    both, so a downgrade is visible.
+    both, so a downgrade is visible. ``restores`` carries what a ``spec.restore`` writes
+    back; ``others`` names the other open pull requests changing the same keys.
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
     # Approvals beyond what a step requires do not bring another step closer.
@@ -235,6 +249,13 @@ def render_summary(
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
     if warnings:
         lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]
+    if others:
+        lines += [
+            "**Other open pull requests change the same keys** (the first to be applied "
+            "wins; the others become stale and must be re-proposed):",
+            *(f"- {cell(o)}" for o in others),
+            "",
+        ]
 
     if changes:
         lines += [
@@ -247,7 +268,7 @@ def render_summary(
             policy, have_need, remaining = _approvals(
                 _steps_for(change, decision.steps, change_policies)
             )
-            for key, operation, fp in _operations(change, fingerprints):
+            for key, operation, fp in _operations(change, fingerprints, restores):
                 lines.append(
                     f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
                     f"| {operation} | {tier} | {fp} | {policy} "

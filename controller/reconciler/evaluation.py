@@ -33,6 +33,12 @@ from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
+from controller.reconciler.versions import (
+    RestoreRow,
+    VersionView,
+    judge_versions,
+    with_restored_tiers,
+)
 from controller.store.types import VersionInfo
 
 
@@ -55,6 +61,10 @@ class Evaluation:
     """``change.path`` -> (tier now, tier the store keeps after the change)."""
     rules_untrusted: bool = False
     """The rules it was judged by are not trusted (``controller.reconciler.trust``)."""
+    restores: Mapping[str, tuple[RestoreRow, ...]] = field(default_factory=frozen_map)
+    """Per path, what a ``spec.restore`` writes back (store fingerprints now and restored)."""
+    others: tuple[str, ...] = ()
+    """Other open pull requests changing the same keys, one line each, for the summary."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -81,6 +91,11 @@ class Evaluation:
             # said before, every pull request would be a guess answered yes or no.
             warnings=self.warnings if applied else (),
             tier_moves=self.tier_moves,
+            restores={
+                path: [(r.key, r.operation, r.current, r.restored) for r in rows]
+                for path, rows in self.restores.items()
+            },
+            others=self.others,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -154,6 +169,11 @@ def assess(
     # stored at the tier it is judged at (its environment's default, or its floor).
     moves = _tier_moves(changes, rules.environments, current_tiers)
     changes = with_new_tiers(changes, rules.environments, current_tiers)
+    versions = VersionView()
+    if applied_values is not None:
+        versions = judge_versions(changes, applied_values.history, own=own_change_ids)
+        problems.extend(versions.problems)
+        changes, moves = with_restored_tiers(changes, moves, versions.tiers)
     rollout = rollout_failure(changes, rules.environments)
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
@@ -185,6 +205,7 @@ def assess(
         warnings=tuple(reuse_warnings(changes, opened.stored, applied_values, own_change_ids)),
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
+        restores=versions.restores,
     )
 
 
