@@ -59,12 +59,13 @@ class Stale:
                 f"version {self.current}: the store is older than the change (restored from "
                 f"a backup?); {again}"
             )
-        if not self.by:
+        first_version, first_id = self.by[0]
+        if self.base == 0:
             return (
-                f"proposed for a new secret (baseVersion 0), but {self.path} exists now at "
+                f"stale: proposed for a new secret (baseVersion 0), but {describe(first_id)} "
+                f"created {self.path} first (version {first_version}); the store is at "
                 f"version {self.current}; {again}"
             )
-        first_version, first_id = self.by[0]
         what = f"key {', '.join(self.keys)}" if self.keys else "the secret"
         later = "" if len(self.by) == 1 else f" ({len(self.by) - 1} later version(s) too)"
         return (
