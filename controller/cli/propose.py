@@ -17,6 +17,7 @@ import click
 import yaml
 
 from controller.cli.keys import fail
+from controller.cli.restore import add_restore_and_base, note
 from controller.cli.seal import load_environment, seal_for, sealing_key
 from controller.documents import parse_changes
 from controller.errors import InputError, Problem, SealgateError
@@ -87,7 +88,26 @@ def parse_generate(specs: tuple[str, ...]) -> dict[str, dict[str, int]]:
 @click.option("--delete", "delete", multiple=True, help="Key to remove.")
 @click.option("--reason", required=True, help="Why, for reviewers and the audit log.")
 @click.option("--tier", type=click.Choice([t.value for t in Tier]), default=None)
-@click.option("--base-version", type=int, default=None, help="Store version proposed against.")
+@click.option(
+    "--base-version",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Store version proposed against (0: a new secret); see also --store.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A copy of the store (no keys needed): fills in baseVersion, checks --restore.",
+)
+@click.option(
+    "--restore",
+    "restore_version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Return the whole secret to this store version (a rollback).",
+)
+@click.option("--restore-key", "restore_keys", multiple=True, help="KEY:VERSION to restore.")
 @click.option("--name", default=None, help="Change name (default: derived from the secret).")
 @click.option(
     "--out-dir",
@@ -105,6 +125,9 @@ def propose(  # click passes options by name
     reason: str,
     tier: str | None,
     base_version: int | None,
+    store: Path | None,
+    restore_version: int | None,
+    restore_keys: tuple[str, ...],
     name: str | None,
     out_dir: Path,
 ) -> None:
@@ -120,8 +143,6 @@ def propose(  # click passes options by name
         }
         if tier is not None:
             spec["tier"] = tier
-        if base_version is not None:
-            spec["baseVersion"] = base_version
         if values:
             spec["set"] = {
                 k: seal_for(environment, key, secret=secret, name=k, value=v)
@@ -131,6 +152,13 @@ def propose(  # click passes options by name
             spec["generate"] = parse_generate(generate)
         if delete:
             spec["delete"] = list(delete)
+        base = add_restore_and_base(
+            spec,
+            base_version=base_version,
+            store=store,
+            restore_version=restore_version,
+            restore_keys=restore_keys,
+        )
         change = change_name(secret, datetime.now(UTC)) if name is None else name
         document = {
             "apiVersion": API_VERSION,
@@ -152,4 +180,5 @@ def propose(  # click passes options by name
             ) from exc
     except SealgateError as exc:
         raise fail(exc) from exc
+    note(base)
     click.echo(str(target))
