@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controller.errors import ConflictError, InputError
@@ -78,7 +80,7 @@ def test_a_key_restore_leaves_the_other_keys_alone(world: World) -> None:
     ],
 )
 def test_a_restore_of_what_never_was_writes_nothing(
-    world: World, fields: dict[str, object], message: str
+    world: World, fields: dict[str, Any], message: str
 ) -> None:
     _seed(world)
     head = _git(world.path, "rev-parse", "main")
