@@ -123,11 +123,17 @@ def _operations(
 ) -> list[tuple[str, str, str]]:
     """``(key, operation, fingerprint)`` per key, sorted by key for a stable table."""
     rows: list[tuple[str, str, str]] = []
-    if change.restore_version is not None or change.restore_keys:
-        for key, operation, now, back in (restores or {}).get(change.path, ()):
+    resolved = (restores or {}).get(change.path)
+    if resolved is not None:
+        for key, operation, now, back in resolved:
             # Store fingerprints on both sides, comparable with `sealgate store history`.
             shown = f"{_code(now) if now else 'none'} → {_code(back) if back else 'removed'}"
             rows.append((key, operation, shown))
+    elif change.restore_version is not None:
+        # Not resolved against the store (a dry run): say what is asked, nothing more.
+        rows.append(("(every key)", f"restore (v{change.restore_version})", "—"))
+    else:
+        rows.extend((key, f"restore (v{n})", "—") for key, n in change.restore_keys.items())
     for key in change.set:
         fp = fingerprints.get((change.path, key))
         rows.append((key, "set", _code(fp) if fp else "—"))

@@ -76,7 +76,7 @@ def judge_versions(
         problems.extend(Problem(where, f, prefix + m) for f, m in missing)
         if found:
             tiers[change.path] = Tier.highest(*(v.tier for v in found))
-        restores[change.path] = tuple(rows)
+        restores[change.path] = (*restores.get(change.path, ()), *rows)
     return VersionView(tuple(problems), frozen_map(tiers), frozen_map(restores))
 
 
