@@ -133,12 +133,14 @@ def assess(
     controller_namespace: str | None = None,
     rule_files: Mapping[str, bytes] | None = None,
     untrusted: Problem | None = None,
+    judge_stale: bool = True,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
     earlier change applied (``own_change_ids``, this pull request's own applies, excepted).
     ``rule_files`` replace the snapshot's rules; ``untrusted`` says why they may not judge
-    (the decision is then invalid)."""
+    (the decision is then invalid). ``judge_stale``: a change overtaken since its
+    ``baseVersion`` makes the decision invalid (the store checks again when it applies)."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -171,7 +173,9 @@ def assess(
     changes = with_new_tiers(changes, rules.environments, current_tiers)
     versions = VersionView()
     if applied_values is not None:
-        versions = judge_versions(changes, applied_values.history, own=own_change_ids)
+        versions = judge_versions(
+            changes, applied_values.history, own=own_change_ids, stale=judge_stale
+        )
         problems.extend(versions.problems)
         changes, moves = with_restored_tiers(changes, moves, versions.tiers)
     rollout = rollout_failure(changes, rules.environments)

@@ -295,6 +295,9 @@ class Reconciler:
             controller_namespace=self._settings.controller_namespace,
             rule_files=files,
             untrusted=untrusted,
+            # Once merged, the store decides (atomically, as it applies): a merge that was
+            # fresh when judged and overtaken since is refused there, and said so.
+            judge_stale=snapshot.state != "merged",
         )
         if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:
             # Only the default branch's rules may teach drift repair where environments live:

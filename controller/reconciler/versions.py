@@ -47,8 +47,13 @@ class VersionView:
 
 
 def judge_versions(
-    changes: Sequence[SecretChange], history_of: HistoryOf, *, own: frozenset[str] = frozenset()
+    changes: Sequence[SecretChange],
+    history_of: HistoryOf,
+    *,
+    own: frozenset[str] = frozenset(),
+    stale: bool = True,
 ) -> VersionView:
+    """``stale``: judge ``baseVersion`` too (``own``: this pull request's own applies)."""
     cache: dict[tuple[str, str], Sequence[VersionInfo]] = {}
 
     def history(change: SecretChange) -> Sequence[VersionInfo]:
@@ -63,10 +68,12 @@ def judge_versions(
     for change in changes:
         where = change.source or change.path
         prefix = f"document {change.document_index + 1}: " if change.document_index else ""
-        if change.base_version is not None:
-            stale = stale_against(change, history(change), own=own)
-            if stale is not None:
-                problems.append(Problem(where, "spec.baseVersion", prefix + stale.message(change)))
+        if stale and change.base_version is not None:
+            overtaken = stale_against(change, history(change), own=own)
+            if overtaken is not None:
+                problems.append(
+                    Problem(where, "spec.baseVersion", prefix + overtaken.message(change))
+                )
         if change.restore_version is None and not change.restore_keys:
             continue
         by_number = {v.version: v for v in history(change)}

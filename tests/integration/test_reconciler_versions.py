@@ -261,3 +261,25 @@ def test_a_restore_is_judged_at_least_at_the_restored_versions_tier(
     world.approve("bob", number)
     assert controller.reconciler.handle(FULL, number).status is Status.SYNCED
     assert controller.store.current_tiers()[PATH].value == "critical"
+
+
+def test_an_approved_pull_request_merged_by_hand_and_overtaken_is_refused_by_the_store(
+    world: World, controller: Controller
+) -> None:
+    _seed(world, controller)
+    first = _open(world, value=SECOND, base=1)
+    second = _open(world, value=THIRD, base=1)
+    world.approve("bob", first)
+    world.approve("carol", second)
+    world.as_user("erin").get_repo(FULL).get_pull(second).merge()  # approved, merged by hand
+    assert controller.reconciler.handle(FULL, first).status is Status.SYNCED
+
+    result = controller.reconciler.handle(FULL, second)
+
+    assert result.status is Status.FAILED
+    said = _comments(world, second)
+    assert "the store refused the change" in said
+    assert f"pull request #{first} got there first" in said
+    assert "without an approved sealgate decision" not in said
+    assert controller.store.is_applied(f"{ENV}/pr-{second}") is None
+    assert _kube_password(world) == SECOND
