@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from controller.documents import check_changes, parse_changes, parse_rules
 from controller.github.summary import render_summary
 from controller.model import Decision, DecisionState, SecretChange, Tier, frozen_map
 from controller.reconciler.overlaps import OpenOverlaps
 from controller.reconciler.versions import judge_versions, with_restored_tiers
 from controller.store.staleness import describe, stale_against
 from controller.store.types import VersionInfo
+from tests.unit.test_documents import CHANGE, dump
+from tests.unit.test_documents_rules import rules_files
 
 WHEN = datetime(2026, 11, 21, tzinfo=UTC)
 PATH = "production/payments/db"
@@ -144,3 +147,20 @@ def test_the_summary_shows_restores_and_rivals() -> None:
     assert "- #4: production/payments/db key A" in text
     dry = render_summary(decision, [restore], fingerprints={}).text
     assert "| `(every key)` | restore (v1) | critical | — |" in dry
+
+
+def test_a_whole_restore_owns_its_secret_in_a_pull_request() -> None:
+    whole = {**CHANGE, "spec": {**CHANGE["spec"], "restore": {"version": 2}}}
+    del whole["spec"]["set"]
+    keyed = {**CHANGE, "spec": {**CHANGE["spec"], "restore": {"keys": {"OLD": 1}}}}
+    changes = [
+        *parse_changes("changes/production/a.yaml", dump(whole)),
+        *parse_changes("changes/production/b.yaml", dump(keyed)),
+    ]
+    problems = check_changes(changes, parse_rules(rules_files()))
+    assert [(p.file, p.field) for p in problems] == [
+        ("changes/production/a.yaml", "spec.restore.version")
+    ]
+    assert "also changes: restore in a pull request of its own" in problems[0].message
+    alone = check_changes(changes[1:], parse_rules(rules_files()))
+    assert alone == []
