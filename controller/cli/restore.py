@@ -228,7 +228,13 @@ def _print(output: str, target: Path, spec: dict[str, Any], base: Base) -> None:
     help="environments/<env>.yaml of the secret's environment.",
 )
 @click.option("--secret", required=True, help="<namespace>/<name> of the secret.")
-@click.option("--to", "to_version", required=True, type=click.IntRange(min=1), help="Version.")
+@click.option(
+    "--to",
+    "to_version",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The store version to return to (see `sealgate store history`).",
+)
 @click.option("--key", "keys", multiple=True, help="Restore only this key (repeatable).")
 @click.option("--reason", required=True, help="Why, for reviewers and the audit log.")
 @click.option(
@@ -237,7 +243,12 @@ def _print(output: str, target: Path, spec: dict[str, Any], base: Base) -> None:
     default=None,
     help="A copy of the store: fills in baseVersion and checks the version exists.",
 )
-@click.option("--base-version", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--base-version",
+    type=click.IntRange(min=0),
+    default=None,
+    help="The secret's current store version, when no --store is at hand.",
+)
 @click.option("--name", default=None, help="Change name (default: derived from the secret).")
 @click.option(
     "--out-dir",
