@@ -242,7 +242,13 @@ class SecretChange:
     delete: tuple[str, ...] = ()
     tier: Tier | None = None
     base_version: int | None = None
-    """The store version of the secret this change was proposed against, when known."""
+    """The store version of the secret this change was proposed against, when known; 0: the
+    secret must not exist yet."""
+    restore_version: int | None = None
+    """``spec.restore.version``: the whole secret as it was at this store version (every key
+    of that version, and no other)."""
+    restore_keys: Mapping[str, int] = field(default_factory=frozen_map)
+    """``spec.restore.keys``: key -> the store version whose value it gets back."""
     source: str = ""
     """``changes/<env>/<file>.yaml``."""
     document_index: int = 0
@@ -270,7 +276,17 @@ class SecretChange:
 
     @property
     def keys(self) -> frozenset[str]:
-        return frozenset(self.set) | frozenset(self.generate) | frozenset(self.delete)
+        """The keys the change names (a whole-secret restore names none: it touches all)."""
+        return (
+            frozenset(self.set)
+            | frozenset(self.generate)
+            | frozenset(self.delete)
+            | frozenset(self.restore_keys)
+        )
+
+    @property
+    def restores_whole(self) -> bool:
+        return self.restore_version is not None
 
 
 # --------------------------------------------------------------------- pull-request facts

@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "seal": ("controller.cli.seal:seal_command", "Seal a value (from stdin) for one key."),
     "propose": ("controller.cli.propose:propose", "Write a SecretChange file for a PR."),
+    "rollback": (
+        "controller.cli.restore:rollback",
+        "Write a SecretChange restoring a secret to an earlier version.",
+    ),
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),
     "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
     "rules": (

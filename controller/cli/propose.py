@@ -19,6 +19,7 @@ import yaml
 from controller.cli.exit_codes import SIMPLE
 from controller.cli.keys import fail
 from controller.cli.propose_input import check_requested, flag_problems, read_values
+from controller.cli.restore import add_restore_and_base, note
 from controller.cli.seal import load_environment, seal_for, sealing_key
 from controller.documents import parse_changes
 from controller.errors import DocumentError, InputError, Problem, SealgateError
@@ -88,7 +89,6 @@ def shape_spec(
 @click.option("--delete", "delete", multiple=True, help="Key to remove.")
 @click.option("--reason", required=True, help="Why, for reviewers and the audit log.")
 @click.option("--tier", type=click.Choice([t.value for t in Tier]), default=None)
-@click.option("--base-version", type=int, default=None, help="Store version proposed against.")
 @click.option(
     "--type",
     "secret_type",
@@ -101,6 +101,26 @@ def shape_spec(
 @click.option(
     "--annotation", "annotations", multiple=True, help="KEY=VALUE annotation; KEY- removes."
 )
+@click.option(
+    "--base-version",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Store version proposed against (0: a new secret); see also --store.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A copy of the store (no keys needed): fills in baseVersion, checks --restore.",
+)
+@click.option(
+    "--restore",
+    "restore_version",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Return the whole secret to this store version (a rollback).",
+)
+@click.option("--restore-key", "restore_keys", multiple=True, help="KEY:VERSION to restore.")
 @click.option("--name", default=None, help="Change name (default: derived from the secret).")
 @click.option(
     "--out-dir",
@@ -122,6 +142,9 @@ def propose(  # click passes options by name
     secret_type: str | None,
     labels: tuple[str, ...],
     annotations: tuple[str, ...],
+    store: Path | None,
+    restore_version: int | None,
+    restore_keys: tuple[str, ...],
     name: str | None,
     out_dir: Path,
 ) -> None:
@@ -140,8 +163,6 @@ def propose(  # click passes options by name
         }
         if tier is not None:
             spec["tier"] = tier
-        if base_version is not None:
-            spec["baseVersion"] = base_version
         if values:
             spec["set"] = {
                 k: seal_for(environment, key, secret=secret, name=k, value=v)
@@ -152,6 +173,13 @@ def propose(  # click passes options by name
         if requested.delete:
             spec["delete"] = list(requested.delete)
         spec.update(shape_spec(secret_type, labels, annotations))
+        base = add_restore_and_base(
+            spec,
+            base_version=base_version,
+            store=store,
+            restore_version=restore_version,
+            restore_keys=restore_keys,
+        )
         change = change_name(secret, datetime.now(UTC)) if name is None else name
         document = {
             "apiVersion": API_VERSION,
@@ -179,4 +207,5 @@ def propose(  # click passes options by name
             ) from exc
     except SealgateError as exc:
         raise fail(exc) from exc
+    note(base)
     click.echo(str(target))

@@ -172,6 +172,19 @@ def change_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
                 )
             )
         first_operation.setdefault(key, operation)
+    if "version" in spec.get("restore", {}):
+        problems.extend(
+            _problem(
+                source,
+                lines,
+                ("spec", operation),
+                "spec.restore.version returns the whole secret to that version: it cannot be "
+                "combined with other operations; restore single keys with spec.restore.keys, "
+                "or make two pull requests",
+            )
+            for operation in OPERATIONS
+            if operation in spec
+        )
     return problems
 
 
@@ -200,6 +213,8 @@ def _operation_keys(spec: dict[str, Any]) -> Iterator[tuple[str, str, FieldPath]
         yield "generate", key, ("spec", "generate", key)
     for position, key in enumerate(spec.get("delete", [])):
         yield "delete", key, ("spec", "delete", position)
+    for key in spec.get("restore", {}).get("keys", {}):
+        yield "restore.keys", key, ("spec", "restore", "keys", key)
 
 
 # ---------------------------------------------------------------------------- builders
@@ -299,6 +314,12 @@ def build_change(source: str, index: int, doc: dict[str, Any]) -> SecretChange:
         delete=tuple(spec.get("delete", ())),
         tier=Tier(spec["tier"]) if "tier" in spec else None,
         base_version=int(spec["baseVersion"]) if "baseVersion" in spec else None,
+        restore_version=(
+            int(spec["restore"]["version"]) if "version" in spec.get("restore", {}) else None
+        ),
+        restore_keys=frozen_map(
+            {str(k): int(v) for k, v in spec.get("restore", {}).get("keys", {}).items()}
+        ),
         source=source,
         document_index=index,
         on_rollout_failure=(

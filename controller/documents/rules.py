@@ -229,7 +229,24 @@ def check_changes(
                         f"{other.document_index + 1}): change each key in one document only",
                     )
                 )
+    problems.extend(_whole_restore_problems(changes))
     return problems
+
+
+def _whole_restore_problems(changes: Sequence[SecretChange]) -> Iterator[Problem]:
+    """A whole-secret restore decides every key: no other document may touch the secret."""
+    for change in changes:
+        if not change.restores_whole:
+            continue
+        for other in changes:
+            if other is not change and other.path == change.path:
+                yield Problem(
+                    change.source,
+                    "spec.restore.version",
+                    f"restores all of {change.path}, which {other.source} (document "
+                    f"{other.document_index + 1}) also changes: restore in a pull request "
+                    "of its own, or restore single keys with spec.restore.keys",
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,3 +333,5 @@ def _touched(change: SecretChange) -> Iterator[tuple[FieldPath, str]]:
         yield ("spec", "generate", key), key
     for position, key in enumerate(change.delete):
         yield ("spec", "delete", position), key
+    for key in change.restore_keys:
+        yield ("spec", "restore", "keys", key), key

@@ -113,11 +113,28 @@ def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
 
+RestoreRows = Mapping[str, Sequence[tuple[str, str, str | None, str | None]]]
+"""Path -> (key, operation, store fingerprint now, store fingerprint restored) per key."""
+
+
 def _operations(
-    change: SecretChange, fingerprints: Mapping[tuple[str, str], str]
+    change: SecretChange,
+    fingerprints: Mapping[tuple[str, str], str],
+    restores: RestoreRows | None = None,
 ) -> list[tuple[str, str, str]]:
     """``(key, operation, fingerprint)`` per key, sorted by key for a stable table."""
     rows: list[tuple[str, str, str]] = []
+    resolved = (restores or {}).get(change.path)
+    if resolved is not None:
+        for key, operation, now, back in resolved:
+            # Store fingerprints on both sides, comparable with `sealgate store history`.
+            shown = f"{_code(now) if now else 'none'} → {_code(back) if back else 'removed'}"
+            rows.append((key, operation, shown))
+    elif change.restore_version is not None:
+        # Not resolved against the store (a dry run): say what is asked, nothing more.
+        rows.append(("(every key)", f"restore (v{change.restore_version})", "—"))
+    else:
+        rows.extend((key, f"restore (v{n})", "—") for key, n in change.restore_keys.items())
     for key in change.set:
         fp = fingerprints.get((change.path, key))
         rows.append((key, "set", _code(fp) if fp else "—"))
@@ -194,6 +211,8 @@ def render_summary(
     rollout: Mapping[str, RolloutFailure] | None = None,
     warnings: Sequence[str] = (),
     tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
+    restores: RestoreRows | None = None,
+    others: Sequence[str] = (),
 ) -> Summary:
     """Render the summary.
 
@@ -202,7 +221,8 @@ def render_summary(
     failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
     are shown whatever the decision (a value reused from the secret's history).
     ``tier_moves`` maps a path to (tier now, tier after the change): every row then shows
-    both, so a downgrade is visible.
+    both, so a downgrade is visible. ``restores`` carries what a ``spec.restore`` writes
+    back; ``others`` names the other open pull requests changing the same keys.
     """
     headline = "applied" if applied else _HEADLINES[decision.state]
     # Approvals beyond what a step requires do not bring another step closer.
@@ -236,6 +256,13 @@ def render_summary(
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
     if warnings:
         lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]
+    if others:
+        lines += [
+            "**Other open pull requests change the same keys** (the first to be applied "
+            "wins; the others become stale and must be re-proposed):",
+            *(f"- {cell(o)}" for o in others),
+            "",
+        ]
 
     if changes:
         lines += [
@@ -248,7 +275,7 @@ def render_summary(
             policy, have_need, remaining = _approvals(
                 _steps_for(change, decision.steps, change_policies)
             )
-            for key, operation, fp in _operations(change, fingerprints):
+            for key, operation, fp in _operations(change, fingerprints, restores):
                 lines.append(
                     f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
                     f"| {operation} | {tier} | {fp} | {policy} "

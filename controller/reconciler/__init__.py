@@ -52,9 +52,15 @@ Decisions a reader may wonder about:
 - **Memory.** Notifications of waiting, approval, rejection and expiry are sent once per
   head (expiry once per pull request) as remembered in memory; a restart may repeat one.
   Expiry and rollout-failure comments are durable (marker comments).
-- **Known limit.** A merged pull request is applied in the order ``work_items`` finds it;
-  a change proposed against a ``baseVersion`` is refused by the store if another landed
-  first, which is how authors guard against overwriting a newer value.
+- **Stale changes.** A change proposed against a ``baseVersion`` that a later version
+  overtook on a key it touches makes its open pull request ``invalid``, naming the pull
+  request that got there first (``versions``); the store checks again inside its writer
+  lock, so of two merges that were both fresh when judged the second apply is refused whole.
+  Summaries name the other open pull requests on the same keys (``overlaps``: from the
+  passes made anyway, no extra GitHub request). A change without ``baseVersion`` is applied
+  on top of whatever the store holds when it merges.
+- **Restores.** ``spec.restore`` is resolved against the store's history (versions and keys
+  must exist), judged at least at the restored version's tier, and applied as a new version.
 """
 
 from controller.reconciler.delivery import change_id_for

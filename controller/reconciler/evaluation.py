@@ -36,6 +36,12 @@ from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
+from controller.reconciler.versions import (
+    RestoreRow,
+    VersionView,
+    judge_versions,
+    with_restored_tiers,
+)
 from controller.store.types import SecretInfo, VersionInfo
 
 
@@ -58,6 +64,10 @@ class Evaluation:
     """``change.path`` -> (tier now, tier the store keeps after the change)."""
     rules_untrusted: bool = False
     """The rules it was judged by are not trusted (``controller.reconciler.trust``)."""
+    restores: Mapping[str, tuple[RestoreRow, ...]] = field(default_factory=frozen_map)
+    """Per path, what a ``spec.restore`` writes back (store fingerprints now and restored)."""
+    others: tuple[str, ...] = ()
+    """Other open pull requests changing the same keys, one line each, for the summary."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -84,6 +94,11 @@ class Evaluation:
             # said before, every pull request would be a guess answered yes or no.
             warnings=self.warnings if applied else (),
             tier_moves=self.tier_moves,
+            restores={
+                path: [(r.key, r.operation, r.current, r.restored) for r in rows]
+                for path, rows in self.restores.items()
+            },
+            others=self.others,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -122,6 +137,7 @@ def assess(
     rule_files: Mapping[str, bytes] | None = None,
     untrusted: Problem | None = None,
     current_secrets: Mapping[str, SecretInfo] | None = None,
+    judge_stale: bool = True,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
@@ -130,7 +146,8 @@ def assess(
     (the decision is then invalid). ``current_secrets`` (path -> what the store holds) lets
     a change be judged against the Secret it edits: its type and keys. Without ``keys``
     (``sealgate plan --pull`` with no key directory) sealed values are not opened, so
-    nothing about them is checked or shown."""
+    nothing about them is checked or shown. ``judge_stale``: a change overtaken since its
+    ``baseVersion`` makes the decision invalid (the store checks again when it applies)."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -161,6 +178,13 @@ def assess(
     # stored at the tier it is judged at (its environment's default, or its floor).
     moves = _tier_moves(changes, rules.environments, current_tiers)
     changes = with_new_tiers(changes, rules.environments, current_tiers)
+    versions = VersionView()
+    if applied_values is not None:
+        versions = judge_versions(
+            changes, applied_values.history, own=own_change_ids, stale=judge_stale
+        )
+        problems.extend(versions.problems)
+        changes, moves = with_restored_tiers(changes, moves, versions.tiers)
     rollout = rollout_failure(changes, rules.environments)
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
     if applied_values is not None:
@@ -207,6 +231,7 @@ def assess(
         warnings=tuple(reuse_warnings(changes, opened.stored, applied_values, own_change_ids)),
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
+        restores=versions.restores,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, assess
 from controller.reconciler.freshness import relied_on, with_teams
 from controller.reconciler.notices import all_approvers, notification, targets_of
+from controller.reconciler.overlaps import OpenOverlaps
 from controller.reconciler.ports import (
     GitHubPort,
     KeysPort,
@@ -54,6 +56,7 @@ _DECISION_STATUS = {
     DecisionState.INVALID: Status.INVALID,
 }
 _SNAPSHOT_ATTEMPTS = 3
+_STILL_OPEN = frozenset(_DECISION_STATUS.values())
 
 
 def _utc_now() -> datetime:
@@ -118,6 +121,7 @@ class Reconciler:
             rollback_on_failure=settings.rollback_on_failure,
         )
         self._trust = RulesTrust(store, actor=settings.bot_login)
+        self._overlaps = OpenOverlaps()
         self._pull_locks = _Locks()
         self._env_locks = _Locks()
         self._state = threading.Lock()
@@ -152,6 +156,8 @@ class Reconciler:
                 result = self._merged(snapshot)
             else:
                 result = self._open(snapshot)
+            if result.status not in _STILL_OPEN:
+                self._overlaps.forget(repo, number)
             self._observer.latency("handle", time.monotonic() - started)
             return result
 
@@ -159,7 +165,7 @@ class Reconciler:
         """What a poll cycle should handle: open pull requests that changed since the last
         poll, and merged ones whose ``sealgate/sync`` is not complete (not yet applied, or
         applied but not yet synced)."""
-        items = set(self._github.changed_pulls(repo))
+        items = set(self._github.changed_pulls(repo)) | self._overlaps.rechecks(repo)
         for merged in self._github.recently_merged(repo):
             key = (repo, merged.number, merged.head_sha)
             with self._state:
@@ -231,7 +237,9 @@ class Reconciler:
         remind approvers of requests waiting longer than ``reminder_after``."""
         expired: list[int] = []
         reminded: list[int] = []
-        for number in self._github.open_pulls(repo):
+        open_numbers = self._github.open_pulls(repo)
+        self._overlaps.keep_only(repo, open_numbers)
+        for number in open_numbers:
             try:
                 result = self.handle(repo, number)
             except SealgateError as exc:
@@ -290,6 +298,9 @@ class Reconciler:
             controller_namespace=self._settings.controller_namespace,
             rule_files=files,
             untrusted=untrusted,
+            # Once merged, the store decides (atomically, as it applies): a merge that was
+            # fresh when judged and overtaken since is refused there, and said so.
+            judge_stale=snapshot.state != "merged",
         )
         if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:
             # Only the default branch's rules may teach drift repair where environments live:
@@ -302,6 +313,8 @@ class Reconciler:
     def _open(self, snapshot: Snapshot) -> RequestStatus:
         now = self._clock()
         evaluation = self._assess(snapshot, now)
+        others = self._overlaps.update(snapshot.repo, snapshot.facts.number, evaluation.changes)
+        evaluation = dataclasses.replace(evaluation, others=others)
         if evaluation.decision.state is DecisionState.APPROVED and self._merge_requested(
             evaluation
         ):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from controller.errors import ConflictError, Problem
+from controller.errors import Problem
 from controller.model import SecretChange
-from controller.store.secretfile import StoredSecret
 
 ENVIRONMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _NAME_PART = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -27,16 +26,3 @@ def check_names(change: SecretChange) -> list[Problem]:
         if not _KEY.fullmatch(key):
             problems.append(Problem(where, f"key {key!r}", "must match [-._a-zA-Z0-9]+"))
     return problems
-
-
-def check_base_version(change: SecretChange, current: StoredSecret | None) -> None:
-    if change.base_version is None:
-        return
-    stored = current.version if current else 0
-    if change.base_version != stored:
-        newer = "newer" if stored > change.base_version else "older"
-        raise ConflictError(
-            f"{change.source or change.path}: proposed against version {change.base_version} "
-            f"of {change.path}, but the store holds version {stored} ({newer}); rebase the "
-            "change on the current version and ask for review again"
-        )

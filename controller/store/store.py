@@ -16,6 +16,7 @@ detected on read; the audit log pins the heads, and ``audit_verify`` checks all 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -44,7 +45,7 @@ from controller.model import (
 )
 from controller.store import audit
 from controller.store.audit_log import AuditLog, anchor_problems, audited_versions
-from controller.store.checks import ENVIRONMENT, check_base_version, check_names
+from controller.store.checks import ENVIRONMENT, check_names
 from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
@@ -67,7 +68,9 @@ from controller.store.replays import (
     rollout_intent,
     sealed_entries,
 )
+from controller.store.restore import restored_values
 from controller.store.secretfile import StoredKey, StoredSecret, decode, file_path
+from controller.store.staleness import refuse_stale
 from controller.store.trailers import origin_fields, origin_trailers, withhold_values
 from controller.store.types import (
     ApplyResult,
@@ -153,6 +156,8 @@ class Store:
                 _log.info("change %s was already applied in %s", change_id, earlier.commit[:12])
                 self._push()
                 return earlier
+            # Inside the lock: of two changes judged fresh, the second to get here is refused.
+            refuse_stale(changes, self.history)
             head = self._git.head()
             tree = self._git.commit_tree(head) if head else None
             now = self._clock()
@@ -298,7 +303,6 @@ class Store:
                 shape = current.shape if current else SecretShape()
                 item = _Pending(current, values, keys, tier, {}, shape, tuple(values.values()))
                 pending[change.secret] = item
-            check_base_version(change, item.current)
             if change.tier is not None:
                 item.tier = change.tier
             if item.current is not None and change.type not in (None, item.current.shape.type):
@@ -313,6 +317,25 @@ class Store:
                     ]
                 )
             item.shape = change.shape_after(item.shape)
+            restored = restored_values(
+                change, functools.partial(self._values_at, tree, environment, change.secret)
+            )
+            if change.restores_whole:
+                for key in sorted(set(item.values) - set(restored)):
+                    item.values.pop(key)
+                    item.keys.pop(key, None)
+                    item.operations[key] = "delete"
+            for key, value in restored.items():
+                self._put(
+                    item=item,
+                    environment=environment,
+                    secret=change.secret,
+                    key=key,
+                    value=value,
+                    change_id=change_id,
+                    now=now,
+                    operation="restore",
+                )
             for key, sealed in change.set.items():
                 value = self._opener.open(
                     sealed, environment=environment, secret=change.secret, key=key
@@ -862,6 +885,17 @@ class Store:
                     f"no version {version}; see `sealgate store history`",
                 )
             ]
+        )
+
+    def _values_at(
+        self, tree: bytes | None, env: str, secret: str, version: int
+    ) -> dict[str, bytes] | None:
+        """Plaintext of an earlier version, or None when the secret never had it."""
+        old = next((s for _, s in self._versions(env, secret) if s.version == version), None)
+        return (
+            None
+            if old is None
+            else self._decrypt(old, self._data_keys.by_id(tree, env, old.data_key_id))
         )
 
     def _push(self) -> None:

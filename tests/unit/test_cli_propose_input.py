@@ -26,7 +26,7 @@ def key_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env_file(tmp_path: Path, key_dir: Path) -> Path:
-    result = _run(key_dir, ["keys", "init", "--env", "production"])
+    result = _run(key_dir, ["keys", "init", "--new-kek", "--env", "production"])
     assert result.exit_code == 0, result.output
     return _environment_file(tmp_path, result.stdout)
 

@@ -240,6 +240,20 @@ def test_change_is_typed() -> None:
     assert change.keys == {"DB_HOST", "tls.crt", "DB_PASS", "API-TOKEN", "OLD_PASS"}
 
 
+def test_restore_changes_parse() -> None:
+    whole = {**CHANGE, "spec": {**CHANGE["spec"], "baseVersion": 0, "restore": {"version": 3}}}
+    del whole["spec"]["set"]
+    keys = {**CHANGE, "spec": {**CHANGE["spec"], "restore": {"keys": {"OLD": 2}}}}
+    (first,) = parse_changes("changes/production/a.yaml", dump(whole))
+    (second,) = parse_changes("changes/production/b.yaml", dump(keys))
+    assert (first.restore_version, dict(first.restore_keys), first.base_version) == (3, {}, 0)
+    assert first.restores_whole
+    assert first.keys == frozenset()
+    assert (second.restore_version, dict(second.restore_keys)) == (None, {"OLD": 2})
+    assert not second.restores_whole
+    assert second.keys == {"STRIPE_KEY", "OLD"}
+
+
 def test_change_defaults() -> None:
     (change,) = parse_changes("c.yaml", dump(CHANGE))
     assert change.tier is None

@@ -477,7 +477,7 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "change-no-operation",
         mutated(CHANGE, (("spec", "set"), DELETE)),
         ("spec",),
-        "needs at least one of set, generate, delete, type, labels, annotations: add one",
+        "needs at least one of set, generate, delete, restore, type, labels, annotations: add one",
     ),
     (
         "change-set-empty",
@@ -636,10 +636,56 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "must be one of standard, sensitive, critical",
     ),
     (
-        "change-base-version-zero",
-        mutated(CHANGE, (("spec", "baseVersion"), 0)),
+        "change-base-version-negative",
+        mutated(CHANGE, (("spec", "baseVersion"), -1)),
         ("spec", "baseVersion"),
+        "must be at least 0",
+    ),
+    (
+        "change-restore-empty",
+        mutated(CHANGE, (("spec", "restore"), {})),
+        ("spec", "restore"),
+        "needs version or keys: add exactly one",
+    ),
+    (
+        "change-restore-version-and-keys",
+        mutated(
+            CHANGE,
+            (("spec", "set"), DELETE),
+            (("spec", "restore"), {"version": 2, "keys": {"A": 1}}),
+        ),
+        ("spec", "restore"),
+        "has both version and keys: keep exactly one of version or keys",
+    ),
+    (
+        "change-restore-version-zero",
+        mutated(CHANGE, (("spec", "set"), DELETE), (("spec", "restore"), {"version": 0})),
+        ("spec", "restore", "version"),
         "must be at least 1",
+    ),
+    (
+        "change-restore-key-version-string",
+        mutated(CHANGE, (("spec", "restore"), {"keys": {"OLD": "2"}})),
+        ("spec", "restore", "keys", "OLD"),
+        "must be a whole number, not a string",
+    ),
+    (
+        "change-restore-whole-and-set",
+        mutated(CHANGE, (("spec", "restore"), {"version": 2})),
+        ("spec", "set"),
+        "spec.restore.version returns the whole secret to that version: it cannot be combined",
+    ),
+    (
+        "change-restore-key-and-set",
+        mutated(CHANGE, (("spec", "restore"), {"keys": {"STRIPE_KEY": 2}})),
+        ("spec", "restore", "keys", "STRIPE_KEY"),
+        "key is also in spec.set: a key may appear in one operation only",
+    ),
+    (
+        "change-restore-extra",
+        mutated(CHANGE, (("spec", "set"), DELETE), (("spec", "restore"), {"to": 2})),
+        ("spec", "restore", "to"),
+        "unknown field: allowed here are keys, version",
     ),
     (
         "change-base-version-string",
