@@ -11,9 +11,29 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from controller.errors import Problem
-from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult, Tier
+from controller.github.summary_keys import StoredSecret, key_table
+from controller.github.summary_next import (
+    code,
+    expiry_line,
+    more_people_needed,
+    next_step,
+    plural,
+    step_count,
+    step_need,
+    step_teams,
+)
+from controller.github.summary_problems import Annotation, annotations_for, caution_lines
+from controller.model import (
+    Decision,
+    DecisionState,
+    Policy,
+    RolloutFailure,
+    SecretChange,
+    Tier,
+)
 
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
@@ -44,6 +64,8 @@ class Summary:
     text: str
     label: Label
     outcome: CheckOutcome
+    annotations: tuple[Annotation, ...] = ()
+    """Check-run annotations: every problem that names a file, at its line."""
 
 
 _HEADLINES = {
@@ -112,55 +134,22 @@ def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
 
-def _operations(
-    change: SecretChange, fingerprints: Mapping[tuple[str, str], str]
-) -> list[tuple[str, str, str]]:
-    """``(key, operation, fingerprint)`` per key, sorted by key for a stable table."""
-    rows: list[tuple[str, str, str]] = []
-    for key in change.set:
-        fp = fingerprints.get((change.path, key))
-        rows.append((key, "set", _code(fp) if fp else "—"))
-    for key, spec in change.generate.items():
-        rows.append((key, f"generate ({spec.length}, {spec.alphabet})", "generated on apply"))
-    rows.extend((key, "delete", "—") for key in change.delete)
-    return sorted(rows)
-
-
-def _tier_cell(
-    change: SecretChange,
-    decision: Decision,
-    tier_moves: Mapping[str, tuple[Tier, Tier]] | None,
-) -> str:
-    judged = decision.tiers.get(change.path)
-    move = (tier_moves or {}).get(change.path)
-    if move is None:
-        return cell(judged or change.tier or "default")
-    now, after = move
-    text = f"{now} → {after}"
-    if judged is not None and judged is not after:
-        # A downgrade is judged at the higher tier it leaves; say so next to the arrow.
-        text += f" (judged {judged})"
-    return cell(text)
-
-
-def _steps_for(
-    change: SecretChange,
-    steps: Sequence[StepResult],
-    change_policies: Mapping[str, Sequence[str]] | None,
-) -> list[StepResult]:
-    if change_policies is None:
-        return list(steps)
-    names = set(change_policies.get(change.path, ()))
-    return [s for s in steps if s.policy in names]
-
-
-def _approvals(steps: Sequence[StepResult]) -> tuple[str, str, str]:
-    if not steps:
-        return "—", "—", "—"
-    policies = ", ".join(dict.fromkeys(cell(s.policy) for s in steps))
-    have_need = ", ".join(f"{len(s.approved_by)}/{s.required}" for s in steps)
-    remaining = sorted({login for s in steps if not s.satisfied for login in s.eligible_remaining})
-    return policies, have_need, _people(remaining)
+def _steps_table(decision: Decision, teams: Mapping[tuple[str, str], Sequence[str]]) -> list[str]:
+    if not decision.steps:
+        return []
+    lines = [
+        "| Policy | Step | Approvals | Approved by | Changes requested by | Still needed "
+        "| Can still approve |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in decision.steps:
+        need = step_need(s, teams.get((s.policy, s.step), ())).replace("|", "\\|")
+        lines.append(
+            f"| {cell(s.policy)} | {cell(s.step)} | {cell(step_count(s))} "
+            f"| {_people(s.approved_by)} | {_people(s.changes_requested_by)} | {need} "
+            f"| {'—' if s.satisfied else _people(s.eligible_remaining)} |"
+        )
+    return [*lines, ""]
 
 
 def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
@@ -182,6 +171,37 @@ def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
     return [*lines, ""]
 
 
+def _request_lines(changes: Sequence[SecretChange], requester: str) -> list[str]:
+    """Who asked and why (``spec.reason``), escaped: both are typed by the requester."""
+    reasons = dict.fromkeys(c.reason for c in changes if c.reason.strip())
+    who = f"Requested by {code(requester)}" if requester else ""
+    if len(reasons) <= 1:
+        reason = next(iter(reasons), "")
+        text = who + (f"{': ' if who else 'Reason: '}{cell(reason)}" if reason else "")
+        return [text + ".", ""] if text else []
+    lines = [f"{who or 'Requested'}, for these reasons:"]
+    for change in sorted(changes, key=lambda c: (c.environment, c.secret)):
+        if change.reason.strip():
+            lines.append(f"- {code(change.path)}: {cell(change.reason)}")
+    return [*lines, ""]
+
+
+def _title(decision: Decision, applied: bool) -> str:
+    if decision.bypassed:
+        return "sealgate: bypassed"
+    if applied:
+        return "sealgate: applied"
+    title = f"sealgate: {_HEADLINES[decision.state]}"
+    if decision.state is DecisionState.PENDING and decision.steps:
+        more = more_people_needed(decision.steps)
+        title += f" (needs {plural(more, 'more approval')})"
+    elif decision.state is DecisionState.APPROVED and not (
+        decision.auto_merge or decision.merge_requested_by
+    ):
+        title += ", waiting for /sealgate merge"
+    return title
+
+
 def render_summary(
     decision: Decision,
     changes: Sequence[SecretChange],
@@ -193,27 +213,42 @@ def render_summary(
     rollout: Mapping[str, RolloutFailure] | None = None,
     warnings: Sequence[str] = (),
     tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
+    policies: Sequence[Policy] = (),
+    requester: str = "",
+    now: datetime | None = None,
+    before: Mapping[str, StoredSecret] | None = None,
+    after: Mapping[str, StoredSecret] | None = None,
 ) -> Summary:
     """Render the summary.
 
     ``change_policies`` maps a change's ``path`` to the names of the policies that apply to
-    it; without it every change row lists every applicable policy. ``rollout`` says what a
-    failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
+    it (without it the policy column is left empty). ``rollout`` says what
+    a failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
     are shown whatever the decision (a value reused from the secret's history).
-    ``tier_moves`` maps a path to (tier now, tier after the change): every row then shows
-    both, so a downgrade is visible.
+    ``tier_moves`` maps a path to (tier now, tier after the change). ``policies`` are the
+    applicable policies (their teams and who may merge); ``requester`` is the pull
+    request's author; ``now`` is the evaluation's clock (relative expiry). ``before`` is the
+    store's state of each path this change did not write (None: no store was asked);
+    ``after``, the version this change applied.
     """
-    headline = "applied" if applied else _HEADLINES[decision.state]
-    # Approvals beyond what a step requires do not bring another step closer.
-    have = sum(min(len(s.approved_by), s.required) for s in decision.steps)
-    need = sum(s.required for s in decision.steps)
-    title = f"sealgate: {headline}"
-    if decision.steps and decision.state in (DecisionState.PENDING, DecisionState.APPROVED):
-        title += f" ({have}/{need} approvals)"
-    if decision.bypassed:
-        title = "sealgate: bypassed"
+    title = _title(decision, applied)
+    teams = step_teams(policies)
+    key_lines, key_warnings = key_table(
+        changes,
+        decision,
+        fingerprints=fingerprints,
+        before=before or {},
+        after=after or {},
+        tier_moves=tier_moves,
+        cell=cell,
+        code=_code,
+        store_known=before is not None,
+        policies_of=change_policies,
+    )
 
     lines = [f"### {cell(title)}", ""]
+    lines += caution_lines(problems, code)
+    lines += _request_lines(changes, requester)
     if decision.head_sha:
         lines += [f"Decided on head `{cell(decision.head_sha[:12])}`.", ""]
     if decision.bypassed:
@@ -222,8 +257,19 @@ def render_summary(
             f"{cell(decision.bypass_reason or 'no reason given')}",
             "",
         ]
-    if decision.expires_at is not None and decision.state is DecisionState.PENDING:
-        lines += [f"Expires at {decision.expires_at.isoformat(timespec='minutes')}.", ""]
+    if decision.state in (DecisionState.PENDING, DecisionState.EXPIRED) and not applied:
+        expiry = expiry_line(decision, now)
+        lines += [expiry, ""] if expiry else []
+    lines += next_step(
+        decision,
+        applied=applied,
+        policies=policies,
+        author=requester,
+        has_problems=bool(problems),
+        teams=teams,
+        applied_versions={path: s.version for path, s in (after or {}).items()},
+    )
+    lines.append("")
     fixes = [str(p) for p in problems]
     reasons = [r for r in decision.reasons if r not in fixes]
     # An approved request still waiting for `/sealgate merge` says why the merge commands
@@ -233,45 +279,14 @@ def render_summary(
     )
     if reasons and (decision.state is not DecisionState.APPROVED or waiting_for_merge):
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
-    if warnings:
-        lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]
+    shown_warnings = [*warnings, *(str(w) for w in key_warnings)]
+    if shown_warnings:
+        lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in shown_warnings), ""]
 
     if changes:
-        lines += [
-            "| Environment | Secret | Key | Operation | Tier | Fingerprint | Policy "
-            "| Approvals | Can still approve |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for change in sorted(changes, key=lambda c: (c.environment, c.secret, c.source)):
-            tier = _tier_cell(change, decision, tier_moves)
-            policy, have_need, remaining = _approvals(
-                _steps_for(change, decision.steps, change_policies)
-            )
-            for key, operation, fp in _operations(change, fingerprints):
-                lines.append(
-                    f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
-                    f"| {operation} | {tier} | {fp} | {policy} "
-                    f"| {have_need} | {remaining} |"
-                )
-        lines.append("")
+        lines += key_lines
         lines += _rollout_lines(rollout or {})
-
-    if decision.steps:
-        lines += [
-            "| Policy | Step | Approvals | Approved by | Changes requested by "
-            "| Can still approve |",
-            "|---|---|---|---|---|---|",
-        ]
-        for s in decision.steps:
-            state = f"{len(s.approved_by)}/{s.required}"
-            if s.waiting_on_earlier_step:
-                state += " (after earlier step)"
-            lines.append(
-                f"| {cell(s.policy)} | {cell(s.step)} | {state} | {_people(s.approved_by)} "
-                f"| {_people(s.changes_requested_by)} "
-                f"| {'—' if s.satisfied else _people(s.eligible_remaining)} |"
-            )
-        lines.append("")
+    lines += _steps_table(decision, teams)
 
     if problems:
         lines += ["**Fix these files:**", *(f"- {_code(p, in_table=False)}" for p in fixes), ""]
@@ -284,6 +299,7 @@ def render_summary(
         text=text,
         label=label_for(decision, applied=applied),
         outcome=outcome_for(decision, applied=applied),
+        annotations=annotations_for(problems, key_warnings),
     )
 
 

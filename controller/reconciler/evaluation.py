@@ -18,6 +18,7 @@ from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules, check_changes, parse_changes, parse_rules
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
+from controller.github.summary_keys import StoredSecret
 from controller.model import (
     MAX_SECRET_BYTES,
     Decision,
@@ -33,6 +34,7 @@ from controller.policy import applicable_policies, evaluate
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
+from controller.reconciler.store_state import HistoryCache, store_states
 from controller.store.types import VersionInfo
 
 
@@ -55,6 +57,11 @@ class Evaluation:
     """``change.path`` -> (tier now, tier the store keeps after the change)."""
     rules_untrusted: bool = False
     """The rules it was judged by are not trusted (``controller.reconciler.trust``)."""
+    before: Mapping[str, StoredSecret] | None = None
+    """Per path, the store's state this pull request replaces (None: no store asked)."""
+    after: Mapping[str, StoredSecret] = field(default_factory=frozen_map)
+    """Per path, the version this pull request's own apply wrote, once it did."""
+    own_change_ids: frozenset[str] = frozenset()
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -81,6 +88,11 @@ class Evaluation:
             # said before, every pull request would be a guess answered yes or no.
             warnings=self.warnings if applied else (),
             tier_moves=self.tier_moves,
+            policies=self.policies,
+            requester=self.facts.author,
+            now=self.facts.now,
+            before=self.before,
+            after=self.after if applied else None,
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -156,7 +168,11 @@ def assess(
     changes = with_new_tiers(changes, rules.environments, current_tiers)
     rollout = rollout_failure(changes, rules.environments)
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
+    before: dict[str, StoredSecret] | None = None
+    after: dict[str, StoredSecret] = {}
     if applied_values is not None:
+        applied_values = HistoryCache(applied_values)
+        before, after = store_states(changes, applied_values, own_change_ids)
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
     opened = open_values(
         changes,
@@ -185,7 +201,16 @@ def assess(
         warnings=tuple(reuse_warnings(changes, opened.stored, applied_values, own_change_ids)),
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
+        before=None if before is None else frozen_map(before),
+        after=frozen_map(after),
+        own_change_ids=own_change_ids,
     )
+
+
+def after_apply(evaluation: Evaluation, store: AppliedValues) -> Evaluation:
+    """The evaluation with the versions its apply just wrote, for the "applied" summary."""
+    _, after = store_states(evaluation.changes, HistoryCache(store), evaluation.own_change_ids)
+    return dataclasses.replace(evaluation, after=frozen_map(after))
 
 
 def reuse_warnings(

@@ -23,7 +23,7 @@ from controller.model import DecisionState
 from controller.notify.events import NotificationKind
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
-from controller.reconciler.evaluation import Evaluation, assess
+from controller.reconciler.evaluation import Evaluation, after_apply, assess
 from controller.reconciler.freshness import relied_on, with_teams
 from controller.reconciler.notices import all_approvers, notification, targets_of
 from controller.reconciler.ports import (
@@ -534,7 +534,7 @@ class Reconciler:
             for r in sync_rows(o.sync)
         )
         if ok:
-            self._report(evaluation, applied=True)
+            self._report(after_apply(evaluation, self._store), applied=True)
             self._notify(
                 NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
             )
