@@ -144,7 +144,7 @@ def key_table(
     lines.append("")
     legend = (
         "_Before_ is the store's fingerprint of the value it holds; _after_ is the new "
-        "value's fingerprint as this pull request shows it (bound to it, so it never equals "
-        "one shown elsewhere)."
+        "value's fingerprint as this pull request shows it: bound to the pull request, so "
+        "it says nothing about any value shown elsewhere."
     )
     return [*lines, legend, ""], warnings

@@ -158,7 +158,7 @@ def next_step(
         ]
     state = decision.state
     if state is DecisionState.INVALID or has_problems:
-        return ["**Next:** fix the files listed above and push; every push is judged again."]
+        return ["**Next:** fix the files listed below and push; every push is judged again."]
     if state is DecisionState.EXPIRED:
         return [
             "**Next:** the approval window closed. Push a new commit (or re-request the "
