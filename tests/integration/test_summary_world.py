@@ -7,14 +7,20 @@ GitHub holds: the sticky comment, the check run and its annotations (through PyG
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import github
 import pytest
+from jsonschema import Draft4Validator
 
-from controller.github.summary import MARKER
+from controller.errors import Problem
+from controller.github.summary import MARKER, render_summary
+from controller.model import Decision, DecisionState
 from controller.reconciler import Status
+from tests.api_specs import HERE
 from tests.integration.test_reconciler_world import (
     APP_ID,
     CANARY,
@@ -231,3 +237,77 @@ def test_a_plaintext_value_comes_first_as_a_caution_and_as_an_annotation_on_its_
     finally:
         fresh.close()
     assert world.as_user("alice").get_repo(FULL).get_check_run(run.id).output.annotations_count == 1
+
+
+def _request_validator() -> Draft4Validator:
+    """GitHub's documented body of ``PATCH /repos/{owner}/{repo}/check-runs/{id}``."""
+    spec = json.loads((HERE / "github-rest-subset.json").read_text())
+    operation = spec["paths"]["/repos/{owner}/{repo}/check-runs/{check_run_id}"]["patch"]
+    return Draft4Validator(operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def test_more_than_fifty_annotations_go_out_in_batches_of_fifty(
+    world: World, controller: Controller
+) -> None:
+    keys = "".join(f"    k{i:02}: {CANARY.decode()}-{i}\n" for i in range(60))
+    number = push_change(
+        world,
+        "many",
+        "apiVersion: sealgate.dev/v1\nkind: SecretChange\nmetadata:\n  name: many\nspec:\n"
+        f"  environment: {ENV}\n  secret: {PATH}\n  reason: rotate\n  set:\n{keys}",
+    )
+    world.hub.reset_request_log()
+    controller.reconciler.handle(FULL, number)
+    writes = [w for w in world.github_writes() if "check-runs" in w]
+    assert writes[0] == f"POST /repos/{FULL}/check-runs"
+    assert len(writes) == 2, writes  # 50 with the create, the other 10 in one update
+    run = world.as_user("alice").get_repo(FULL).get_check_run(int(str(run_of(world, number)["id"])))
+    annotations = list(run.get_annotations())
+    assert run.output.annotations_count == 60
+    assert sorted(a.start_line for a in annotations) == list(range(10, 70))
+    assert_no_values(*(a.message for a in annotations), str(run.raw_data))
+
+    # What the reporter sends fits GitHub's documented request body.
+    sample = render_summary(
+        Decision(state=DecisionState.INVALID, reasons=()),
+        [],
+        fingerprints={},
+        problems=[Problem(f"changes/{ENV}/many.yaml", "spec", "bad", i) for i in range(1, 51)],
+    )
+    body = {
+        "output": {
+            "title": sample.title,
+            "summary": sample.text,
+            "annotations": [a.as_json() for a in sample.annotations],
+        }
+    }
+    assert list(_request_validator().iter_errors(body)) == []
+
+
+def test_the_loopback_github_refuses_fifty_one_annotations_at_once(world: World) -> None:
+    """As GitHub does: a client that forgets the limit finds out in tests, not in production."""
+    sha = world.head(world.open_pull())
+    app = world.controller()
+    try:
+        repo = app.gateway.client.repo(FULL)  # the App's own installation client
+        item = {
+            "path": "a.yaml",
+            "start_line": 1,
+            "end_line": 1,
+            "annotation_level": "failure",
+            "message": "m",
+        }
+        with pytest.raises(github.GithubException) as refused:
+            repo.create_check_run(
+                name="x",
+                head_sha=sha,
+                output={"title": "t", "summary": "s", "annotations": [item] * 51},
+            )
+        assert refused.value.status == 422
+        run = repo.create_check_run(
+            name="x", head_sha=sha, output={"title": "t", "summary": "s", "annotations": [item]}
+        )
+        run.edit(output={"title": "t", "summary": "s", "annotations": [item, item]})
+        assert len(list(run.get_annotations())) == 3, "updates append"
+    finally:
+        app.close()
