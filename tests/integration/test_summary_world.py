@@ -290,7 +290,7 @@ def test_the_loopback_github_refuses_fifty_one_annotations_at_once(world: World)
     app = world.controller()
     try:
         repo = app.gateway.client.repo(FULL)  # the App's own installation client
-        item = {
+        item: dict[str, str | int] = {
             "path": "a.yaml",
             "start_line": 1,
             "end_line": 1,
