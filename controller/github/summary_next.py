@@ -160,9 +160,10 @@ def next_step(
     if state is DecisionState.INVALID or has_problems:
         return ["**Next:** fix the files listed below and push; every push is judged again."]
     if state is DecisionState.EXPIRED:
+        # The window runs from when the pull request was opened, so a push does not reopen it.
         return [
-            "**Next:** the approval window closed. Push a new commit (or re-request the "
-            "`sealgate` check) to be judged again, then collect approvals anew."
+            "**Next:** the approval window closed: open a new pull request with the same "
+            "change files and collect approvals anew."
         ]
     if state is DecisionState.REJECTED:
         return ["**Next:** resolve the reasons above; sealgate judges again on every review."]

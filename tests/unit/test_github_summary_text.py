@@ -179,7 +179,7 @@ APPROVED = Decision(
         (
             Decision(state=DecisionState.EXPIRED, reasons=("expired",)),
             {},
-            "Push a new commit (or re-request the `sealgate` check)",
+            "**Next:** the approval window closed: open a new pull request",
         ),
         (
             Decision(state=DecisionState.INVALID, reasons=()),
