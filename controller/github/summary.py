@@ -218,6 +218,7 @@ def render_summary(
     now: datetime | None = None,
     before: Mapping[str, StoredSecret] | None = None,
     after: Mapping[str, StoredSecret] | None = None,
+    clusters: Mapping[str, Sequence[str]] | None = None,
 ) -> Summary:
     """Render the summary.
 
@@ -229,7 +230,7 @@ def render_summary(
     applicable policies (their teams and who may merge); ``requester`` is the pull
     request's author; ``now`` is the evaluation's clock (relative expiry). ``before`` is the
     store's state of each path this change did not write (None: no store was asked);
-    ``after``, the version this change applied.
+    ``after``, the version this change applied; ``clusters``, per environment, where it goes.
     """
     title = _title(decision, applied)
     teams = step_teams(policies)
@@ -268,6 +269,7 @@ def render_summary(
         has_problems=bool(problems),
         teams=teams,
         applied_versions={path: s.version for path, s in (after or {}).items()},
+        clusters=clusters,
     )
     lines.append("")
     fixes = [str(p) for p in problems]

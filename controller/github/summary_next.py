@@ -145,6 +145,7 @@ def next_step(
     has_problems: bool,
     teams: Mapping[tuple[str, str], Sequence[str]],
     applied_versions: Mapping[str, int],
+    clusters: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str]:
     """The "Next:" paragraph (markdown lines)."""
     if applied:
@@ -152,9 +153,11 @@ def next_step(
             f"{code(path)} version {version}" for path, version in sorted(applied_versions.items())
         )
         done = f"**Applied:** {where} is in the store" if where else "**Applied** to the store"
+        targets = sorted({c for names in (clusters or {}).values() for c in names})
+        into = ", ".join(code(c) for c in targets) if targets else "its environment's clusters"
         return [
-            done + "; sealgate now writes it to every cluster of its environment and restarts "
-            "the workloads that use it (check `sealgate/sync` reports the outcome)."
+            done + f"; sealgate writes it to {into} and restarts the workloads that use it "
+            "(check `sealgate/sync` reports the outcome)."
         ]
     state = decision.state
     if state is DecisionState.INVALID or has_problems:

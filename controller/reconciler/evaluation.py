@@ -93,6 +93,11 @@ class Evaluation:
             now=self.facts.now,
             before=self.before,
             after=self.after if applied else None,
+            clusters={
+                name: env.clusters
+                for name, env in self.rules.environments.items()
+                if name in self.environments
+            },
         )
 
     def _change_policies(self) -> dict[str, list[str]]:

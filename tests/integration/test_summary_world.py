@@ -20,7 +20,7 @@ from controller.errors import Problem
 from controller.github.summary import MARKER, render_summary
 from controller.model import Decision, DecisionState
 from controller.reconciler import Status
-from tests.api_specs import HERE
+from tests.api_specs import HERE, github_validator, problems
 from tests.integration.test_reconciler_world import (
     APP_ID,
     CANARY,
@@ -154,6 +154,7 @@ def test_a_changed_value_shows_before_and_after_and_the_applied_version(
     applied = sticky(world, number)
     assert applied.startswith(f"{MARKER}\n### sealgate: applied")
     assert f"**Applied:** `{ENV}/{PATH}` version 2 is in the store" in applied
+    assert "sealgate writes it to `loop` and restarts" in applied
     assert "| v1 → v2 |" in applied, "before stays the version this change replaced"
 
 
@@ -309,5 +310,9 @@ def test_the_loopback_github_refuses_fifty_one_annotations_at_once(world: World)
         )
         run.edit(output={"title": "t", "summary": "s", "annotations": [item, item]})
         assert len(list(run.get_annotations())) == 3, "updates append"
+        shown = github_validator("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", 200)
+        again = repo.get_check_run(run.id).raw_data
+        assert problems(shown, again) == []
+        assert again["output"]["annotations_count"] == 3
     finally:
         app.close()
