@@ -38,6 +38,7 @@ from controller.model import (
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
 CHECK_NAME = "sealgate"
+MAX_REASON = 300
 MAX_TEXT = 60_000
 """GitHub caps a check run's summary at 65 535 characters and a comment at 65 536."""
 
@@ -173,17 +174,23 @@ def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
 
 def _request_lines(changes: Sequence[SecretChange], requester: str) -> list[str]:
     """Who asked and why (``spec.reason``), escaped: both are typed by the requester."""
-    reasons = dict.fromkeys(c.reason for c in changes if c.reason.strip())
+    reasons = dict.fromkeys(_reason(c.reason) for c in changes if c.reason.strip())
     who = f"Requested by {code(requester)}" if requester else ""
     if len(reasons) <= 1:
         reason = next(iter(reasons), "")
-        text = who + (f"{': ' if who else 'Reason: '}{cell(reason)}" if reason else "")
-        return [text + ".", ""] if text else []
+        text = who + (f"{': ' if who else 'Reason: '}{reason}" if reason else "")
+        return [text if text.endswith((".", "!", "?")) else text + ".", ""] if text else []
     lines = [f"{who or 'Requested'}, for these reasons:"]
     for change in sorted(changes, key=lambda c: (c.environment, c.secret)):
         if change.reason.strip():
-            lines.append(f"- {code(change.path)}: {cell(change.reason)}")
+            lines.append(f"- {code(change.path)}: {_reason(change.reason)}")
     return [*lines, ""]
+
+
+def _reason(text: str) -> str:
+    # A reason is a sentence; a pasted essay must not push the decision off the page.
+    flat = " ".join(text.split())
+    return cell(flat if len(flat) <= MAX_REASON else flat[: MAX_REASON - 1] + "…")
 
 
 def _title(decision: Decision, applied: bool) -> str:

@@ -277,3 +277,18 @@ def test_annotations_only_for_files_and_never_values() -> None:
         )
         assert "CANARY" not in summary.text
         assert all("CANARY" not in str(a.as_json()) for a in summary.annotations)
+
+
+def test_several_reasons_are_listed_per_secret_and_long_ones_cut() -> None:
+    other = SecretChange(
+        name="web",
+        environment="production",
+        secret="web/session",
+        reason="x" * 1000,
+        generate=frozen_map({"key": GenerateSpec()}),
+        source="changes/production/web.yaml",
+    )
+    text = render_summary(PENDING, [CHANGE, other], fingerprints=FPS, requester="dev1").text
+    assert "Requested by `dev1`, for these reasons:" in text
+    assert "- `production/web/session`: " + "x" * 299 + "…" in text
+    assert "x" * 300 not in text
