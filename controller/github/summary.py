@@ -226,6 +226,7 @@ def render_summary(
     before: Mapping[str, StoredSecret] | None = None,
     after: Mapping[str, StoredSecret] | None = None,
     clusters: Mapping[str, Sequence[str]] | None = None,
+    contributors: frozenset[str] = frozenset(),
 ) -> Summary:
     """Render the summary.
 
@@ -237,7 +238,9 @@ def render_summary(
     applicable policies (their teams and who may merge); ``requester`` is the pull
     request's author; ``now`` is the evaluation's clock (relative expiry). ``before`` is the
     store's state of each path this change did not write (None: no store was asked);
-    ``after``, the version this change applied; ``clusters``, per environment, where it goes.
+    ``after``, the version this change applied; ``clusters``, per environment, where it
+    goes; ``contributors`` (casefolded), who pushed to the pull request and so may not ask
+    to merge it unless the policy allows self-approval.
     """
     title = _title(decision, applied)
     teams = step_teams(policies)
@@ -277,6 +280,7 @@ def render_summary(
         teams=teams,
         applied_versions={path: s.version for path, s in (after or {}).items()},
         clusters=clusters,
+        contributors=contributors,
     )
     lines.append("")
     fixes = [str(p) for p in problems]

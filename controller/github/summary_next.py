@@ -123,14 +123,30 @@ def expiry_line(decision: Decision, now: datetime | None) -> str:
     return f"{verb} at {iso} ({stamp}, {relative(decision.expires_at, now)})."
 
 
-def mergers(policies: Sequence[Policy], author: str) -> str:
-    """Who may comment ``/sealgate merge``: the author and anyone who could approve."""
-    users = sorted({u for p in policies for s in p.steps for u in s.users} - {author})
+def mergers(
+    policies: Sequence[Policy], author: str, contributors: frozenset[str] = frozenset()
+) -> str:
+    """Who may comment ``/sealgate merge``: the author, and anyone who could approve
+    (``Directory.may_merge``): listed people, minus contributors where self-approval is off.
+    ``contributors`` are casefolded logins."""
+    me = author.casefold()
+    users = sorted(
+        {
+            u
+            for p in policies
+            for s in p.steps
+            for u in s.users
+            if u.casefold() != me and (p.allow_self_approval or u.casefold() not in contributors)
+        }
+    )
     teams = sorted({t for p in policies for s in p.steps for t in s.teams})
     names = [f"{code(author)} (the author)"] if author else []
     names += [code(u) for u in users]
     if teams:
-        names.append("any member of " + ", ".join(code("@" + t) for t in teams))
+        members = "any member of " + ", ".join(code("@" + t) for t in teams)
+        if contributors - {me} and not all(p.allow_self_approval for p in policies):
+            members += " who did not push to this pull request"
+        names.append(members)
     if len(names) > 1:
         return ", ".join(names[:-1]) + ", or " + names[-1]
     return names[0] if names else "a listed approver"
@@ -146,6 +162,7 @@ def next_step(
     teams: Mapping[tuple[str, str], Sequence[str]],
     applied_versions: Mapping[str, int],
     clusters: Mapping[str, Sequence[str]] | None = None,
+    contributors: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The "Next:" paragraph (markdown lines)."""
     if applied:
@@ -182,6 +199,5 @@ def next_step(
         return ["**Next:** sealgate merges this pull request and applies it; nobody needs to act."]
     if decision.merge_requested_by:
         return [f"**Next:** sealgate merges it, as {code(decision.merge_requested_by)} asked."]
-    return [
-        f"**Next:** a person who may merge comments `/sealgate merge`: {mergers(policies, author)}."
-    ]
+    who = mergers(policies, author, contributors)
+    return [f"**Next:** a person who may merge comments `/sealgate merge`: {who}."]

@@ -31,6 +31,7 @@ from controller.model import (
     frozen_map,
 )
 from controller.policy import applicable_policies, evaluate
+from controller.policy.people import self_excluded
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
@@ -98,6 +99,7 @@ class Evaluation:
                 for name, env in self.rules.environments.items()
                 if name in self.environments
             },
+            contributors=self_excluded(self.facts),
         )
 
     def _change_policies(self) -> dict[str, list[str]]:

@@ -292,3 +292,11 @@ def test_several_reasons_are_listed_per_secret_and_long_ones_cut() -> None:
     assert "Requested by `dev1`, for these reasons:" in text
     assert "- `production/web/session`: " + "x" * 299 + "…" in text
     assert "x" * 300 not in text
+
+
+def test_contributors_other_than_the_author_are_not_offered_the_merge() -> None:
+    text = render(APPROVED, contributors=frozenset({"dev1", "bob"}))
+    assert (
+        "`dev1` (the author), `alice`, or any member of `@acme/security` who did not push to "
+        "this pull request."
+    ) in text
