@@ -114,13 +114,12 @@ def relative(when: datetime, now: datetime) -> str:
 def expiry_line(decision: Decision, now: datetime | None) -> str:
     if decision.expires_at is None:
         return ""
-    stamp = decision.expires_at.strftime("%Y-%m-%d %H:%M %Z").strip()
-    # The ISO form stays: scripts and people grep for it.
+    # The ISO form stays as it was: scripts and people grep for it.
     iso = decision.expires_at.isoformat(timespec="minutes")
     if now is None:
         return f"Expires at {iso}."
     verb = "Expired" if decision.state is DecisionState.EXPIRED else "Expires"
-    return f"{verb} at {iso} ({stamp}, {relative(decision.expires_at, now)})."
+    return f"{verb} at {iso} ({relative(decision.expires_at, now)})."
 
 
 def mergers(

@@ -101,7 +101,7 @@ def test_pending_says_who_is_still_needed_who_asked_why_and_when_it_expires(
     text = sticky(world, number)
     assert text.startswith(f"{MARKER}\n### sealgate: waiting for approval (needs 1 more approval)")
     assert "Requested by `alice`: rotate the database password." in text
-    assert re.search(r"Expires at \S+ \(\d{4}-\d\d-\d\d \d\d:\d\d UTC, in [67] days\)\.", text)
+    assert re.search(r"Expires at \S+ \(in [67] days\)\.", text)
     assert (
         "**Next:** 1 more approval (people, not rules):\n"
         "- `production` / `approvals`: needs 1 more approval: one of `bob`, `carol`, `dave` "

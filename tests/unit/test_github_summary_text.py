@@ -236,7 +236,9 @@ def test_deleting_an_absent_key_is_a_warning_and_an_annotation() -> None:
 
 
 def test_expiry_is_a_time_and_relative() -> None:
-    assert "(2026-03-03 12:00 UTC, in 2 days)." in render(PENDING)
+    assert "Expires at 2026-03-03T12:00+00:00 (in 2 days)." in render(PENDING)
+    expired = Decision(state=DecisionState.EXPIRED, reasons=(), expires_at=NOW - timedelta(hours=5))
+    assert "Expired at 2026-03-01T07:00+00:00 (5 hours ago)." in render(expired)
 
 
 def test_reason_and_requester_are_shown_escaped() -> None:
