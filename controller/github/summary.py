@@ -2,8 +2,12 @@
 
 Pure: decision, changes and fingerprints in, text out. It never sees a plaintext value and
 never prints a sealed one: a key's new value shows only as the keyed fingerprint the caller
-computed (``fingerprints[(change.path, key)]``). Everything a person typed (reasons, file
-names, logins) is escaped so it cannot break the table or smuggle in markup.
+computed (``fingerprints[(change.path, key)]``), the value it replaces only as the store's
+own fingerprint. Everything a person typed (reasons, file names, logins) is escaped so it
+cannot break the table or smuggle in markup.
+
+Order is urgency: a plaintext value pushed to git first, then who asked and why, what happens
+next and who must act, and only then the tables (``summary_keys``, ``summary_next``).
 """
 
 from __future__ import annotations
