@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from github.CheckRun import CheckRun
 from github.GithubException import UnknownObjectException
 from github.GithubObject import NotSet, Opt
 from github.Repository import Repository
@@ -54,6 +56,31 @@ _STATUS_STATES: dict[str | None, str] = {
     None: "pending",
 }
 MAX_STATUS_DESCRIPTION = 140
+MAX_ANNOTATIONS = 50
+"""GitHub takes at most 50 annotations per check-run request; more need further updates."""
+
+
+def annotation_key(item: Mapping[str, object]) -> tuple[str, int, int, str, str]:
+    return (
+        str(item.get("path")),
+        int(str(item.get("start_line") or 0)),
+        int(str(item.get("end_line") or 0)),
+        str(item.get("annotation_level")),
+        str(item.get("message")),
+    )
+
+
+def annotations_of(run: CheckRun) -> list[dict[str, object]]:
+    return [
+        {
+            "path": a.path,
+            "start_line": a.start_line,
+            "end_line": a.end_line,
+            "annotation_level": a.annotation_level,
+            "message": a.message,
+        }
+        for a in run.get_annotations()
+    ]
 
 
 class Reporter:
@@ -78,6 +105,8 @@ class Reporter:
         # (repo, head sha) -> check run id; check run id -> (digest of what it shows, status).
         self._runs: LruCache[tuple[str, str], int] = LruCache(4096)
         self._shown: LruCache[int, tuple[str, str]] = LruCache(4096)
+        # check run id -> the annotations it holds (GitHub appends, never replaces them).
+        self._annotated: LruCache[int, frozenset[tuple[str, int, int, str, str]]] = LruCache(4096)
 
     def report(self, snapshot: PullRequestSnapshot, summary: Summary) -> ReportResult:
         repo = self._client.repo(snapshot.repo)
@@ -101,15 +130,12 @@ class Reporter:
     ) -> tuple[int, int]:
         head = snapshot.facts.head_sha
         outcome = summary.outcome
-        output: dict[str, str | list[dict[str, str | int]]] = {
-            "title": summary.title,
-            "summary": summary.text,
-        }
         conclusion: Opt[str] = NotSet
         completed_at: Opt[datetime] = NotSet
         if outcome.conclusion is not None:
             conclusion = outcome.conclusion
             completed_at = datetime.now(UTC)
+        wanted = [a.as_json() for a in summary.annotations]
         digest = hashlib.sha256(
             repr((outcome.status, outcome.conclusion, summary.title, summary.text)).encode()
         ).hexdigest()
@@ -128,11 +154,27 @@ class Reporter:
                 latest = max(existing, key=lambda run: run.id)
                 run_id = latest.id
                 self._shown.put(run_id, ("", latest.status))
+                if latest.output.annotations_count:
+                    # GitHub appends annotations: learn which it has so none is sent twice.
+                    requests += 1
+                    self._annotated.put(
+                        run_id, frozenset(annotation_key(a) for a in annotations_of(latest))
+                    )
         shown = self._shown.get(run_id) if run_id is not None else None
         # A completed run is not reopened (GitHub keeps its conclusion): a decision that
         # falls back to pending on the same head gets a fresh run, which GitHub shows and
         # branch protection honours as the latest.
         reopen = shown is not None and shown[1] == "completed" and outcome.status != "completed"
+        sent = frozenset() if run_id is None or reopen else self._annotated.get(run_id)
+        new = [a for a in wanted if annotation_key(a) not in (sent or frozenset())]
+        batches = [new[i : i + MAX_ANNOTATIONS] for i in range(0, len(new), MAX_ANNOTATIONS)]
+        first = batches.pop(0) if batches else []
+        output: dict[str, str | list[dict[str, str | int]]] = {
+            "title": summary.title,
+            "summary": summary.text,
+        }
+        if first:
+            output["annotations"] = first
         if run_id is None or reopen:
             run = repo.create_check_run(
                 name=CHECK_NAME,
@@ -145,7 +187,7 @@ class Reporter:
             )
             run_id = run.id
             requests += 1
-        elif shown is None or shown[0] != digest:
+        elif shown is None or shown[0] != digest or first:
             repo.get_check_run(run_id).edit(
                 status=outcome.status,
                 conclusion=conclusion,
@@ -153,6 +195,21 @@ class Reporter:
                 output=output,
             )
             requests += 1
+        for batch in batches:
+            # Past GitHub's 50 per request: each further update appends the next batch.
+            self._client.github.requester.requestJsonAndCheck(
+                "PATCH",
+                f"{repo.url}/check-runs/{run_id}",
+                input={
+                    "output": {
+                        "title": summary.title,
+                        "summary": summary.text,
+                        "annotations": batch,
+                    }
+                },
+            )
+            requests += 1
+        self._annotated.put(run_id, (sent or frozenset()) | {annotation_key(a) for a in new})
         self._runs.put((snapshot.repo, head), run_id)
         self._shown.put(run_id, (digest, outcome.status))
         return run_id, requests

@@ -2,23 +2,49 @@
 
 Pure: decision, changes and fingerprints in, text out. It never sees a plaintext value and
 never prints a sealed one: a key's new value shows only as the keyed fingerprint the caller
-computed (``fingerprints[(change.path, key)]``). Everything a person typed (reasons, file
-names, logins) is escaped so it cannot break the table or smuggle in markup.
+computed (``fingerprints[(change.path, key)]``), the value it replaces only as the store's
+own fingerprint. Everything a person typed (reasons, file names, logins) is escaped so it
+cannot break the table or smuggle in markup.
+
+Order is urgency: a plaintext value pushed to git first, then who asked and why, what happens
+next and who must act, and only then the tables (``summary_keys``, ``summary_next``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from controller.errors import Problem
+from controller.github.summary_keys import RestoreRows, StoredSecret, key_table
+from controller.github.summary_next import (
+    code,
+    expiry_line,
+    more_people_needed,
+    next_step,
+    plural,
+    step_count,
+    step_need,
+    step_teams,
+)
+from controller.github.summary_problems import Annotation, annotations_for, caution_lines
 from controller.github.summary_shape import shape_lines
-from controller.model import Decision, DecisionState, RolloutFailure, SecretChange, StepResult, Tier
+from controller.model import (
+    Decision,
+    DecisionState,
+    Policy,
+    RolloutFailure,
+    SecretChange,
+    Tier,
+)
 
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
 CHECK_NAME = "sealgate"
+MAX_REASON = 300
 MAX_TEXT = 60_000
 """GitHub caps a check run's summary at 65 535 characters and a comment at 65 536."""
 
@@ -45,6 +71,8 @@ class Summary:
     text: str
     label: Label
     outcome: CheckOutcome
+    annotations: tuple[Annotation, ...] = ()
+    """Check-run annotations: every problem that names a file, at its line."""
 
 
 _HEADLINES = {
@@ -113,72 +141,22 @@ def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
 
-RestoreRows = Mapping[str, Sequence[tuple[str, str, str | None, str | None]]]
-"""Path -> (key, operation, store fingerprint now, store fingerprint restored) per key."""
-
-
-def _operations(
-    change: SecretChange,
-    fingerprints: Mapping[tuple[str, str], str],
-    restores: RestoreRows | None = None,
-) -> list[tuple[str, str, str]]:
-    """``(key, operation, fingerprint)`` per key, sorted by key for a stable table."""
-    rows: list[tuple[str, str, str]] = []
-    resolved = (restores or {}).get(change.path)
-    if resolved is not None:
-        for key, operation, now, back in resolved:
-            # Store fingerprints on both sides, comparable with `sealgate store history`.
-            shown = f"{_code(now) if now else 'none'} → {_code(back) if back else 'removed'}"
-            rows.append((key, operation, shown))
-    elif change.restore_version is not None:
-        # Not resolved against the store (a dry run): say what is asked, nothing more.
-        rows.append(("(every key)", f"restore (v{change.restore_version})", "—"))
-    else:
-        rows.extend((key, f"restore (v{n})", "—") for key, n in change.restore_keys.items())
-    for key in change.set:
-        fp = fingerprints.get((change.path, key))
-        rows.append((key, "set", _code(fp) if fp else "—"))
-    for key, spec in change.generate.items():
-        rows.append((key, f"generate ({spec.length}, {spec.alphabet})", "generated on apply"))
-    rows.extend((key, "delete", "—") for key in change.delete)
-    return sorted(rows)
-
-
-def _tier_cell(
-    change: SecretChange,
-    decision: Decision,
-    tier_moves: Mapping[str, tuple[Tier, Tier]] | None,
-) -> str:
-    judged = decision.tiers.get(change.path)
-    move = (tier_moves or {}).get(change.path)
-    if move is None:
-        return cell(judged or change.tier or "default")
-    now, after = move
-    text = f"{now} → {after}"
-    if judged is not None and judged is not after:
-        # A downgrade is judged at the higher tier it leaves; say so next to the arrow.
-        text += f" (judged {judged})"
-    return cell(text)
-
-
-def _steps_for(
-    change: SecretChange,
-    steps: Sequence[StepResult],
-    change_policies: Mapping[str, Sequence[str]] | None,
-) -> list[StepResult]:
-    if change_policies is None:
-        return list(steps)
-    names = set(change_policies.get(change.path, ()))
-    return [s for s in steps if s.policy in names]
-
-
-def _approvals(steps: Sequence[StepResult]) -> tuple[str, str, str]:
-    if not steps:
-        return "—", "—", "—"
-    policies = ", ".join(dict.fromkeys(cell(s.policy) for s in steps))
-    have_need = ", ".join(f"{len(s.approved_by)}/{s.required}" for s in steps)
-    remaining = sorted({login for s in steps if not s.satisfied for login in s.eligible_remaining})
-    return policies, have_need, _people(remaining)
+def _steps_table(decision: Decision, teams: Mapping[tuple[str, str], Sequence[str]]) -> list[str]:
+    if not decision.steps:
+        return []
+    lines = [
+        "| Policy | Step | Approvals | Approved by | Changes requested by | Still needed "
+        "| Can still approve |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in decision.steps:
+        need = step_need(s, teams.get((s.policy, s.step), ())).replace("|", "\\|")
+        lines.append(
+            f"| {cell(s.policy)} | {cell(s.step)} | {cell(step_count(s))} "
+            f"| {_people(s.approved_by)} | {_people(s.changes_requested_by)} | {need} "
+            f"| {'—' if s.satisfied else _people(s.eligible_remaining)} |"
+        )
+    return [*lines, ""]
 
 
 def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
@@ -200,6 +178,59 @@ def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
     return [*lines, ""]
 
 
+WITHHELD_REASON = "withheld: it may hold a value (see the problems below)"
+
+
+def _request_lines(
+    changes: Sequence[SecretChange],
+    requester: str,
+    problems: Sequence[Problem] = (),
+    withheld: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Who asked and why (``spec.reason``), escaped: both are typed by the requester.
+
+    A reason a problem names (a credential in it, or a quote of its own value) is not
+    shown: the summary must not repeat a value, whatever the file it came from holds."""
+    flagged = {p.file for p in problems if p.field == "spec.reason"} | withheld
+    changes = [
+        dataclasses.replace(c, reason=WITHHELD_REASON) if c.source in flagged else c
+        for c in changes
+    ]
+    reasons = dict.fromkeys(_reason(c.reason) for c in changes if c.reason.strip())
+    who = f"Requested by {code(requester)}" if requester else ""
+    if len(reasons) <= 1:
+        reason = next(iter(reasons), "")
+        text = who + (f"{': ' if who else 'Reason: '}{reason}" if reason else "")
+        return [text if text.endswith((".", "!", "?")) else text + ".", ""] if text else []
+    lines = [f"{who or 'Requested'}, for these reasons:"]
+    for change in sorted(changes, key=lambda c: (c.environment, c.secret)):
+        if change.reason.strip():
+            lines.append(f"- {code(change.path)}: {_reason(change.reason)}")
+    return [*lines, ""]
+
+
+def _reason(text: str) -> str:
+    # A reason is a sentence; a pasted essay must not push the decision off the page.
+    flat = " ".join(text.split())
+    return cell(flat if len(flat) <= MAX_REASON else flat[: MAX_REASON - 1] + "…")
+
+
+def _title(decision: Decision, applied: bool) -> str:
+    if decision.bypassed:
+        return "sealgate: bypassed"
+    if applied:
+        return "sealgate: applied"
+    title = f"sealgate: {_HEADLINES[decision.state]}"
+    if decision.state is DecisionState.PENDING and decision.steps:
+        more = more_people_needed(decision.steps)
+        title += f" (needs {plural(more, 'more approval')})"
+    elif decision.state is DecisionState.APPROVED and not (
+        decision.auto_merge or decision.merge_requested_by
+    ):
+        title += ", waiting for /sealgate merge"
+    return title
+
+
 def render_summary(
     decision: Decision,
     changes: Sequence[SecretChange],
@@ -211,30 +242,52 @@ def render_summary(
     rollout: Mapping[str, RolloutFailure] | None = None,
     warnings: Sequence[str] = (),
     tier_moves: Mapping[str, tuple[Tier, Tier]] | None = None,
+    policies: Sequence[Policy] = (),
+    requester: str = "",
+    now: datetime | None = None,
+    before: Mapping[str, StoredSecret] | None = None,
+    after: Mapping[str, StoredSecret] | None = None,
+    clusters: Mapping[str, Sequence[str]] | None = None,
+    contributors: frozenset[str] = frozenset(),
     restores: RestoreRows | None = None,
     others: Sequence[str] = (),
+    reasons_withheld: frozenset[str] = frozenset(),
 ) -> Summary:
     """Render the summary.
 
     ``change_policies`` maps a change's ``path`` to the names of the policies that apply to
-    it; without it every change row lists every applicable policy. ``rollout`` says what a
-    failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
+    it (without it the policy column is left empty). ``rollout`` says what
+    a failed rollout does per path, so reviewers approve a rollback knowingly; ``warnings``
     are shown whatever the decision (a value reused from the secret's history).
-    ``tier_moves`` maps a path to (tier now, tier after the change): every row then shows
-    both, so a downgrade is visible. ``restores`` carries what a ``spec.restore`` writes
-    back; ``others`` names the other open pull requests changing the same keys.
+    ``tier_moves`` maps a path to (tier now, tier after the change). ``policies`` are the
+    applicable policies (their teams and who may merge); ``requester`` is the pull
+    request's author; ``now`` is the evaluation's clock (relative expiry). ``before`` is the
+    store's state of each path this change did not write (None: no store was asked);
+    ``after``, the version this change applied; ``clusters``, per environment, where it
+    goes; ``contributors`` (casefolded), who pushed to the pull request and so may not ask
+    to merge it unless the policy allows self-approval. ``restores`` carries what a
+    ``spec.restore`` writes back; ``others`` names the other open pull requests changing the
+    same keys.
     """
-    headline = "applied" if applied else _HEADLINES[decision.state]
-    # Approvals beyond what a step requires do not bring another step closer.
-    have = sum(min(len(s.approved_by), s.required) for s in decision.steps)
-    need = sum(s.required for s in decision.steps)
-    title = f"sealgate: {headline}"
-    if decision.steps and decision.state in (DecisionState.PENDING, DecisionState.APPROVED):
-        title += f" ({have}/{need} approvals)"
-    if decision.bypassed:
-        title = "sealgate: bypassed"
+    title = _title(decision, applied)
+    teams = step_teams(policies)
+    key_lines, key_warnings = key_table(
+        changes,
+        decision,
+        fingerprints=fingerprints,
+        before=before or {},
+        after=after or {},
+        tier_moves=tier_moves,
+        cell=cell,
+        code=_code,
+        store_known=before is not None,
+        policies_of=change_policies,
+        restores=restores,
+    )
 
     lines = [f"### {cell(title)}", ""]
+    lines += caution_lines(problems, code)
+    lines += _request_lines(changes, requester, problems, reasons_withheld)
     if decision.head_sha:
         lines += [f"Decided on head `{cell(decision.head_sha[:12])}`.", ""]
     if decision.bypassed:
@@ -243,8 +296,21 @@ def render_summary(
             f"{cell(decision.bypass_reason or 'no reason given')}",
             "",
         ]
-    if decision.expires_at is not None and decision.state is DecisionState.PENDING:
-        lines += [f"Expires at {decision.expires_at.isoformat(timespec='minutes')}.", ""]
+    if decision.state in (DecisionState.PENDING, DecisionState.EXPIRED) and not applied:
+        expiry = expiry_line(decision, now)
+        lines += [expiry, ""] if expiry else []
+    lines += next_step(
+        decision,
+        applied=applied,
+        policies=policies,
+        author=requester,
+        has_problems=bool(problems),
+        teams=teams,
+        applied_versions={path: s.version for path, s in (after or {}).items()},
+        clusters=clusters,
+        contributors=contributors,
+    )
+    lines.append("")
     fixes = [str(p) for p in problems]
     reasons = [r for r in decision.reasons if r not in fixes]
     # An approved request still waiting for `/sealgate merge` says why the merge commands
@@ -254,8 +320,9 @@ def render_summary(
     )
     if reasons and (decision.state is not DecisionState.APPROVED or waiting_for_merge):
         lines += ["**Why:**", *(f"- {cell(r)}" for r in reasons), ""]
-    if warnings:
-        lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in warnings), ""]
+    shown_warnings = [*warnings, *(str(w) for w in key_warnings)]
+    if shown_warnings:
+        lines += ["**Warnings:**", *(f"- :warning: {cell(w)}" for w in shown_warnings), ""]
     if others:
         lines += [
             "**Other open pull requests change the same keys** (the first to be applied "
@@ -265,42 +332,10 @@ def render_summary(
         ]
 
     if changes:
-        lines += [
-            "| Environment | Secret | Key | Operation | Tier | Fingerprint | Policy "
-            "| Approvals | Can still approve |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for change in sorted(changes, key=lambda c: (c.environment, c.secret, c.source)):
-            tier = _tier_cell(change, decision, tier_moves)
-            policy, have_need, remaining = _approvals(
-                _steps_for(change, decision.steps, change_policies)
-            )
-            for key, operation, fp in _operations(change, fingerprints, restores):
-                lines.append(
-                    f"| {cell(change.environment)} | {cell(change.secret)} | {_code(key)} "
-                    f"| {operation} | {tier} | {fp} | {policy} "
-                    f"| {have_need} | {remaining} |"
-                )
-        lines.append("")
+        lines += key_lines
         lines += _rollout_lines(rollout or {})
         lines += shape_lines(changes, lambda text: _code(text, in_table=False))
-
-    if decision.steps:
-        lines += [
-            "| Policy | Step | Approvals | Approved by | Changes requested by "
-            "| Can still approve |",
-            "|---|---|---|---|---|---|",
-        ]
-        for s in decision.steps:
-            state = f"{len(s.approved_by)}/{s.required}"
-            if s.waiting_on_earlier_step:
-                state += " (after earlier step)"
-            lines.append(
-                f"| {cell(s.policy)} | {cell(s.step)} | {state} | {_people(s.approved_by)} "
-                f"| {_people(s.changes_requested_by)} "
-                f"| {'—' if s.satisfied else _people(s.eligible_remaining)} |"
-            )
-        lines.append("")
+    lines += _steps_table(decision, teams)
 
     if problems:
         lines += ["**Fix these files:**", *(f"- {_code(p, in_table=False)}" for p in fixes), ""]
@@ -313,6 +348,7 @@ def render_summary(
         text=text,
         label=label_for(decision, applied=applied),
         outcome=outcome_for(decision, applied=applied),
+        annotations=annotations_for(problems, key_warnings),
     )
 
 

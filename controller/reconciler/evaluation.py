@@ -8,7 +8,7 @@ compute the keyed fingerprint reviewers see, and dropped at once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -20,6 +20,7 @@ from controller.documents import Rules, check_changes, parse_changes, parse_rule
 from controller.documents.secret_shape import content_problem, shape_problems
 from controller.errors import DocumentError, Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
+from controller.github.summary_keys import StoredSecret
 from controller.model import (
     MAX_SECRET_BYTES,
     OPAQUE,
@@ -33,16 +34,18 @@ from controller.model import (
     frozen_map,
 )
 from controller.policy import applicable_policies, evaluate
+from controller.policy.people import self_excluded
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
 from controller.reconciler.ports import KeysPort, Snapshot
+from controller.reconciler.store_state import HistoryCache, store_states
 from controller.reconciler.versions import (
     RestoreRow,
     VersionView,
     judge_versions,
     with_restored_tiers,
 )
-from controller.store.types import SecretInfo, VersionInfo
+from controller.store.types import SecretData, SecretInfo, VersionInfo
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ class Evaluation:
     """Per path, what a ``spec.restore`` writes back (store fingerprints now and restored)."""
     others: tuple[str, ...] = ()
     """Other open pull requests changing the same keys, one line each, for the summary."""
+    before: Mapping[str, StoredSecret] | None = None
+    """Per path, the store's state this pull request replaces (None: no store asked)."""
+    after: Mapping[str, StoredSecret] = field(default_factory=frozen_map)
+    """Per path, the version this pull request's own apply wrote, once it did."""
+    own_change_ids: frozenset[str] = frozenset()
+    reasons_withheld: frozenset[str] = frozenset()
+    """Sources whose reason quotes a value the store holds now: the summary leaves it out
+    (the store withholds it from the audit log as it applies)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -99,6 +110,18 @@ class Evaluation:
                 for path, rows in self.restores.items()
             },
             others=self.others,
+            reasons_withheld=self.reasons_withheld,
+            policies=self.policies,
+            requester=self.facts.author,
+            now=self.facts.now,
+            before=self.before,
+            after=self.after if applied else None,
+            clusters={
+                name: env.clusters
+                for name, env in self.rules.environments.items()
+                if name in self.environments
+            },
+            contributors=self_excluded(self.facts),
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -138,6 +161,7 @@ def assess(
     untrusted: Problem | None = None,
     current_secrets: Mapping[str, SecretInfo] | None = None,
     judge_stale: bool = True,
+    current_values: Callable[[str, str], SecretData | None] | None = None,
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
@@ -147,7 +171,9 @@ def assess(
     a change be judged against the Secret it edits: its type and keys. Without ``keys``
     (``sealgate plan --pull`` with no key directory) sealed values are not opened, so
     nothing about them is checked or shown. ``judge_stale``: a change overtaken since its
-    ``baseVersion`` makes the decision invalid (the store checks again when it applies)."""
+    ``baseVersion`` makes the decision invalid (the store checks again when it applies).
+    ``current_values`` reads what the store holds now, only to keep a reason that quotes a
+    value about to be replaced out of the summary."""
     facts = dataclasses.replace(
         snapshot.facts,
         current_tiers=dict(current_tiers),
@@ -180,6 +206,8 @@ def assess(
     changes = with_new_tiers(changes, rules.environments, current_tiers)
     versions = VersionView()
     if applied_values is not None:
+        # One read of each secret's history serves staleness, before/after and replays.
+        applied_values = HistoryCache(applied_values)
         versions = judge_versions(
             changes, applied_values.history, own=own_change_ids, stale=judge_stale
         )
@@ -187,7 +215,10 @@ def assess(
         changes, moves = with_restored_tiers(changes, moves, versions.tiers)
     rollout = rollout_failure(changes, rules.environments)
     changes = [dataclasses.replace(c, on_rollout_failure=rollout[c.path]) for c in changes]
+    before: dict[str, StoredSecret] | None = None
+    after: dict[str, StoredSecret] = {}
     if applied_values is not None:
+        before, after = store_states(changes, applied_values, own_change_ids)
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
     current = current_secrets or {}
     found = shape_problems(
@@ -232,7 +263,32 @@ def assess(
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
         restores=versions.restores,
+        reasons_withheld=_quoting_current(changes, current_values),
+        before=None if before is None else frozen_map(before),
+        after=frozen_map(after),
+        own_change_ids=own_change_ids,
     )
+
+
+def _quoting_current(
+    changes: Sequence[SecretChange],
+    read: Callable[[str, str], SecretData | None] | None,
+) -> frozenset[str]:
+    if read is None:
+        return frozenset()
+    withheld: set[str] = set()
+    for change in changes:
+        held = read(change.environment, change.secret)
+        if held is not None and quotes_any(change.reason, held.data.values()):
+            withheld.add(change.source)
+        del held
+    return frozenset(withheld)
+
+
+def after_apply(evaluation: Evaluation, store: AppliedValues) -> Evaluation:
+    """The evaluation with the versions its apply just wrote, for the "applied" summary."""
+    _, after = store_states(evaluation.changes, HistoryCache(store), evaluation.own_change_ids)
+    return dataclasses.replace(evaluation, after=frozen_map(after))
 
 
 def reuse_warnings(

@@ -24,7 +24,7 @@ from controller.model import DecisionState
 from controller.notify.events import NotificationKind
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
-from controller.reconciler.evaluation import Evaluation, assess
+from controller.reconciler.evaluation import Evaluation, after_apply, assess
 from controller.reconciler.freshness import relied_on, with_teams
 from controller.reconciler.notices import all_approvers, notification, targets_of
 from controller.reconciler.overlaps import OpenOverlaps
@@ -301,6 +301,7 @@ class Reconciler:
             # Once merged, the store decides (atomically, as it applies): a merge that was
             # fresh when judged and overtaken since is refused there, and said so.
             judge_stale=snapshot.state != "merged",
+            current_values=self._store.read_secret,
         )
         if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:
             # Only the default branch's rules may teach drift repair where environments live:
@@ -557,7 +558,7 @@ class Reconciler:
             for r in sync_rows(o.sync)
         )
         if ok:
-            self._report(evaluation, applied=True)
+            self._report(after_apply(evaluation, self._store), applied=True)
             self._notify(
                 NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
             )

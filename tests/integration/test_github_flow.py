@@ -63,7 +63,7 @@ def test_open_pull_request_gets_a_pending_check(world: World) -> None:
     assert run["app"]["id"] == world.client.app_id
     summary = run["output"]["summary"]
     assert "| production | payments/db | `password` | generate (40, alphanumeric) |" in summary
-    assert "| production | approvals | 0/1 |" in summary
+    assert "| production | approvals | 0 of 1 approval |" in summary
     assert "`bob`, `carol`, `dave`" in summary
     assert sealgate_labels(world, number) == [Label.PENDING.value]
     (comment,) = world.sticky_comments(number)

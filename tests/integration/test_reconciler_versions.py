@@ -215,7 +215,7 @@ def test_a_restore_applies_the_old_value_as_a_new_version(
     now, old = history[0].fingerprints["password"], history[1].fingerprints["password"]
     summary = _summary(world, number)
     assert "restore (v1) | " in summary
-    assert f"`{now}` → `{old}`" in summary
+    assert f"| `{now}` | `{old}` |" in summary
     rollouts = world.rollouts()
     world.approve("bob", number)
     assert controller.reconciler.handle(FULL, number).status is Status.SYNCED

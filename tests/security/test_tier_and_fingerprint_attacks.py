@@ -34,7 +34,8 @@ REAL_VALUE = b"Summer2024!"
 STRONG = b"xK9#mQ2$vL8@nR4!-t7Wp"
 WEAK_CANARY = b"Winter2025!canary"
 GUESSES = 300
-_FINGERPRINT = re.compile(r"\| set \| [^|]* \| `([0-9a-f]{12})` \|")
+# The "after" column of a set key: the new value's fingerprint as the pull request shows it.
+_FINGERPRINT = re.compile(r"\| (?:new key|changed value) \| [^|]* \| `([0-9a-f]{12})` \|")
 
 
 def _published(world: World, number: int) -> str:

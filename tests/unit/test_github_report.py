@@ -112,16 +112,14 @@ def test_table_lists_every_key_with_its_operation_tier_and_fingerprint() -> None
     by_key = {row.split("|")[3].strip(): row for row in rows}
     assert set(by_key) == {"`api-key`", "`webhook-secret`", "`old-key`"}
     assert f"`{FP}`" in by_key["`api-key`"]
-    assert "| set |" in by_key["`api-key`"]
+    assert "| new key |" in by_key["`api-key`"]
     assert "generate (48, alphanumeric)" in by_key["`webhook-secret`"]
     assert "| delete |" in by_key["`old-key`"]
     for row in rows:
         assert "payments/stripe" in row
         assert "critical" in row
-        assert "payments-prod" in row
-        assert "1/2" in row
-        assert "`bob`, `carol`" in row
-    assert "| payments-prod | approvals | 1/2 | `alice` |" in text
+    assert "| payments-prod | approvals | 1 of 2 approvals | `alice` |" in text
+    assert "needs 1 more approval: one of `bob`, `carol`" in text
 
 
 def test_no_value_ever_reaches_the_summary() -> None:
@@ -162,21 +160,6 @@ def test_an_approval_waiting_for_a_merge_command_says_why_earlier_ones_did_not_c
     assert "**Why:**" not in render(decision(DecisionState.APPROVED, reasons=(ignored,)))
 
 
-def test_change_policies_limit_the_policy_column() -> None:
-    other = StepResult(
-        policy="other", step="approvals", required=1, approved_by=(), eligible_remaining=("zed",)
-    )
-    d = decision(DecisionState.PENDING, steps=(STEP, other))
-    narrowed = render(d, change_policies={CHANGE.path: ["payments-prod"]})
-    row = next(line for line in narrowed.splitlines() if line.startswith("| production"))
-    assert "other" not in row
-    assert "zed" not in row
-    wide = render(d)
-    row = next(line for line in wide.splitlines() if line.startswith("| production"))
-    assert "other" in row
-    assert "`zed`" in row
-
-
 def test_person_typed_text_is_escaped() -> None:
     hostile = "a | b\n<script>alert(1)</script> @org/admins `x`"
     escaped = cell(hostile)
@@ -212,7 +195,7 @@ def test_comment_body_carries_the_marker_first() -> None:
     assert body.endswith(summary.text)
 
 
-def test_the_title_counts_only_approvals_a_step_still_needs() -> None:
+def test_the_title_counts_the_people_still_needed() -> None:
     # Three SREs approved a two-person step; the security step has nobody yet.
     sre = StepResult(
         policy="two-person",
@@ -231,4 +214,16 @@ def test_the_title_counts_only_approvals_a_step_still_needs() -> None:
     )
     pending = decision(DecisionState.PENDING, steps=(sre, security))
     title = render_summary(pending, [CHANGE], fingerprints={}).title
-    assert title.endswith("(2/3 approvals)"), title
+    assert title.endswith("(needs 1 more approval)"), title
+
+
+def test_change_policies_fill_the_policy_column() -> None:
+    other = StepResult(
+        policy="other", step="approvals", required=1, approved_by=(), eligible_remaining=("zed",)
+    )
+    d = decision(DecisionState.PENDING, steps=(STEP, other))
+    narrowed = render(d, change_policies={CHANGE.path: ["payments-prod"]})
+    row = next(line for line in narrowed.splitlines() if line.startswith("| production"))
+    assert row.endswith("| payments-prod |")
+    assert "other" not in row
+    assert "zed" not in row

@@ -142,11 +142,11 @@ def test_the_summary_shows_restores_and_rivals() -> None:
         },
         others=["#4: production/payments/db key A"],
     ).text
-    assert "| `A` | restore (v1) | critical | `a3` → `a1` |" in text
-    assert "| `C` | delete (restore v1) | critical | `c2` → removed |" in text
+    assert "| `A` | restore (v1) | `a3` | `a1` |" in text
+    assert "| `C` | delete (restore v1) | `c2` | removed |" in text
     assert "- #4: production/payments/db key A" in text
     dry = render_summary(decision, [restore], fingerprints={}).text
-    assert "| `(every key)` | restore (v1) | critical | — |" in dry
+    assert "| `(every key)` | restore (v1) | — | — |" in dry
 
 
 def test_a_whole_restore_owns_its_secret_in_a_pull_request() -> None:

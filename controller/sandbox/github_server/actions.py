@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.sandbox.github_server import check_annotations
 from controller.sandbox.github_server.errors import ApiError, invalid, not_found, unprocessable
 from controller.sandbox.github_server.git_backend import (
     WEB_FLOW_EMAIL,
@@ -652,6 +653,7 @@ class Hub:
 
     @staticmethod
     def _apply_check_fields(run: CheckRun, fields: Json) -> None:
+        added = check_annotations.accept(fields)  # validated before anything changes
         if fields.get("name"):
             run.name = str(fields["name"])
         for key in ("details_url", "external_id"):
@@ -691,6 +693,7 @@ class Hub:
             run.title = str(output["title"])
             run.summary = str(output["summary"])
             run.text = None if output.get("text") is None else str(output["text"])
+        run.annotations.extend(added)
 
     def rerequest_check_run(self, repo: Repo, run_id: int, sender: str) -> None:
         with self.world.lock:

@@ -23,6 +23,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from controller.sandbox.github_server import (
+    check_annotations,
     routes_accounts,
     routes_activity,
     routes_pulls,
@@ -132,7 +133,14 @@ class GitHubApp:
         self._log: list[RequestRecord] = []
         self._handlers: dict[str, tuple[Handler, str]] = {}
         rules: list[Rule] = []
-        modules = (routes_repo, routes_pulls, routes_accounts, routes_activity, routes_timeline)
+        modules = (
+            routes_repo,
+            routes_pulls,
+            routes_accounts,
+            routes_activity,
+            routes_timeline,
+            check_annotations,
+        )
         for module in modules:
             for method, template, handler in module.ROUTES:
                 endpoint = f"{method} {template}"

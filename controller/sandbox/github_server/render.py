@@ -634,7 +634,7 @@ class Renderer:
                 "title": run.title,
                 "summary": run.summary,
                 "text": run.text,
-                "annotations_count": 0,
+                "annotations_count": len(run.annotations),
                 "annotations_url": f"{url}/annotations",
             },
             "name": run.name,

@@ -12,6 +12,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from controller.sandbox.github_server.git_backend import WEB_FLOW_EMAIL, GitRepo
 
@@ -136,6 +137,8 @@ class CheckRun:
     details_url: str | None
     external_id: str | None
     app_id: int
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    """Appended by every create or update that carries some, as GitHub does."""
 
 
 @dataclass
