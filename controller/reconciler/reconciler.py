@@ -21,6 +21,8 @@ from controller.errors import (
 from controller.github.records import MergedPull, SyncCheckState
 from controller.model import DecisionState
 from controller.notify.events import NotificationKind
+from controller.policy.replies import PassOutcome
+from controller.reconciler.answers import CommandAnswers
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, assess
@@ -117,6 +119,7 @@ class Reconciler:
             rollback_on_failure=settings.rollback_on_failure,
         )
         self._trust = RulesTrust(store, actor=settings.bot_login)
+        self._answers = CommandAnswers(github, self._observer)
         self._pull_locks = _Locks()
         self._env_locks = _Locks()
         self._state = threading.Lock()
@@ -311,9 +314,11 @@ class Reconciler:
         self._notify_decision(evaluation, now)
         status = _DECISION_STATUS[decision.state]
         if decision.state is not DecisionState.APPROVED:
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(self._status_of(evaluation, status))
         actor = self._merge_requested(evaluation)
         if actor is None:
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(
                     evaluation,
@@ -328,6 +333,7 @@ class Reconciler:
             )
         except ConflictError as exc:
             log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
             )
@@ -342,6 +348,7 @@ class Reconciler:
                 f"merge-refused:{decision.head_sha}",
                 f"sealgate could not merge: {exc}",
             )
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
             )
@@ -349,6 +356,7 @@ class Reconciler:
         log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
         crashpoint("reconciler.after-merge")
+        self._answers.answer(evaluation, PassOutcome(merged_now=True))
         self._trust_governance(evaluation, merged_sha)
         if decision.bypassed:
             self._notify(
@@ -413,6 +421,7 @@ class Reconciler:
         # since expired still covered the merge, and a crash after the merge is repaired.
         evaluation = self._assess(snapshot, when)
         if _complete(state):
+            self._answers.answer(evaluation, PassOutcome("merged", merged_at=when))
             with self._state:
                 self._finished.add((repo, number, head))
             return self._remember(self._finished_status(evaluation, state))
@@ -426,6 +435,7 @@ class Reconciler:
             if parent is not None:
                 parent_rules = self._github.rules_at(repo, parent)
                 evaluation = self._assess(snapshot, when, rules_at=(parent, parent_rules))
+        self._answers.answer(evaluation, PassOutcome("merged", merged_at=merge.merged_at))
         if evaluation.decision.state is not DecisionState.APPROVED:
             return self._refuse(evaluation, merge)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
