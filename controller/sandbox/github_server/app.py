@@ -27,6 +27,7 @@ from controller.sandbox.github_server import (
     routes_activity,
     routes_pulls,
     routes_repo,
+    routes_reviewers,
     routes_timeline,
 )
 from controller.sandbox.github_server.actions import Hub
@@ -124,7 +125,14 @@ class GitHubApp:
         self._log: list[RequestRecord] = []
         self._handlers: dict[str, tuple[Handler, str]] = {}
         rules: list[Rule] = []
-        modules = (routes_repo, routes_pulls, routes_accounts, routes_activity, routes_timeline)
+        modules = (
+            routes_repo,
+            routes_pulls,
+            routes_accounts,
+            routes_activity,
+            routes_timeline,
+            routes_reviewers,
+        )
         for module in modules:
             for method, template, handler in module.ROUTES:
                 endpoint = f"{method} {template}"
