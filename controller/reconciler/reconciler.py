@@ -38,6 +38,7 @@ from controller.reconciler.ports import (
     StorePort,
     TargetsPort,
 )
+from controller.reconciler.reviewers import ask_reviewers
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
 from controller.reconciler.sync_text import refused_check, sync_check
@@ -404,6 +405,7 @@ class Reconciler:
         return requested
 
     def _report(self, evaluation: Evaluation, *, applied: bool = False) -> None:
+        ask_reviewers(self._github, self._observer, evaluation)
         try:
             self._github.report(evaluation.snapshot, evaluation.summary(applied=applied))
         except BackendError:
