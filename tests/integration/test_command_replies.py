@@ -217,3 +217,23 @@ def test_answered_exactly_once_across_a_crash_and_two_controllers(world: World) 
             again.close()
     assert len(replies(world, number)[target]) == 1
     assert len([c for c in _comments(world, number) if c["body"] == "/sealgate help"]) == 1
+
+
+def test_a_merge_whose_controller_died_right_after_merging_is_answered_done_by_the_next(
+    explicit_world: World,
+) -> None:
+    world = explicit_world
+    number = world.open_pull(b"crash-merge")
+    world.approve("bob", number)
+    world.comment("carol", number, "/sealgate merge")
+    died = world.run_child(number, "reconciler.after-merge")
+    assert died.returncode == 137, died.stderr.decode()
+    assert world.hub.pull(OWNER, REPO, number)["merged"] is True
+    assert replies(world, number) == {}
+
+    after = world.controller()
+    try:
+        assert after.reconciler.handle(FULL, number).status is Status.SYNCED
+    finally:
+        after.close()
+    assert "**Merged** head" in answer(world, number, "/sealgate merge")
