@@ -131,14 +131,14 @@ def _reply(comment: Comment, word: str, argument: str, ctx: _Pass) -> CommandRep
             " access can edit another person's comment, so an edited comment no longer proves"
             f" what its author asked. Post `/sealgate {word}` in a new comment.",
         )
+    if outcome.state == "closed":
+        return make(ReplyKind.WRONG_STATE, "**Nothing done:** the pull request is closed.")
     if word == "plan":
         return make(
             ReplyKind.DONE,
             f"**Judged again** on head `{short_sha(facts.head_sha)}`:"
             f" {_standing(decision)}. The summary comment is up to date.",
         )
-    if outcome.state == "closed":
-        return make(ReplyKind.WRONG_STATE, "**Nothing done:** the pull request is closed.")
     late = outcome.merged_at is not None and comment.created_at > outcome.merged_at
     if outcome.state == "merged" and late:
         return make(ReplyKind.WRONG_STATE, "**Nothing done:** the pull request is already merged.")

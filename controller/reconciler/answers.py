@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from controller.errors import BackendError
 from controller.github.markers import answered, reply_key
+from controller.model import Decision, DecisionState, Policy, PullRequestFacts
 from controller.policy.replies import CommandReply, PassOutcome, command_replies
 from controller.reconciler.evaluation import Evaluation
-from controller.reconciler.ports import GitHubPort, Observer
+from controller.reconciler.ports import GitHubPort, Observer, Snapshot
 from controller.store.crashpoint import crashpoint
 
 log = logging.getLogger(__name__)
@@ -49,16 +51,36 @@ class CommandAnswers:
 
     def answer(self, evaluation: Evaluation, outcome: PassOutcome) -> int:
         """Reply to every command comment not answered yet; how many were posted now."""
-        snapshot = evaluation.snapshot
+        return self._answer(
+            evaluation.snapshot,
+            evaluation.facts,
+            evaluation.decision,
+            evaluation.policies,
+            outcome,
+        )
+
+    def answer_closed(self, snapshot: Snapshot) -> int:
+        """A closed pull request is not judged: its commands are told nothing was done."""
+        closed = Decision(state=DecisionState.INVALID, reasons=(), head_sha=snapshot.facts.head_sha)
+        return self._answer(snapshot, snapshot.facts, closed, (), PassOutcome("closed"))
+
+    def _answer(
+        self,
+        snapshot: Snapshot,
+        facts: PullRequestFacts,
+        decision: Decision,
+        policies: Sequence[Policy],
+        outcome: PassOutcome,
+    ) -> int:
         repo, number = snapshot.repo, snapshot.facts.number
         me = self._github.login()
         skip = set(answered(snapshot.facts.comments, me))
         with self._lock:
             skip.update(i for (r, n, i) in self._done if (r, n) == (repo, number))
         replies = command_replies(
-            evaluation.facts,
-            evaluation.decision,
-            evaluation.policies,
+            facts,
+            decision,
+            policies,
             outcome,
             bot=me,
             skip=frozenset(skip),

@@ -140,6 +140,7 @@ class Reconciler:
             started = time.monotonic()
             snapshot = self._snapshot(repo, number)
             if snapshot.state == "closed":
+                self._answers.answer_closed(snapshot)
                 result = self._remember(
                     RequestStatus(
                         repo,

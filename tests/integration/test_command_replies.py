@@ -237,3 +237,15 @@ def test_a_merge_whose_controller_died_right_after_merging_is_answered_done_by_t
     finally:
         after.close()
     assert "**Merged** head" in answer(world, number, "/sealgate merge")
+
+
+def test_a_command_on_a_closed_pull_request_is_told_nothing_was_done(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull()
+    world.comment("alice", number, "/sealgate merge")
+    world.as_user("alice").get_repo(FULL).get_pull(number).edit(state="closed")
+    assert controller.reconciler.handle(FULL, number).status is Status.CLOSED
+    assert "**Nothing done:** the pull request is closed." in answer(
+        world, number, "/sealgate merge"
+    )
