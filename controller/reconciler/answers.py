@@ -32,6 +32,9 @@ from controller.store.crashpoint import crashpoint
 log = logging.getLogger(__name__)
 
 _REMEMBERED = 8192
+MAX_PER_PASS = 10
+"""Replies one pass posts at most (each checks the comments afresh first): a flood of
+commands is answered over several passes instead of stalling one."""
 
 
 def reply_body(reply: CommandReply, commenter: str) -> str:
@@ -87,7 +90,7 @@ class CommandAnswers:
         )
         users = {c.id: c.user for c in snapshot.facts.comments}
         posted = 0
-        for reply in replies:
+        for reply in replies[:MAX_PER_PASS]:
             crashpoint("reconciler.before-reply")
             try:
                 if self._github.comment_once(

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from controller.reconciler import Status
+from controller.reconciler.answers import MAX_PER_PASS
 from tests.integration.test_reconciler_world import (
     FULL,
     OWNER,
@@ -249,3 +250,18 @@ def test_a_command_on_a_closed_pull_request_is_told_nothing_was_done(
     assert "**Nothing done:** the pull request is closed." in answer(
         world, number, "/sealgate merge"
     )
+
+
+def test_a_flood_of_commands_is_answered_over_several_passes_each_once(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull()
+    issue = world.as_user("bob").get_repo(FULL).get_issue(number)
+    for index in range(MAX_PER_PASS + 3):
+        issue.create_comment(f"/sealgate nope{index}")
+    controller.reconciler.handle(FULL, number)
+    assert len(replies(world, number)) == MAX_PER_PASS
+    controller.reconciler.handle(FULL, number)
+    answered = replies(world, number)
+    assert len(answered) == MAX_PER_PASS + 3
+    assert all(len(v) == 1 for v in answered.values())
