@@ -43,7 +43,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 """Every command sealgate takes, with what it does: the help reply lists them."""
 _KNOWN = tuple(spec.split()[0] for spec, _ in COMMANDS)
-_PLAIN_WORD = re.compile(r"[a-z][a-z0-9-]{0,19}")
+_PLAIN_WORD = re.compile(r"[a-z][a-z-]{0,15}")
+"""A mistyped command word shown back: letters and hyphens only, short (a value has digits
+or is long)."""
 
 
 class ReplyKind(enum.StrEnum):

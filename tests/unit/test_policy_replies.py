@@ -82,7 +82,7 @@ def test_an_unknown_command_names_the_nearest(typed: str, shown: str, near: str 
         assert f"did you mean `/sealgate {near}`?" in reply.text
 
 
-@pytest.mark.parametrize("typed", ["S3cr3t_Value!x", "a" * 30, "<b>x</b>", "@everyone"])
+@pytest.mark.parametrize("typed", ["S3cr3t_Value!x", "hunter2", "a" * 30, "<b>x</b>", "@everyone"])
 def test_an_unknown_word_that_is_not_short_and_plain_is_not_repeated(typed: str) -> None:
     reply = one(EXPLICIT, facts(comments=[comment("bob", f"/sealgate {typed} trailing")]))
     assert reply.command == ""
