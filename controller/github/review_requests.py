@@ -6,7 +6,8 @@ when the wanted set grows does it read the pull request's requested reviewers (1
 and ask the ones not requested yet (1 request). GitHub refuses a whole request if one
 name cannot be asked (the author, no access to the repository): then each is asked alone,
 and the refused ones are not tried again on this head. Teams of other organisations cannot
-be asked on a repository and are skipped.
+be asked on a repository and are skipped, and GitHub keeps at most 15 requested reviewers
+(teams are asked first, as one request reaches every member).
 
 Each person is asked at most once per head: someone who removed a request sealgate made
 (or reviewed, which removes it too) is not asked again until a new head is pushed, which
@@ -30,6 +31,9 @@ from controller.github.snapshot import PullRequestSnapshot
 from controller.policy.reviewers import ReviewAsk
 
 log = logging.getLogger(__name__)
+
+MAX_REQUESTED = 15
+"""GitHub keeps at most 15 users and teams requested on a pull request."""
 
 
 class ReviewRequester:
@@ -56,8 +60,10 @@ class ReviewRequester:
         path = f"/repos/{quote(repo, safe='/')}/pulls/{number}/requested_reviewers"
         with github_errors(f"request reviews on {repo}#{number}"):
             already = self._requested(path, owner)
-            users = [u for u in users if u not in already]
-            teams = [t for t in teams if t not in already]
+            # Teams first: one request reaches every member.
+            room = max(0, MAX_REQUESTED - len(already))
+            teams = [t for t in teams if t not in already][:room]
+            users = [u for u in users if u not in already][: room - len(teams)]
             asked = self._post_all(path, users, teams) if users or teams else set()
         self._handled.put(key, frozenset(done | todo))
         if asked:
