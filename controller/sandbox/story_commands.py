@@ -42,22 +42,22 @@ def reviewers_asked(story: Story) -> tuple[str, tuple[str, ...]]:
     """Whom the controller asked to review, as GitHub shows it: what to narrate."""
     number = story.result.number
 
-    def asked() -> tuple[list[str], list[str]] | None:
+    def asked() -> tuple[list[str], list[str], str] | None:
+        # The requests go out just before the sticky comment that mentions them is written.
         users, teams = requested_reviewers(story.world, number)
-        return (users, teams) if teams else None
-
-    users, teams = story.wait("the controller to request reviews", asked)
-    mention = _MENTIONS.search(
-        next(
+        sticky = [
             str(c["body"])
             for c in story.world.github.comments(OWNER, REPO, number)
             if str(c["body"]).startswith("<!-- sealgate:summary -->")
-        )
-    )
+        ]
+        mention = _MENTIONS.search(sticky[0]) if sticky else None
+        return (users, teams, mention.group(0)) if teams and mention else None
+
+    users, teams, mention = story.wait("the controller to request reviews", asked)
     return (
         f"{BOT} asked for reviews: teams {', '.join(teams)}"
         + (f", people {', '.join(users)}" if users else ""),
-        (f"sticky comment: '{mention.group(0)}'" if mention else "no mention line",),
+        (f"sticky comment: '{mention}'",),
     )
 
 
