@@ -10,12 +10,9 @@ from urllib.parse import quote
 
 from controller.github.client import GitHubClient
 from controller.github.failures import github_errors
+from controller.github.markers import note_marker
 
-
-def note_marker(key: str) -> str:
-    """The hidden first line of the note for event ``key`` (one line, no ``--``)."""
-    safe = " ".join(key.split()).replace("--", "-")
-    return f"<!-- sealgate:note:{safe} -->"
+__all__ = ["CommentPoster", "note_marker"]
 
 
 class CommentPoster:

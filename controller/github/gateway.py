@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from controller.github.asked import Asked, parse_asked
+from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.comments import CommentPoster
 from controller.github.failures import github_errors
@@ -18,10 +20,12 @@ from controller.github.poll import PullPoller
 from controller.github.pushes import PushLedger
 from controller.github.records import MergedPull, RulesAt, SyncCheck, SyncCheckState
 from controller.github.report import Reporter
+from controller.github.review_requests import ReviewRequester
 from controller.github.snapshot import MAX_CHANGED_FILES, PullRequestSnapshot, SnapshotReader
 from controller.github.summary import Summary
 from controller.github.sync_report import SyncReporter
 from controller.github.teams import TeamDirectory
+from controller.policy.reviewers import ReviewAsk
 
 
 class GitHubGateway:
@@ -53,6 +57,9 @@ class GitHubGateway:
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)
         self.comments = CommentPoster(client)
+        self.review_requests = ReviewRequester(client)
+        # (repo, number) -> who was asked to review, until the next report writes it down.
+        self._asked: LruCache[tuple[str, int], Asked] = LruCache(4096)
         # Two pollers, each remembering what it saw: listing every open pull request (the
         # expiry loop) must not swallow the changes the next work poll should see.
         self._changes = PullPoller(client)
@@ -85,7 +92,21 @@ class GitHubGateway:
         """``snapshot`` is what :meth:`fetch` returned."""
         if not isinstance(snapshot, PullRequestSnapshot):
             raise TypeError("report takes a snapshot this gateway fetched")
-        self.reporter.report(snapshot, summary)
+        self.reporter.report(
+            snapshot, summary, self._asked.get((snapshot.repo, snapshot.facts.number))
+        )
+
+    def request_reviews(self, snapshot: object, want: ReviewAsk) -> None:
+        """Ask ``want`` to review on ``snapshot``'s head, once each; the next :meth:`report`
+        records it in the sticky comment and mentions whoever was asked the first time."""
+        if not isinstance(snapshot, PullRequestSnapshot):
+            raise TypeError("request_reviews takes a snapshot this gateway fetched")
+        key = (snapshot.repo, snapshot.facts.number)
+        previous = self._asked.get(key)
+        if previous is None:
+            sticky = self.reporter.sticky(snapshot)
+            previous = parse_asked(sticky[1] if sticky is not None else None)
+        self._asked.put(key, self.review_requests.ask(snapshot, want, previous))
 
     def sync_state(self, repo: str, head_sha: str) -> SyncCheckState | None:
         return self.sync_reporter.state(repo, head_sha)

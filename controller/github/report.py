@@ -26,6 +26,7 @@ from github.GithubException import UnknownObjectException
 from github.GithubObject import NotSet, Opt
 from github.Repository import Repository
 
+from controller.github.asked import Asked, parse_asked, render_asked
 from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.failures import github_errors
@@ -108,7 +109,11 @@ class Reporter:
         # check run id -> the annotations it holds (GitHub appends, never replaces them).
         self._annotated: LruCache[int, frozenset[tuple[str, int, int, str, str]]] = LruCache(4096)
 
-    def report(self, snapshot: PullRequestSnapshot, summary: Summary) -> ReportResult:
+    def report(
+        self, snapshot: PullRequestSnapshot, summary: Summary, asked: Asked | None = None
+    ) -> ReportResult:
+        """``asked``: who sealgate asked to review (``ReviewRequester``); None keeps what the
+        sticky comment says."""
         repo = self._client.repo(snapshot.repo)
         number = snapshot.facts.number
         with github_errors(f"report on {snapshot.repo}#{number}"):
@@ -116,7 +121,7 @@ class Reporter:
                 run_id, run_requests = self._check_run(repo, snapshot, summary)
             else:
                 run_id, run_requests = 0, self._status(repo, snapshot, summary)
-            comment_id, comment_requests = self._comment(repo, snapshot, summary)
+            comment_id, comment_requests = self._comment(repo, snapshot, summary, asked)
             label_requests = self._labels(repo, snapshot, summary.label)
         return ReportResult(
             check_run_id=run_id,
@@ -232,23 +237,34 @@ class Reporter:
         self._statuses.put((snapshot.repo, head), digest)
         return 1
 
-    def _comment(
-        self, repo: Repository, snapshot: PullRequestSnapshot, summary: Summary
-    ) -> tuple[int, int]:
-        body = comment_body(summary)
-        key = (snapshot.repo, snapshot.facts.number)
+    def sticky(self, snapshot: PullRequestSnapshot) -> tuple[int, str] | None:
+        """The sticky comment's id and body, as the snapshot shows it or sealgate last wrote
+        it."""
         me = self._client.login().lower()
         mine = [
             c for c in snapshot.facts.comments if c.user.lower() == me and c.body.startswith(MARKER)
         ]
         # A snapshot taken before sealgate's own last write does not show that write yet:
         # what sealgate remembers writing stands in for it, so nothing is posted twice.
-        known: tuple[int, str] | None
         if mine:
             first = min(mine, key=lambda c: c.id)
-            known = (first.id, first.body)
-        else:
-            known = self._sticky.get(key)
+            return first.id, first.body
+        return self._sticky.get((snapshot.repo, snapshot.facts.number))
+
+    def _comment(
+        self,
+        repo: Repository,
+        snapshot: PullRequestSnapshot,
+        summary: Summary,
+        asked: Asked | None,
+    ) -> tuple[int, int]:
+        key = (snapshot.repo, snapshot.facts.number)
+        known = self.sticky(snapshot)
+        if asked is None:
+            asked = parse_asked(known[1] if known is not None else None)
+        # Who was asked to review, and the mentions, close the comment (never the check run):
+        # kept on every render, so a mention is made once.
+        body = comment_body(summary) + render_asked(asked)
         if known is not None:
             sticky_id, shown = known
             if shown == body:

@@ -83,3 +83,10 @@ def _failures(
             " (write /sealgate bypass <why this cannot wait>)"
         )
     return failures
+
+
+def bypass_refusals(
+    user: str, reason: str, facts: PullRequestFacts, applicable: Sequence[Policy]
+) -> tuple[str, ...]:
+    """Why a ``/sealgate bypass`` by ``user`` with ``reason`` would not be accepted."""
+    return tuple(_failures(login_key(user), reason, facts, applicable, Directory.of(facts)))

@@ -78,6 +78,25 @@ def parse_command(body: str) -> Command | None:
     return None
 
 
+def command_word(body: str) -> tuple[str, str] | None:
+    """What a comment asks of sealgate: the command ``parse_command`` finds, else the word
+    after the first plain line's ``/sealgate`` (empty when nothing follows it), with the
+    rest of that line. None when no plain line starts with ``/sealgate``."""
+    known = parse_command(body)
+    if known is not None:
+        return known.name, known.argument
+    for line in _plain_lines(body):
+        words = line.strip().split(maxsplit=2)
+        if words and words[0] == _PREFIX:
+            return (words[1] if len(words) > 1 else ""), (words[2] if len(words) > 2 else "")
+    return None
+
+
+def void_reason(comment: Comment, facts: PullRequestFacts) -> str | None:
+    """Why a command in ``comment`` does not count for the current head, or None."""
+    return _void(comment, facts, head_pushed_at(facts))
+
+
 def _order(comment: Comment) -> tuple[object, ...]:
     return (comment.created_at, comment.id, comment.user, comment.body)
 

@@ -19,6 +19,7 @@ from controller.github.summary import Summary
 from controller.kube.results import DesiredSecret, SyncReport
 from controller.model import NotifyTargets, PullRequestFacts, SecretChange, Tier
 from controller.notify.events import Notification
+from controller.policy.reviewers import ReviewAsk
 from controller.store.types import (
     ApplyResult,
     ApprovalRecord,
@@ -111,6 +112,11 @@ class GitHubPort(Protocol):
     def report(self, snapshot: Snapshot, summary: Summary) -> None:
         """The ``sealgate`` check, the sticky comment and the label; idempotent.
         ``snapshot`` is one :meth:`fetch` returned."""
+        ...
+
+    def request_reviews(self, snapshot: Snapshot, want: ReviewAsk) -> None:
+        """Ask the people and teams in ``want`` to review the head, each once per head;
+        idempotent, and free when nobody new is wanted."""
         ...
 
     def sync_state(self, repo: str, head_sha: str) -> SyncCheckState | None: ...

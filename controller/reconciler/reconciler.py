@@ -22,6 +22,8 @@ from controller.errors import (
 from controller.github.records import MergedPull, SyncCheckState
 from controller.model import DecisionState
 from controller.notify.events import NotificationKind
+from controller.policy.replies import PassOutcome
+from controller.reconciler.answers import CommandAnswers
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, after_apply, assess
@@ -39,6 +41,7 @@ from controller.reconciler.ports import (
     TargetsPort,
 )
 from controller.reconciler.provenance import origin_of, reasons_of
+from controller.reconciler.reviewers import ask_reviewers
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
 from controller.reconciler.sync_text import refused_check, sync_check
@@ -122,6 +125,7 @@ class Reconciler:
         )
         self._trust = RulesTrust(store, actor=settings.bot_login)
         self._overlaps = OpenOverlaps()
+        self._answers = CommandAnswers(github, self._observer)
         self._pull_locks = _Locks()
         self._env_locks = _Locks()
         self._state = threading.Lock()
@@ -141,6 +145,7 @@ class Reconciler:
             started = time.monotonic()
             snapshot = self._snapshot(repo, number)
             if snapshot.state == "closed":
+                self._answers.answer_closed(snapshot)
                 result = self._remember(
                     RequestStatus(
                         repo,
@@ -328,9 +333,11 @@ class Reconciler:
         self._notify_decision(evaluation, now)
         status = _DECISION_STATUS[decision.state]
         if decision.state is not DecisionState.APPROVED:
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(self._status_of(evaluation, status))
         actor = self._merge_requested(evaluation)
         if actor is None:
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(
                     evaluation,
@@ -345,6 +352,7 @@ class Reconciler:
             )
         except ConflictError as exc:
             log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
             )
@@ -359,6 +367,7 @@ class Reconciler:
                 f"merge-refused:{decision.head_sha}",
                 f"sealgate could not merge: {exc}",
             )
+            self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
             )
@@ -366,6 +375,7 @@ class Reconciler:
         log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
         crashpoint("reconciler.after-merge")
+        self._answers.answer(evaluation, PassOutcome(merged_now=True))
         merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
         self._trust_governance(evaluation, merged)
         if decision.bypassed:
@@ -415,6 +425,7 @@ class Reconciler:
         return requested
 
     def _report(self, evaluation: Evaluation, *, applied: bool = False) -> None:
+        ask_reviewers(self._github, self._observer, evaluation)
         try:
             self._github.report(evaluation.snapshot, evaluation.summary(applied=applied))
         except BackendError:
@@ -432,6 +443,7 @@ class Reconciler:
         # since expired still covered the merge, and a crash after the merge is repaired.
         evaluation = self._assess(snapshot, when)
         if _complete(state):
+            self._answers.answer(evaluation, PassOutcome("merged", merged_at=when))
             with self._state:
                 self._finished.add((repo, number, head))
             return self._remember(self._finished_status(evaluation, state))
@@ -445,6 +457,7 @@ class Reconciler:
             if parent is not None:
                 parent_rules = self._github.rules_at(repo, parent)
                 evaluation = self._assess(snapshot, when, rules_at=(parent, parent_rules))
+        self._answers.answer(evaluation, PassOutcome("merged", merged_at=merge.merged_at))
         if evaluation.decision.state is not DecisionState.APPROVED:
             return self._refuse(evaluation, merge)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))

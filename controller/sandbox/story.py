@@ -6,10 +6,12 @@ store's state before it is narrated, and a step that does not happen within its 
 the story with ``StoryFailed`` naming it.
 
 1. ``dev1`` seals two values with ``sealgate propose`` and opens a pull request;
-2. the ``sealgate`` check goes pending and names who can approve;
+2. the ``sealgate`` check goes pending and names who can approve; the controller asks the
+   approving teams for reviews and mentions them once in its sticky comment;
 3. ``dev1``'s own approval is refused by GitHub (422);
 4. ``lead`` approves but is no listed approver: the controller says it does not count;
 5. ``alice`` and ``bob`` (``acme/sre``) approve: the SRE steps are met, security is not;
+   ``dev1`` comments ``/sealgate merge`` too early and the controller answers what is missing;
 6. ``carol`` (``acme/security``) signs off: the check turns green;
 7. the critical policy wants an explicit merge: ``dev1`` comments ``/sealgate merge`` and the
    controller merges;
@@ -29,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.sandbox import observe
+from controller.sandbox import observe, story_commands
 from controller.sandbox.observe import NotObserved, StoryFailed, wait_for
 from controller.sandbox.people import Person, demo_values, open_change
 from controller.sandbox.world import (
@@ -159,6 +161,12 @@ class Story:
                 (f"can approve: {', '.join(sorted(names))}",),
             )
         )
+
+    def reviewers_asked(self) -> None:
+        self.narrate(Step(*story_commands.reviewers_asked(self)))
+
+    def early_merge(self) -> None:
+        self.narrate(Step(*story_commands.early_merge(self)))
 
     def self_approval(self) -> None:
         r = self.result
@@ -382,9 +390,11 @@ class Story:
         steps = (
             self.propose,
             self.pending,
+            self.reviewers_asked,
             self.self_approval,
             self.unlisted_approval,
             self.sre_approvals,
+            self.early_merge,
             self.security_approval,
             self.merge,
             self.store_commit,

@@ -50,7 +50,12 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
         controller.start()
         result = play(world, steps.append, values=values)
         assert controller.alive
-    assert len(steps) == 12
+    assert len(steps) == 14
+    asked = next(s for s in steps if "asked for reviews" in s.title)
+    assert "teams security, sre" in asked.title
+    assert "@acme/security" in asked.details[0]
+    early = next(s for s in steps if "too early" in s.title)
+    assert any("needs 1 more approval" in line for line in early.details), early
     assert_story_state(world, result, values)
 
 

@@ -63,6 +63,27 @@ UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/timeline"): (
         "[review-dismissed-issue-event]"
     ),
+    # pulls/request-reviewers (201) and pulls/remove-requested-reviewers (200).
+    ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"): (
+        "pull-request-simple"
+    ),
+    ("DELETE", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"): (
+        "pull-request-simple"
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"): (
+        "pull-request-review-request"
+    ),
+}
+
+# GitHub's `pull-request-review-request` (operation pulls/list-requested-reviewers), which
+# the trimmed description lacks; copied from GitHub's description.
+REVIEW_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "users": {"type": "array", "items": {"$ref": "#/components/schemas/simple-user"}},
+        "teams": {"type": "array", "items": {"$ref": "#/components/schemas/team"}},
+    },
+    "required": ["users", "teams"],
 }
 
 # GitHub's `activity` schema (operation repos/list-activities), which the trimmed description
@@ -149,6 +170,8 @@ ALIASES = {"/repos/{owner}/{repo}/contents": "/repos/{owner}/{repo}/contents/{pa
 def _schema(name: str) -> Draft4Validator:
     if name == "activity":
         return Draft4Validator({**ACTIVITY_SCHEMA, "components": _github_components()})
+    if name == "pull-request-review-request":
+        return Draft4Validator({**REVIEW_REQUEST_SCHEMA, "components": _github_components()})
     if name == "review-dismissed-issue-event":
         return Draft4Validator({**REVIEW_DISMISSED_SCHEMA, "components": _github_components()})
     if name == "issue":

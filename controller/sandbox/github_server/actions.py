@@ -382,6 +382,11 @@ class Hub:
             )
             pull.reviews.append(review)
             if event:
+                # GitHub: once a requested reviewer submits a review, they are no longer
+                # a requested reviewer.
+                pull.requested_reviewers = [
+                    login for login in pull.requested_reviewers if login.lower() != actor.lower()
+                ]
                 self.emit_review(repo, pull, review, "submitted", actor)
             return review
 

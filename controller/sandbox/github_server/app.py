@@ -28,6 +28,7 @@ from controller.sandbox.github_server import (
     routes_activity,
     routes_pulls,
     routes_repo,
+    routes_reviewers,
     routes_timeline,
 )
 from controller.sandbox.github_server.actions import Hub
@@ -140,6 +141,7 @@ class GitHubApp:
             routes_activity,
             routes_timeline,
             check_annotations,
+            routes_reviewers,
         )
         for module in modules:
             for method, template, handler in module.ROUTES:

@@ -308,8 +308,12 @@ class Renderer:
             "merge_commit_sha": pull.merge_commit_sha,
             "assignee": None,
             "assignees": [],
-            "requested_reviewers": [],
-            "requested_teams": [],
+            "requested_reviewers": [self.user(login) for login in pull.requested_reviewers],
+            "requested_teams": [
+                self.team(team)
+                for slug in pull.requested_teams
+                if (team := self.world.teams.get((repo.owner.lower(), slug.lower()))) is not None
+            ],
             "head": self._branch(self._head_repo(repo, pull), pull.head_ref, pull.head_sha),
             "base": self._branch(repo, pull.base_ref, pull.base_sha),
             "_links": {

@@ -119,6 +119,10 @@ class Pull:
     reviews: list[Review] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     dismissals: list[Dismissal] = field(default_factory=list)
+    requested_reviewers: list[str] = field(default_factory=list)
+    """Logins whose review is requested, in the order asked; a review removes its author."""
+    requested_teams: list[str] = field(default_factory=list)
+    """Slugs of the repository owner's teams whose review is requested."""
 
 
 @dataclass
