@@ -43,8 +43,8 @@ def judge_documents(
     with_lines: bool = False,
 ) -> JudgedDocuments:
     """``rule_files`` (``environments/``, ``policies/``) judge ``change_files`` (path ->
-    bytes, each file's documents must be SecretChanges). ``None`` rule files: none could be
-    found, and only what needs no rules is checked. ``proposed_rule_files``: the rules a
+    bytes, each file's documents must be SecretChanges). Without rules (``None``: none could
+    be found, or they do not parse) only what needs none is checked. ``proposed_rule_files``: the rules a
     governance pull request leaves behind. ``with_lines`` adds line numbers to the cross-file
     problems."""
     problems: list[Problem] = []
@@ -70,7 +70,9 @@ def judge_documents(
         if with_lines
         else None
     )
-    judged_by = rules if rule_files is not None else None
+    # Rules that do not parse judge nothing (their problems already make the pull request
+    # invalid): checking against none would call every environment missing.
+    judged_by = rules if parsed else None
     problems.extend(
         check_changes(
             changes,
