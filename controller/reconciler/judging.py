@@ -43,10 +43,10 @@ def judge_documents(
     with_lines: bool = False,
 ) -> JudgedDocuments:
     """``rule_files`` (``environments/``, ``policies/``) judge ``change_files`` (path ->
-    bytes, each file's documents must be SecretChanges). Without rules (``None``: none could
-    be found, or they do not parse) only what needs none is checked. ``proposed_rule_files``: the rules a
-    governance pull request leaves behind. ``with_lines`` adds line numbers to the cross-file
-    problems."""
+    bytes; each file's documents must be SecretChanges). Without rules (``None``: none
+    could be found, or they do not parse) only what needs none is checked.
+    ``proposed_rule_files``: the rules a governance pull request leaves behind.
+    ``with_lines`` adds line numbers to the cross-file problems."""
     problems: list[Problem] = []
     rules = Rules()
     parsed = False
@@ -57,7 +57,8 @@ def judge_documents(
         except DocumentError as exc:
             problems.extend(exc.problems)
     if proposed_rule_files is not None:
-        problems.extend(proposed_rule_problems(proposed_rule_files))
+        # Once is enough when the rules left behind fail as the judging ones do.
+        problems.extend(p for p in proposed_rule_problems(proposed_rule_files) if p not in problems)
     located: list[Located] = []
     for path, data in sorted(change_files.items()):
         try:
