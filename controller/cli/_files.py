@@ -156,3 +156,32 @@ def _leaves_tree(path: Path, boundary: Path) -> bool:
     except (ValueError, OSError, RuntimeError):
         return True
     return False
+
+
+def requests_root(path: Path) -> Path | None:
+    """The requests repository ``path`` lies in: the nearest directory up from it holding
+    ``environments/`` and ``policies/``, else the parent of the nearest ``changes/``,
+    ``environments/`` or ``policies/`` on the way (the rules may be missing); None when
+    ``path`` is in no such tree."""
+    start = Path(os.path.abspath(path))
+    candidates = [start, *start.parents] if start.is_dir() else list(start.parents)
+    for candidate in candidates:
+        if is_repository_root(candidate):
+            return candidate
+    for candidate in candidates:
+        if candidate.name in REPOSITORY_AREAS and candidate.parent != candidate:
+            return candidate.parent
+    return None
+
+
+def read_named(root: Path, names: Iterable[str]) -> ReadFiles:
+    """Files named relative to ``root`` (as git names them), whatever their suffix."""
+    boundary = root.resolve()
+    result = ReadFiles()
+    for name in names:
+        path = root / name
+        if _leaves_tree(path, boundary):
+            result.problems.append(_outside(printable(name)))
+        else:
+            _store(result, printable(name), read_file(path, printable(name)))
+    return result

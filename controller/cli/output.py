@@ -221,6 +221,6 @@ def render(
     )
 
 
-def print_text(line: str) -> None:
+def print_text(line: str, *, err: bool = False) -> None:
     """One line of people's text (a reason, a message) for a table view, escaped."""
-    click.echo(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line))
+    click.echo(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line), err=err)

@@ -1,44 +1,58 @@
 """``sealgate validate PATH...``: check document files before they reach a pull request.
 
-Each PATH is a file, a directory of files, or the root of a requests repository (it holds
-``environments/`` and ``policies/``): then the rules are parsed together and every change
-under ``changes/`` is checked against them too. Every problem is printed, one per line as
-``file:line: field: message``, then a summary; the exit status is 0 when all is valid,
-5 (``ExitCode.INVALID``) when there is any problem.
+Each PATH is the root of a requests repository (it holds ``environments/`` and
+``policies/``), a file or directory inside one, or a file or directory anywhere else:
+
+- a repository is judged as the controller judges the pull request this checkout would
+  open: the change files it adds or modifies against its base (``_scope``; every change
+  file with ``--all`` or outside git), by the working tree's rules, read whole;
+- a file inside a repository is judged as part of it: a change file by the rules found by
+  walking up to the repository's root, a rules file together with all the others; a
+  directory inside one, like the repository but only what lies under it;
+- anything else is checked on its own: schema and fields.
+
+The documents are judged by the controller's own code (``reconciler.judging``). Every
+problem is printed as ``file:line: field: message``, then a summary; the exit status is 0
+when all is valid, 5 (``ExitCode.INVALID``) when there is any problem.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 
 from controller.cli._files import (
+    REPOSITORY_AREAS,
     RULES_AREAS,
     ReadFiles,
-    is_repository_root,
+    printable,
+    read_file,
+    read_named,
     read_paths,
     read_repository,
+    read_tree,
+    requests_root,
 )
+from controller.cli._scope import Scope, everything, repository_scope
 from controller.cli.exit_codes import ExitCode, epilog
 from controller.cli.keys import open_keyring
 from controller.cli.output import Format, dump, output_option, print_text
 from controller.crypto import check_sealed_values
-from controller.documents import (
-    DOCUMENT_KINDS,
-    Located,
-    Rules,
-    check_changes,
-    parse_located,
-    parse_rules,
-)
-from controller.documents.locations import line_of
+from controller.documents import DOCUMENT_KINDS, Located, Rules, parse_located
+from controller.documents.locations import FieldPath, line_of
 from controller.errors import DocumentError, IntegrityError, Problem
 from controller.model import Enforcement, Policy, SecretChange, Tier, ValueRule
 from controller.policy.tiers import current_tier, new_tier
+from controller.reconciler.judging import judge_documents
+
+CHANGES_AREA = "changes"
+ScopeFor = Callable[[Path], Scope]
+"""Which change files of the repository at this root a pull request judges."""
 
 SealedValueCheck = Callable[[SecretChange, Rules | None], Iterable[Problem]]
 """Opens every sealed value of a change (``--key-dir``, with the crypto module) and reports
@@ -52,6 +66,8 @@ class ValidationReport:
     files: int = 0
     documents: int = 0
     problems: list[Problem] = field(default_factory=list)
+    compared: list[tuple[str, Scope]] = field(default_factory=list)
+    """Per repository or directory asked for, which change files were judged and why."""
     warnings: list[Problem] = field(default_factory=list)
     """Valid but probably not meant; they do not change the exit status."""
 
@@ -68,6 +84,7 @@ class ValidationReport:
                 {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
                 for p in self.problems
             ],
+            "compared": [{"path": path, **scope.as_json()} for path, scope in self.compared],
         }
         if self.warnings:  # only when there are some: the object stays as it was otherwise
             body["warnings"] = [
@@ -116,58 +133,114 @@ def _plural(count: int, word: str) -> str:
 
 
 def validate_paths(
-    paths: Sequence[Path], *, check_sealed: SealedValueCheck | None = None
+    paths: Sequence[Path],
+    *,
+    check_sealed: SealedValueCheck | None = None,
+    scope_for: ScopeFor | None = None,
 ) -> ValidationReport:
-    """Validate every file under ``paths``; ``check_sealed`` also opens the sealed values."""
+    """Validate every file under ``paths``; ``check_sealed`` also opens the sealed values.
+
+    ``scope_for`` says which change files of a requests repository are judged (default:
+    every one); the CLI passes the pull request of the checkout (``_scope``).
+    """
     report = ValidationReport()
     for path in paths:
-        if path.is_dir() and is_repository_root(path):
-            _validate_repository(path, report, check_sealed)
+        root = requests_root(path) if path.exists() else None
+        if root is None:
+            _validate_loose([path], report, check_sealed)
         else:
-            read = read_paths([path])
-            report.problems.extend(read.problems)
-            report.files += len(read.files)
-            for name in sorted(read.files):
-                _record(report, _parse(name, read.files[name], report), check_sealed)
+            _validate_in_repository(root, path, report, check_sealed, scope_for)
     # File order, then line order: the output reads like a walk through the files.
     report.problems.sort(key=lambda problem: (problem.file, problem.line or 0))
     return report
 
 
-def _validate_repository(
-    root: Path, report: ValidationReport, check_sealed: SealedValueCheck | None
+def _validate_loose(
+    paths: Sequence[Path], report: ValidationReport, check_sealed: SealedValueCheck | None
 ) -> None:
-    read: ReadFiles = read_repository(root)
+    read = read_paths(paths)
+    _read_into(report, read)
+    for name in sorted(read.files):
+        _record(report, _parse(name, read.files[name], report), check_sealed)
+
+
+def _validate_in_repository(
+    root: Path,
+    path: Path,
+    report: ValidationReport,
+    check_sealed: SealedValueCheck | None,
+    scope_for: ScopeFor | None,
+) -> None:
+    """``path`` is ``root`` or lies under it: its change files are judged against the rules
+    of ``root``, read whole, exactly as the controller judges a pull request's files."""
+    where = PurePosixPath(Path(os.path.abspath(path)).relative_to(root).as_posix())
+    whole = where == PurePosixPath(".")
+    named = read_repository(root) if whole else _read_under(root, path, where)
+    scope: Scope | None = None
+    if path.is_dir():
+        scope = scope_for(root) if scope_for is not None else everything("every file asked for")
+        report.compared.append((printable(path.as_posix()), scope))
+    if scope is not None and scope.files is not None:
+        changes = read_named(root, (n for n in scope.files.judged if _under(n, where)))
+        named.files = {n: d for n, d in named.files.items() if _area(n) != CHANGES_AREA}
+        named.add(changes)
+    rules_read = read_repository(root, RULES_AREAS)
+    has_rules = any((root / area).is_dir() for area in RULES_AREAS)
+    rule_files = rules_read.files if has_rules else None
+    change_files = {n: d for n, d in named.files.items() if _area(n) == CHANGES_AREA}
+    loose = {n: d for n, d in named.files.items() if _area(n) not in REPOSITORY_AREAS}
+    named_rules = {n for n in named.files if _area(n) in RULES_AREAS} & set(rules_read.files)
+    report.files += len(change_files) + len(loose) + len(named_rules)
+    report.problems.extend(p for p in named.problems if _area(p.file) not in RULES_AREAS)
+    report.problems.extend(rules_read.problems)
+    # A governance pull request is also judged by the rules it leaves behind.
+    pull = scope.files if scope is not None and whole else None
+    governance = pull is not None and pull.touches_rules
+    judged = judge_documents(
+        rule_files,
+        change_files,
+        proposed_rule_files=rule_files if governance else None,
+        with_lines=True,
+    )
+    report.problems.extend(judged.problems)
+    sources = [e.source for e in judged.rules.environments.values()]
+    sources += [p.source for p in judged.rules.policies]
+    report.documents += sum(1 for source in sources if source in named_rules)
+    rules = judged.rules if judged.rules_parsed else None
+    report.warnings.extend(
+        _soft_without_bypassers(p, rules_read.files.get(p.source, b""))
+        for p in judged.rules.policies
+        if p.source in named_rules and _nobody_can_bypass(p)
+    )
+    _record(report, judged.changes, check_sealed, rules)
+    for name in sorted(loose):
+        _record(report, _parse(name, loose[name], report), check_sealed)
+
+
+def _read_under(root: Path, path: Path, where: PurePosixPath) -> ReadFiles:
+    if path.is_dir():
+        return read_tree(path, where, root=root)
+    read = ReadFiles()
+    name = printable(where.as_posix())
+    found = read_file(path, name)
+    if isinstance(found, Problem):
+        read.problems.append(found)
+    else:
+        read.files[name] = found
+    return read
+
+
+def _read_into(report: ValidationReport, read: ReadFiles) -> None:
     report.problems.extend(read.problems)
     report.files += len(read.files)
-    rules_files = {
-        name: data for name, data in read.files.items() if name.split("/", 1)[0] in RULES_AREAS
-    }
-    for name in sorted(rules_files):
-        if name.startswith("policies/"):
-            try:
-                located = parse_located(name, rules_files[name], ("ApprovalPolicy",))
-            except DocumentError:
-                continue  # parse_rules below reports it
-            report.warnings.extend(w for item in located for w in _policy_warnings(item))
-    rules: Rules | None = None
-    try:
-        rules = parse_rules(rules_files)
-        report.documents += len(rules.environments) + len(rules.policies)
-    except DocumentError as exc:
-        report.problems.extend(exc.problems)
-    changes: list[Located] = []
-    for name in sorted(set(read.files) - set(rules_files)):
-        changes.extend(_parse(name, read.files[name], report, kinds=("SecretChange",)))
-    _record(report, changes, check_sealed, rules)
-    if rules is not None:
-        typed = [c.document for c in changes if isinstance(c.document, SecretChange)]
-        lines = {
-            (c.document.source, c.document.document_index): c.lines
-            for c in changes
-            if isinstance(c.document, SecretChange)
-        }
-        report.problems.extend(check_changes(typed, rules, lines=lines))
+
+
+def _area(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def _under(name: str, where: PurePosixPath) -> bool:
+    return where == PurePosixPath(".") or PurePosixPath(name).is_relative_to(where)
 
 
 def _parse(
@@ -187,7 +260,11 @@ def _record(
     rules: Rules | None = None,
 ) -> None:
     report.documents += len(located)
-    report.warnings.extend(w for item in located for w in _policy_warnings(item))
+    report.warnings.extend(
+        _soft_without_bypassers(item.document, b"", item.lines)
+        for item in located
+        if isinstance(item.document, Policy) and _nobody_can_bypass(item.document)
+    )
     if check_sealed is None:
         return
     for item in located:
@@ -197,21 +274,27 @@ def _record(
             )
 
 
-def _policy_warnings(item: Located) -> list[Problem]:
-    policy = item.document
-    if not isinstance(policy, Policy) or policy.enforcement is not Enforcement.SOFT:
-        return []
-    if policy.bypassers.users or policy.bypassers.teams:
-        return []
-    return [
-        Problem(
-            policy.source,
-            "spec.enforcement",
-            "soft, but the policy lists no bypassers: nobody can bypass it; list "
-            "spec.bypassers (users or teams) or set enforcement: hard",
-            line_of(item.lines, ("spec", "enforcement")),
-        )
-    ]
+def _nobody_can_bypass(policy: Policy) -> bool:
+    return policy.enforcement is Enforcement.SOFT and not (
+        policy.bypassers.users or policy.bypassers.teams
+    )
+
+
+def _soft_without_bypassers(
+    policy: Policy, data: bytes, lines: Mapping[FieldPath, int] | None = None
+) -> Problem:
+    if lines is None:
+        try:
+            lines = parse_located(policy.source, data, ("ApprovalPolicy",))[0].lines
+        except DocumentError:
+            lines = {}
+    return Problem(
+        policy.source,
+        "spec.enforcement",
+        "soft, but the policy lists no bypassers: nobody can bypass it; list "
+        "spec.bypassers (users or teams) or set enforcement: hard",
+        line_of(lines, ("spec", "enforcement")),
+    )
 
 
 def _with_line(problem: Problem, item: Located) -> Problem:
@@ -227,6 +310,7 @@ def _with_line(problem: Problem, item: Located) -> Problem:
     epilog=epilog(
         (ExitCode.OK, "every file is valid"),
         (ExitCode.INVALID, "at least one problem (each is printed)"),
+        (ExitCode.USAGE, "--base and --all together, or a --base that does not resolve"),
     ),
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
@@ -241,22 +325,59 @@ def _with_line(problem: Problem, item: Located) -> Problem:
     help="Also open every sealed value with the controller's keys in DIR (values are never "
     "shown) and report each that fails its binding or names an unknown key id.",
 )
-def validate(paths: tuple[Path, ...], output: Format, key_dir: Path | None) -> None:
+@click.option(
+    "--base",
+    metavar="REF",
+    default=None,
+    help="The branch or commit the pull request goes into. Default: origin/HEAD, else main, "
+    "else origin/main.",
+)
+@click.option(
+    "--all",
+    "judge_all",
+    is_flag=True,
+    help="Judge every change file, applied ones too, not only the pull request's.",
+)
+def validate(
+    paths: tuple[Path, ...], output: Format, key_dir: Path | None, base: str | None, judge_all: bool
+) -> None:
     """Check environment, policy and change files (or a whole requests repository).
+
+    \b
+    What is compared, in a requests repository inside a git checkout:
+    - change files: those the pull request from this checkout would add or modify, as the
+      controller judges them: the working tree (committed, staged, unstaged and untracked
+      files) against the merge-base of HEAD and --base. A change file already merged and
+      applied is history: it is judged only by the pull request that adds it.
+    - rules (environments/, policies/): the working tree's, read whole. The controller
+      judges by the rules at the tip of the base branch, so a pull request that also
+      changes rules is judged there by the rules before it.
+    With --all, or outside git, every change file is judged, and the output says so.
+    A single FILE is always judged, by the rules found by walking up to the repository
+    root; a directory inside a repository is judged like the repository, under it only.
 
     Prints every problem as FILE:LINE: FIELD: MESSAGE and exits 5 when there is any.
     """
-    report = validate_paths(paths, check_sealed=_sealed_value_check(key_dir))
+    if judge_all and base is not None:
+        raise click.UsageError("--all judges every change file: give --base or --all, not both")
+    report = validate_paths(
+        paths,
+        check_sealed=_sealed_value_check(key_dir),
+        scope_for=lambda root: repository_scope(root, base=base, judge_all=judge_all),
+    )
     print_report(report, output)
     raise SystemExit(ExitCode.OK if report.valid else ExitCode.INVALID)
 
 
 def print_report(report: ValidationReport, output: Format) -> None:
-    if output.is_table:
-        for problem in report.problems:
-            print_text(str(problem))
-        for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        click.echo(report.summary())
-    else:
+    if not output.is_table:
         click.echo(dump(report.as_json(), output))
+        return
+    for path, scope in report.compared:
+        # On stderr: what was compared is said, but stdout stays the problems and summary.
+        print_text(f"{path}: {scope.note}", err=True)
+    for problem in report.problems:
+        print_text(str(problem))
+    for warning in report.warnings:
+        print_text(f"warning: {warning}", err=True)
+    click.echo(report.summary())

@@ -182,7 +182,7 @@ def _unknown_environments(located: Located, known: set[str]) -> Iterator[Problem
 
 def check_changes(
     changes: Sequence[SecretChange],
-    rules: Rules,
+    rules: Rules | None,
     *,
     lines: ChangeLines | None = None,
     controller_namespace: str = CONTROLLER_NAMESPACE,
@@ -192,7 +192,9 @@ def check_changes(
     A change must live under ``changes/<spec.environment>/``, name an existing environment,
     write a namespace that environment lists, carry values sealed to one of its keys, and
     touch a key of a secret that no other document of the pull request touches. ``lines``
-    (from ``parse_located``) adds line numbers to the messages.
+    (from ``parse_located``) adds line numbers to the messages. Without ``rules`` (a file
+    checked where no ``environments/`` can be found) only what needs none is checked: the
+    directory, and keys changed twice.
     """
     problems: list[Problem] = []
     owners: dict[tuple[str, str], SecretChange] = {}
@@ -207,8 +209,8 @@ def check_changes(
                     f"{expected_dir}: move the file or fix spec.environment",
                 )
             )
-        environment = rules.environments.get(change.environment)
-        if environment is None:
+        environment = rules.environments.get(change.environment) if rules is not None else None
+        if rules is not None and environment is None:
             listed = ", ".join(sorted(rules.environments)) or "none"
             problems.append(
                 at(
@@ -216,7 +218,7 @@ def check_changes(
                     f"no environment named '{change.environment}' (there are: {listed})",
                 )
             )
-        else:
+        elif environment is not None:
             problems.extend(_namespace_problems(change, environment, at, controller_namespace))
             problems.extend(_key_id_problems(change, environment, at))
         for path, key in _touched(change):

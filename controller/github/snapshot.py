@@ -42,6 +42,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from controller.documents import MAX_FILE_BYTES, parse_rules
+from controller.documents.pull_files import FileChange, pull_files
 from controller.errors import ConflictError, DocumentError, GitHubError, Problem
 from controller.github.cache import ByteBudgetLru, LruCache
 from controller.github.client import GitHubClient
@@ -63,7 +64,6 @@ from controller.model import (
 )
 from controller.policy import teams_referenced
 
-CHANGES_DIR = "changes/"
 ENVIRONMENTS_DIR = "environments"
 POLICIES_DIR = "policies"
 RULE_DIRS = (ENVIRONMENTS_DIR, POLICIES_DIR)
@@ -369,23 +369,25 @@ class SnapshotReader:
                     )
                 )
 
-            changed: list[str] = []
+            # Which files are judged is one rule, shared with `sealgate validate`.
+            listed = pull_files(
+                FileChange(
+                    str(f["filename"]),
+                    str(f.get("status") or ""),
+                    str(f["previous_filename"]) if f.get("previous_filename") else None,
+                )
+                for f in files
+            )
+            blob_shas = {str(f["filename"]): str(f["sha"]) for f in files}
+            changed = list(listed.changed)
             change_files: dict[str, bytes] = {}
-            for f in files:
-                filename = str(f["filename"])
-                changed.append(filename)
-                previous = f.get("previous_filename")
-                if previous and previous not in changed:
-                    # A rename out of policies/ edits the rules just as much as a rewrite.
-                    changed.append(str(previous))
-                if f.get("status") == "removed" or not filename.startswith(CHANGES_DIR):
-                    continue
+            for filename in listed.judged:
                 content = self._blob(
                     repo,
                     repo_name,
                     filename,
                     ref=head_sha,
-                    blob_sha=str(f["sha"]),
+                    blob_sha=blob_shas[filename],
                     problems=problems,
                 )
                 if content is not None:
@@ -393,7 +395,7 @@ class SnapshotReader:
 
             rule_files = self._rules_at(repo, repo_name, base_sha, problems)
             proposed = None
-            if any(path.split("/", 1)[0] in RULE_DIRS for path in changed):
+            if listed.touches_rules:
                 proposed = self._rules_at(repo, repo_name, head_sha, problems)
             teams = self._teams.memberships(self._teams_for(rule_files))
             facts = PullRequestFacts(

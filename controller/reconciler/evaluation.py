@@ -16,9 +16,9 @@ from typing import Protocol
 from controller.crypto import replay_problems, sealed_digests
 from controller.crypto.quoting import QUOTED_MESSAGE, quotes_any
 from controller.crypto.strength import generate_problem, value_problem
-from controller.documents import Rules, check_changes, parse_changes, parse_rules
+from controller.documents import Rules
 from controller.documents.secret_shape import content_problem, shape_problems
-from controller.errors import DocumentError, Problem, SealedValueError
+from controller.errors import Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
 from controller.github.summary_keys import StoredSecret
 from controller.model import (
@@ -36,7 +36,8 @@ from controller.model import (
 from controller.policy import applicable_policies, evaluate
 from controller.policy.people import self_excluded
 from controller.policy.scope import covers, rollout_failure
-from controller.policy.tiers import current_tier, new_tier, tier_problems, with_new_tiers
+from controller.policy.tiers import current_tier, new_tier, with_new_tiers
+from controller.reconciler.judging import judge_documents
 from controller.reconciler.ports import KeysPort, Snapshot
 from controller.reconciler.store_state import HistoryCache, store_states
 from controller.reconciler.versions import (
@@ -182,24 +183,15 @@ def assess(
     problems: list[Problem] = list(snapshot.problems)
     if untrusted is not None:
         problems.append(untrusted)
-    try:
-        rules = parse_rules(snapshot.rule_files if rule_files is None else rule_files)
-    except DocumentError as exc:
-        problems.extend(exc.problems)
-        rules = Rules()
-    if snapshot.proposed_rule_files is not None:
-        problems.extend(proposed_rule_problems(snapshot.proposed_rule_files))
-    changes: list[SecretChange] = []
-    for path, data in sorted(snapshot.change_files.items()):
-        try:
-            changes.extend(parse_changes(path, data))
-        except DocumentError as exc:
-            problems.extend(exc.problems)
-    if controller_namespace is None:
-        problems.extend(check_changes(changes, rules))
-    else:
-        problems.extend(check_changes(changes, rules, controller_namespace=controller_namespace))
-    problems.extend(tier_problems(changes, rules.environments))
+    judged = judge_documents(
+        snapshot.rule_files if rule_files is None else rule_files,
+        snapshot.change_files,
+        proposed_rule_files=snapshot.proposed_rule_files,
+        controller_namespace=controller_namespace,
+    )
+    problems.extend(judged.problems)
+    rules = judged.rules
+    changes = judged.secret_changes
     # From here on every change carries the tier the store must keep, so a new secret is
     # stored at the tier it is judged at (its environment's default, or its floor).
     moves = _tier_moves(changes, rules.environments, current_tiers)
@@ -372,29 +364,6 @@ def _tier_moves(
                 new_tier(change, environment, current_tiers),
             )
     return moves
-
-
-def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:
-    """What is wrong with the rules a governance pull request would leave behind.
-
-    They are not what it is judged by (the base is), but once merged they judge everything
-    after it: rules that do not parse would fail every later decision, and rules without a
-    governance policy could never be changed again through a pull request.
-    """
-    try:
-        proposed = parse_rules(files)
-    except DocumentError as exc:
-        return list(exc.problems)
-    if not any(policy.is_governance for policy in proposed.policies):
-        return [
-            Problem(
-                "policies/",
-                "spec.environments",
-                "after this pull request no policy would list the 'governance' environment, "
-                "so no later change to the rules could be approved; keep one",
-            )
-        ]
-    return []
 
 
 def _judged(moves: Mapping[str, tuple[Tier, Tier]]) -> dict[str, Tier]:

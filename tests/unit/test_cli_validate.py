@@ -51,7 +51,12 @@ def repo(tmp_path: Path) -> Path:
 def test_valid_repository(repo: Path) -> None:
     result = run(repo)
     assert result.exit_code == 0, result.output
-    assert result.output == "valid: 4 files, 4 documents\n"
+    assert result.stdout == "valid: 4 files, 4 documents\n"
+    # Outside git there is no pull request to compare with: say that everything was judged.
+    assert result.stderr == (
+        f"{repo.as_posix()}: not in a git checkout: judging every file under changes/, "
+        "applied ones included\n"
+    )
 
 
 def test_command_is_listed() -> None:
@@ -65,7 +70,7 @@ def test_problems_are_printed_one_per_line_then_a_summary(repo: Path) -> None:
     (repo / "changes" / "production" / "bad.yaml").write_bytes(dump(bad))
     result = run(repo)
     assert result.exit_code == ExitCode.INVALID
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "changes/production/bad.yaml:10: spec.set.DB PASS: key must match [-._a-zA-Z0-9]+",
         "changes/production/bad.yaml:11: spec.tier: must be one of standard, sensitive, critical",
         "invalid: 2 problems in 1 file (5 files read)",
@@ -76,7 +81,7 @@ def test_repository_checks_run_across_files(repo: Path) -> None:
     moved = mutated(CHANGE, (("spec", "set", "STRIPE_KEY"), "sg1:staging-2026-11:AAAA"))
     (repo / "changes" / "staging").mkdir()
     (repo / "changes" / "staging" / "oops.yaml").write_bytes(dump(moved))
-    lines = run(repo).output.splitlines()
+    lines = run(repo).stdout.splitlines()
     assert lines[0] == (
         "changes/staging/oops.yaml:6: spec.environment: a change to environment "
         "'production' must live under changes/production/: move the file or fix "
@@ -98,7 +103,7 @@ def test_broken_rules_are_reported_and_changes_still_checked(repo: Path) -> None
         dump(mutated(POLICY, (("spec", "environments"), ["prodution"])))
     )
     (repo / "changes" / "production" / "rotate.yaml").write_bytes(b"kind: [\n")
-    lines = run(repo).output.splitlines()
+    lines = run(repo).stdout.splitlines()
     # libyaml and PyYAML's own parser word the rest differently.
     assert lines[0].startswith(
         "changes/production/rotate.yaml:2: not valid YAML: while parsing a flow node, "
@@ -128,13 +133,28 @@ def test_plaintext_is_never_echoed(repo: Path) -> None:
 
 
 def test_json_output(repo: Path, tmp_path: Path) -> None:
-    valid = json.loads(run("--output", "json", repo).output)
-    assert valid == {"valid": True, "files": 4, "documents": 4, "problems": []}
+    valid = json.loads(run("--output", "json", repo).stdout)
+    assert valid == {
+        "valid": True,
+        "files": 4,
+        "documents": 4,
+        "problems": [],
+        "compared": [
+            {
+                "path": repo.as_posix(),
+                "base": None,
+                "mergeBase": None,
+                "judged": None,
+                "note": "not in a git checkout: judging every file under changes/, applied "
+                "ones included",
+            }
+        ],
+    }
     path = tmp_path / "blank.yaml"
     path.write_bytes(dump(mutated(CHANGE, (("spec", "reason"), " "))))
     result = run("--output", "json", path)
     assert result.exit_code == ExitCode.INVALID
-    assert json.loads(result.output) == {
+    assert json.loads(result.stdout) == {
         "valid": False,
         "files": 1,
         "documents": 0,
@@ -146,6 +166,7 @@ def test_json_output(repo: Path, tmp_path: Path) -> None:
                 "message": "must not be blank: say why this change is needed",
             }
         ],
+        "compared": [],
     }
 
 
@@ -159,13 +180,13 @@ def test_single_files_and_plain_directories(tmp_path: Path) -> None:
     (folder / "notes.txt").write_text("not YAML")
     result = run(folder, folder / "policy.yml")
     assert result.exit_code == 0, result.output
-    assert result.output == "valid: 3 files, 4 documents\n"
+    assert result.stdout == "valid: 3 files, 4 documents\n"
 
 
 def test_missing_path(tmp_path: Path) -> None:
     result = run(tmp_path / "nope.yaml")
     assert result.exit_code == ExitCode.INVALID
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         f"{(tmp_path / 'nope.yaml').as_posix()}: no such file or directory",
         "invalid: 1 problem in 1 file (0 files read)",
     ]
@@ -188,7 +209,7 @@ def test_symlinks_out_of_the_tree_are_not_followed(tmp_path: Path, repo: Path) -
     (changes / "inside.yaml").symlink_to(changes / "rotate.yaml")
     (changes / "dir-link").symlink_to(tmp_path, target_is_directory=True)
     (changes / "dangling.yaml").symlink_to(changes / "gone.yaml")
-    lines = run(repo).output.splitlines()
+    lines = run(repo).stdout.splitlines()
     assert lines[:3] == [
         "changes/production/dangling.yaml: cannot read: No such file or directory",
         "changes/production/dir-link: symbolic link leads outside the tree (or nowhere) and "
@@ -206,7 +227,7 @@ def test_special_files_are_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = run(tmp_path)
     assert result.exit_code == ExitCode.INVALID
-    assert result.output.splitlines()[0] == (
+    assert result.stdout.splitlines()[0] == (
         f"{fifo.as_posix()}: not a regular file: name a file or a directory"
     )
 
@@ -234,7 +255,7 @@ def test_repository_documents_keep_repository_relative_names(repo: Path) -> None
     (repo / "environments" / "staging.yaml").write_text(
         yaml.safe_dump({"apiVersion": "sealgate.dev/v1", "kind": "Environment"})
     )
-    first = run(repo).output.splitlines()[0]
+    first = run(repo).stdout.splitlines()[0]
     assert first == "environments/staging.yaml:1: metadata: required field is missing: add it"
 
 
@@ -244,7 +265,7 @@ def test_undecodable_file_names_are_printed(tmp_path: Path) -> None:
     (folder / os.fsdecode(b"bad\xff.yaml")).write_bytes(b"a: *x\n")
     result = run(folder)
     assert result.exit_code == ExitCode.INVALID
-    assert result.output.splitlines()[0] == (
+    assert result.stdout.splitlines()[0] == (
         f"{folder.as_posix()}/bad\ufffd.yaml:1: a: YAML aliases (*name) are not allowed: "
         "write the value out in full"
     )
@@ -266,7 +287,7 @@ def test_shipped_examples_validate_together(tmp_path: Path) -> None:
     shutil.copytree(data_dir("policies"), root / "policies")
     result = run(root)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("valid: ")
+    assert result.stdout.startswith("valid: ")
 
 
 def test_a_soft_policy_nobody_can_bypass_is_a_warning(repo: Path) -> None:

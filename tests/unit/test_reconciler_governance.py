@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller.paths import data_dir
-from controller.reconciler.evaluation import proposed_rule_problems
+from controller.reconciler.judging import proposed_rule_problems
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "environments"
 
