@@ -66,7 +66,8 @@ def render_asked(state: Asked) -> str:
     """The sticky comment's closing lines; empty when nobody was ever asked."""
     if not state.mentioned and not state.asked:
         return ""
-    lines = []
+    # A blank line first: text right under the summary's last table would join the table.
+    lines = [""]
     if state.mentioned:
         people = ", ".join(f"@{name}" for name in state.mentioned)
         lines += [f"Review requested from {people}.", ""]

@@ -155,10 +155,14 @@ class Story:
         missing = [login for login in (*SRES, SECURITY) if login not in names]
         if missing:
             raise StoryFailed("pending check", f"it does not name {', '.join(missing)}")
+        summary = str(run["output"]["summary"])
         self.narrate(
             Step(
                 f"check '{run['name']}' is pending: {run['output']['title']}",
-                (f"can approve: {', '.join(sorted(names))}",),
+                (
+                    f"can approve: {', '.join(sorted(names))}",
+                    *story_commands.key_rows(summary),
+                ),
             )
         )
 
@@ -238,7 +242,10 @@ class Story:
         self.narrate(
             Step(
                 f"{SECURITY} (acme/security) signed off: check {run['conclusion']}",
-                (str(run["output"]["title"]),),
+                (
+                    str(run["output"]["title"]),
+                    story_commands.next_step(str(run["output"]["summary"])),
+                ),
             )
         )
 

@@ -73,3 +73,30 @@ def early_merge(story: Story) -> tuple[str, tuple[str, ...]]:
     )
     lines = [line for line in str(reply).splitlines() if line and not line.startswith(">")]
     return f"{DEVELOPER} commented '/sealgate merge' too early; {BOT} answered:", tuple(lines)
+
+
+_CODE_SPAN = re.compile(r"`([^`]*)`")
+
+
+def _plain(markdown: str) -> str:
+    return _CODE_SPAN.sub(r"\1", markdown).replace("**", "").strip()
+
+
+def key_rows(summary: str) -> list[str]:
+    """The summary's before/after table, one line per key: change, before → after, version
+    and tier (fingerprints only: the summary never holds a value)."""
+    rows: list[str] = []
+    for line in summary.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) == 9 and cells[2].startswith("`") and cells[0] != "Environment":
+            key, change, before, after, version, tier = (_plain(c) for c in cells[2:8])
+            rows.append(f"{key}: {change}, fingerprint {before} → {after}, {version}, tier {tier}")
+    return rows
+
+
+def next_step(summary: str) -> str:
+    """The summary's "Next:" line, as plain text."""
+    for line in summary.splitlines():
+        if line.startswith("**Next:**"):
+            return _plain(line)
+    return "no next step in the summary"

@@ -56,6 +56,15 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
     assert "@acme/security" in asked.details[0]
     early = next(s for s in steps if "too early" in s.title)
     assert any("needs 1 more approval" in line for line in early.details), early
+    pending = next(s for s in steps if "is pending" in s.title)
+    table = [line for line in pending.details if "fingerprint" in line]
+    assert [line.split(":")[0] for line in table] == sorted(values), pending
+    assert all("new key" in line and "new secret → v1" in line for line in table), table
+    signed = next(s for s in steps if "signed off" in s.title)
+    assert any(
+        line.startswith("Next: a person who may merge comments /sealgate merge")
+        for line in signed.details
+    ), signed
     assert_story_state(world, result, values)
 
 
