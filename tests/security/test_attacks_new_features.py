@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from tests.integration.test_reconciler_world import FULL, Controller, World
