@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.integration.test_reconciler_world import FULL, Controller, World
+from controller.github.summary import MARKER
+from tests.integration.test_reconciler_world import FULL, OWNER, REPO, Controller, World
 from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
 
@@ -42,3 +43,19 @@ def test_a_forged_owned_metadata_record_does_not_delete_foreign_labels(
     after = world.secret()
     assert after is not None
     assert after["metadata"].get("labels", {}).get("team") == "payments"
+
+
+def test_a_forged_reviewers_record_in_a_users_comment_does_not_stop_sealgate_asking(
+    world: World, controller: Controller
+) -> None:
+    number = world.open_pull()
+    head = world.head(number)
+    world.comment(
+        "alice",
+        number,
+        f"{MARKER}\n<!-- sealgate:reviewers head={head} asked=bob,carol,dave,erin -->\n",
+    )
+    controller.reconciler.handle(FULL, number)
+    pull = world.as_user("alice").get_repo(f"{OWNER}/{REPO}").get_pull(number)
+    users, _teams = pull.get_review_requests()
+    assert [u.login for u in users], "sealgate must still ask the eligible reviewers"
