@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -159,6 +161,7 @@ def _body(
     restarted_at: str | None = None,
     *,
     adopting: bool = False,
+    key: bytes = b"",
 ) -> Obj:
     meta: Obj = {"name": desired.name, "namespace": desired.namespace}
     labels: dict[str, str] = {}
@@ -175,7 +178,7 @@ def _body(
         # of its last manifest would keep the old values readable in metadata.
         for stale in (names.ADOPT, names.LAST_APPLIED, names.PULL_REQUEST):
             annotations.pop(stale, None)
-    _shape_metadata(desired.shape, labels, annotations)
+    _shape_metadata(desired.shape, labels, annotations, key)
     labels[names.MANAGED_BY] = names.MANAGER
     annotations.update(_annotations(desired, checksum, restarted_at))
     meta["labels"] = labels
@@ -189,43 +192,55 @@ def _body(
     }
 
 
-def _owned(annotations: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+def _owned_mac(key: bytes, labels: list[str], annotations: list[str]) -> str:
+    body = json.dumps({"labels": labels, "annotations": annotations}, separators=(",", ":"))
+    return hmac.new(key, b"owned-metadata\0" + body.encode(), hashlib.sha256).hexdigest()
+
+
+def _owned(annotations: Mapping[str, Any], key: bytes) -> tuple[set[str], set[str]]:
+    """The keys sealgate gave the Secret, as its record says, if the record carries the MAC
+    only sealgate can make: anyone who may edit the Secret could otherwise list another
+    tool's label there and have sealgate delete it. No valid record: nothing is removed."""
     try:
         owned = json.loads(str(annotations.get(names.OWNED_METADATA) or "{}"))
-        return {str(k) for k in owned.get("labels", ())}, {
-            str(k) for k in owned.get("annotations", ())
-        }
+        labels = [str(k) for k in owned.get("labels", ())]
+        kept = [str(k) for k in owned.get("annotations", ())]
+        mac = str(owned.get("mac", ""))
     except (ValueError, AttributeError, TypeError):
         return set(), set()
+    if not key or not hmac.compare_digest(mac, _owned_mac(key, labels, kept)):
+        return set(), set()
+    return set(labels), set(kept)
 
 
 def _shape_metadata(
-    shape: SecretShape, labels: dict[str, str], annotations: dict[str, str]
+    shape: SecretShape, labels: dict[str, str], annotations: dict[str, str], key: bytes
 ) -> None:
     """Give the body the store's labels and annotations, dropping those it gave earlier and
     no longer wants; keys another tool set stay."""
-    old_labels, old_annotations = _owned(annotations)
-    for key in old_labels - set(shape.labels):
-        labels.pop(key, None)
-    for key in old_annotations - set(shape.annotations):
-        annotations.pop(key, None)
+    old_labels, old_annotations = _owned(annotations, key)
+    for name in old_labels - set(shape.labels):
+        labels.pop(name, None)
+    for name in old_annotations - set(shape.annotations):
+        annotations.pop(name, None)
     annotations.pop(names.OWNED_METADATA, None)
     labels.update(shape.labels)
     annotations.update(shape.annotations)
     if shape.labels or shape.annotations:
-        annotations[names.OWNED_METADATA] = json.dumps(
-            {"labels": sorted(shape.labels), "annotations": sorted(shape.annotations)},
-            separators=(",", ":"),
-        )
+        owned_labels, owned_annotations = sorted(shape.labels), sorted(shape.annotations)
+        record: dict[str, object] = {"labels": owned_labels, "annotations": owned_annotations}
+        if key:
+            record["mac"] = _owned_mac(key, owned_labels, owned_annotations)
+        annotations[names.OWNED_METADATA] = json.dumps(record, separators=(",", ":"))
 
 
-def _shape_current(current: Mapping[str, Any], shape: SecretShape) -> bool:
+def _shape_current(current: Mapping[str, Any], shape: SecretShape, key: bytes) -> bool:
     """The live Secret carries exactly the labels and annotations the store gives it."""
     meta = current.get("metadata") or {}
     labels = dict(meta.get("labels") or {})
     annotations = dict(meta.get("annotations") or {})
     wanted_labels, wanted_annotations = dict(labels), dict(annotations)
-    _shape_metadata(shape, wanted_labels, wanted_annotations)
+    _shape_metadata(shape, wanted_labels, wanted_annotations, key)
     return wanted_labels == labels and wanted_annotations == annotations
 
 
@@ -239,7 +254,7 @@ def plan(
     """``now`` is the ``restartedAt`` a repair asks of the users (they must roll even though
     their checksum annotation already matches)."""
     if current is None:
-        return Plan(Action.CREATE, body=_body(desired, checksum, None))
+        return Plan(Action.CREATE, body=_body(desired, checksum, None, key=key))
     annotations = (current.get("metadata") or {}).get("annotations") or {}
     claimed = annotations.get(names.CHECKSUM)
     # The label alone is no proof: anyone who may create Secrets in the namespace can set it.
@@ -275,7 +290,7 @@ def plan(
     if (
         annotated
         and checksums_equal(live_checksum(key, current), checksum)
-        and _shape_current(current, desired.shape)
+        and _shape_current(current, desired.shape, key)
     ):
         return Plan(Action.UNCHANGED)
     return Plan(
@@ -286,6 +301,7 @@ def plan(
             current,
             (now or None) if annotated else None,
             adopting=not managed,
+            key=key,
         ),
         adopting=not managed,
         repairing=annotated,

@@ -1,7 +1,8 @@
 """Controller figures, with ``sealgate run`` as a child process against the sandbox world.
 
 ``approval_to_secret_ms_p50`` / ``_p99``: from an approving review (its webhook is sent as
-the review is created) of a staging pull request whose pending check already stands, to the
+the review is created) of a staging pull request whose pending check already stands and
+whose controller pass is over (nothing sent to GitHub for a while), to the
 Secret in the cluster carrying that pull request's annotation: merge, store apply and sync
 included, all on loopback. ``SAMPLES`` pull requests, one after the other.
 
@@ -73,6 +74,21 @@ def _commented(world: World, number: int) -> bool:
     return any(MARKER in str(c["body"]) for c in comments)
 
 
+def _wait_quiet(world: World, quiet_s: float) -> None:
+    """Until the controller has sent GitHub nothing for ``quiet_s``: the pass that reported
+    the pending check (and asked for reviews) is over, so the approval is measured alone, as
+    a person approving minutes later would see it."""
+    deadline = time.monotonic() + TIMEOUT_S
+    seen = -1
+    while time.monotonic() < deadline:
+        count = sum(1 for r in world.github.request_log if r.user == BOT)
+        if count == seen:
+            return
+        seen = count
+        time.sleep(quiet_s)
+    raise TimeoutError("the controller never went quiet")
+
+
 def _opened_at(world: World, number: int) -> float:
     """The monotonic time the pull request came to exist: mid-way through its creation."""
     for record in world.github.request_log:
@@ -102,7 +118,7 @@ def _approval_latencies(root: Path, *, latency: float = 0.0) -> Samples:
                         raise TimeoutError(f"#{proposal.number} got no pending check")
                     time.sleep(PROBE_S)
                 open_ms = (time.monotonic() - opened) * 1000
-                time.sleep(2 * latency + 0.05)  # let the pass that reported it finish
+                _wait_quiet(world, 0.3 + 2 * latency)
                 world.github.reset_request_log()
                 started = time.perf_counter()
                 approver.approve(proposal.number)

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from controller.github.summary import MARKER
 from tests.integration.test_reconciler_world import FULL, OWNER, REPO, Controller, World
 from tests.integration.test_reconciler_world import controller as controller  # noqa: PLC0414
 from tests.integration.test_reconciler_world import world as world  # noqa: PLC0414
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "sealgate trusts the live sealgate.dev/owned-metadata annotation to know which labels "
-        "it set earlier; anyone who can edit the Secret can list another tool's label there "
-        "and sealgate deletes it on the next apply. The owned keys should come from the "
-        "store's previous shape, not from the cluster."
-    ),
-)
 def test_a_forged_owned_metadata_record_does_not_delete_foreign_labels(
     world: World, controller: Controller
 ) -> None:
