@@ -161,7 +161,7 @@ def _body(
     restarted_at: str | None = None,
     *,
     adopting: bool = False,
-    key: bytes = b"",
+    key: bytes,
 ) -> Obj:
     meta: Obj = {"name": desired.name, "namespace": desired.namespace}
     labels: dict[str, str] = {}

@@ -329,17 +329,13 @@ class Reconciler:
             evaluation = with_teams(evaluation, self._github.fresh_teams(relied_on(evaluation)))
         decision = evaluation.decision
         self._observer.decision(decision.state.value)
-        approved = decision.state is DecisionState.APPROVED
-        actor = self._merge_requested(evaluation) if approved else None
-        if actor is None:
-            self._report(evaluation)
-        # else: reported once the Secret is written (or the merge fails): the check run, the
-        # comment and the labels are four round trips nobody waits for before the merge.
+        self._report(evaluation)
         self._notify_decision(evaluation, now)
         status = _DECISION_STATUS[decision.state]
-        if not approved:
+        if decision.state is not DecisionState.APPROVED:
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(self._status_of(evaluation, status))
+        actor = self._merge_requested(evaluation)
         if actor is None:
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(
@@ -356,7 +352,6 @@ class Reconciler:
             )
         except ConflictError as exc:
             log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
-            self._report(evaluation)
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
@@ -364,7 +359,6 @@ class Reconciler:
         except BackendError as exc:
             self._observer.failure("merge")
             log.warning("%s#%d: merge failed: %s", repo, number, exc)
-            self._report(evaluation)
             if exc.retryable:
                 raise
             self._github.comment_once(
@@ -381,6 +375,7 @@ class Reconciler:
         log.info("%s#%d: merged at %s (asked by %s)", repo, number, decision.head_sha[:12], actor)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
         crashpoint("reconciler.after-merge")
+        self._answers.answer(evaluation, PassOutcome(merged_now=True))
         merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
         self._trust_governance(evaluation, merged)
         if decision.bypassed:
@@ -391,12 +386,7 @@ class Reconciler:
                 reason=decision.bypass_reason,
                 approvers=all_approvers(evaluation),
             )
-        try:
-            return self._deliver(evaluation, merged)
-        finally:
-            # After the Secret, like the report: the answer to `/sealgate merge` is found
-            # again and given by the next pass if this one dies first.
-            self._answers.answer(evaluation, PassOutcome(merged_now=True))
+        return self._deliver(evaluation, merged)
 
     def _trust_governance(self, evaluation: Evaluation, merge: MergedPull) -> None:
         """An approved governance pull request was merged: its rules become trusted, before
@@ -588,11 +578,9 @@ class Reconciler:
             status = Status.SYNCED
             messages: tuple[str, ...] = ("applied and synced",)
         elif retrying:
-            self._report(evaluation)
             status = Status.APPLIED
             messages = ("applied; some clusters could not be synced yet: retrying",)
         else:
-            self._report(evaluation)
             status = Status.FAILED
             reason = _rollout_failure_reason(outcomes)
             messages = (reason,)
@@ -639,7 +627,6 @@ class Reconciler:
         repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
         log.warning("%s#%d: %s", repo, number, reason)
         self._observer.failure("apply")
-        self._report(evaluation)
         self._github.comment_once(repo, number, f"apply-failed:{head}", f"**sealgate:** {reason}")
         self._notify(NotificationKind.FAILED, evaluation, reason=reason)
         check = refused_check(reason)
