@@ -10,6 +10,7 @@ carries sealed strings only.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,6 +64,13 @@ class RolloutFailure(enum.StrEnum):
 
     KEEP = "keep"
     ROLLBACK = "rollback"
+
+
+class Action(enum.StrEnum):
+    """What a policy governs: changing secrets, or reading them (access requests)."""
+
+    CHANGE = "change"
+    ACCESS = "access"
 
 
 class Enforcement(enum.StrEnum):
@@ -180,6 +188,10 @@ class Policy:
     require_verified_commits: bool = False
     """Every commit of the pull request must carry a signature GitHub verified."""
     source: str = ""
+    actions: frozenset[Action] = frozenset({Action.CHANGE})
+    """``spec.actions``: a policy written before access requests keeps judging changes only."""
+    max_duration: timedelta | None = None
+    """``spec.maxDuration``: the longest access a request it covers may ask for."""
 
     @property
     def is_governance(self) -> bool:
@@ -287,6 +299,171 @@ class SecretChange:
     @property
     def restores_whole(self) -> bool:
         return self.restore_version is not None
+
+
+# --------------------------------------------------------------------------- access
+
+
+class AccessDelivery(enum.StrEnum):
+    """How granted access reaches the requester."""
+
+    OPEN = "open"
+    """``sealgate open``/``exec``: values sealed by the controller to a fresh key of the caller."""
+    KUBERNETES = "kubernetes"
+    """A Role with ``resourceNames`` and a RoleBinding to ``kubernetesSubject``, per cluster."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretAccess:
+    """One secret an access request names, and optionally which of its keys."""
+
+    secret: str
+    """``<namespace>/<name>``."""
+    keys: tuple[str, ...] = ()
+    """Empty: every key of the secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesSubject:
+    """Who a ``kubernetes`` grant binds: an RBAC subject."""
+
+    kind: str
+    """``User``, ``Group`` or ``ServiceAccount``."""
+    name: str
+    namespace: str = ""
+    """Only for ``ServiceAccount``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """One ``AccessRequest`` document (``access/<env>/<id>.yaml``)."""
+
+    name: str
+    """``metadata.name``."""
+    environment: str
+    secrets: tuple[SecretAccess, ...]
+    requester: str
+    """A GitHub login (the pull request's author), or an agent's identity."""
+    reason: str
+    duration: timedelta
+    """How long access lasts, counted from the first use."""
+    activate_within: timedelta
+    """How long an approved grant waits for its first use before it lapses."""
+    deliver: frozenset[AccessDelivery] = frozenset({AccessDelivery.OPEN})
+    kubernetes_subject: KubernetesSubject | None = None
+    source: str = ""
+    """``access/<env>/<id>.yaml``."""
+    document_index: int = 0
+
+    @property
+    def request_id(self) -> str:
+        """The file's stem: ``access/production/incident-4711.yaml`` -> ``incident-4711``."""
+        stem = self.source.rsplit("/", 1)[-1]
+        for suffix in (".yaml", ".yml"):
+            stem = stem.removesuffix(suffix)
+        return stem or self.name
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """``<environment>/<namespace>/<name>`` of every secret asked for, sorted."""
+        return tuple(sorted({f"{self.environment}/{item.secret}" for item in self.secrets}))
+
+
+_LABEL_VALUE_MAX = 63
+
+
+def grant_id_for(environment: str, number: int, request_id: str) -> str:
+    """A grant's id: readable, unique per (environment, pull request, request file), and a
+    valid Kubernetes label value (at most 63 characters; long ones end in a digest)."""
+    raw = f"{environment}-pr-{number}-{request_id}".lower()
+    clean = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in raw).strip("-_.")
+    if len(clean) <= _LABEL_VALUE_MAX:
+        return clean
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
+    return f"{clean[: _LABEL_VALUE_MAX - 11].rstrip('-_.')}-{digest}"
+
+
+class GrantState(enum.StrEnum):
+    APPROVED = "approved"
+    """Granted and waiting for its first use (until ``activate_by``)."""
+    ACTIVE = "active"
+    LAPSED = "lapsed"
+    """Never used before ``activate_by``."""
+    ENDED = "ended"
+    """``duration`` after the first use passed."""
+    REVOKED = "revoked"
+
+    @property
+    def live(self) -> bool:
+        return self in (GrantState.APPROVED, GrantState.ACTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """An approved access request, as the store records it. Holds no value.
+
+    The clock rules live here, pure, so the store, the expiry loop, the open endpoint and
+    the status API all agree on when a grant ends.
+    """
+
+    id: str
+    """``<environment>-pr-<number>-<request id>``, truncated and hashed to fit a label."""
+    environment: str
+    repo: str
+    pull_request: int
+    request_id: str
+    requester: str
+    secrets: tuple[SecretAccess, ...]
+    deliver: frozenset[AccessDelivery]
+    approvers: tuple[str, ...]
+    approved_at: datetime
+    duration: timedelta
+    """The granted duration: the requested one, or shorter when an approver said so."""
+    activate_by: datetime
+    reason: str = ""
+    tier: Tier = Tier.SENSITIVE
+    kubernetes_subject: KubernetesSubject | None = None
+    first_used_at: datetime | None = None
+    uses: int = 0
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+    ended_recorded: bool = False
+    """The store recorded its end (``ended``/``lapsed``/``revoked``) and cleanup is done."""
+
+    @property
+    def ends_at(self) -> datetime:
+        """When access stops: ``duration`` after the first use, else the activation
+        deadline; a revocation ends it earlier."""
+        end = (
+            self.first_used_at + self.duration
+            if self.first_used_at is not None
+            else self.activate_by
+        )
+        if self.revoked_at is not None:
+            end = min(end, self.revoked_at)
+        return end
+
+    def state(self, now: datetime) -> GrantState:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return GrantState.REVOKED
+        if self.first_used_at is None:
+            return GrantState.APPROVED if now < self.activate_by else GrantState.LAPSED
+        return GrantState.ACTIVE if now < self.ends_at else GrantState.ENDED
+
+    def covers(self, secret: str, key: str | None = None) -> bool:
+        """Whether the grant names ``<namespace>/<name>`` (and ``key``, when given)."""
+        for item in self.secrets:
+            if item.secret == secret and (key is None or not item.keys or key in item.keys):
+                return True
+        return False
+
+    def keys_of(self, secret: str) -> tuple[str, ...] | None:
+        """The keys granted of ``secret``: () for all of them, None when not granted."""
+        for item in self.secrets:
+            if item.secret == secret:
+                return item.keys
+        return None
 
 
 # --------------------------------------------------------------------- pull-request facts
@@ -426,3 +603,8 @@ class Decision:
     """False when any applicable policy wants an explicit ``/sealgate merge``."""
     tiers: Mapping[str, Tier] = field(default_factory=frozen_map)
     """Effective tier per change (``<env>/<namespace>/<name>``)."""
+    access: bool = False
+    """The pull request asks for access (``AccessRequest`` files), not a change."""
+    granted_duration: timedelta | None = None
+    """For access: the duration granted: the shortest of the requested one and every
+    ``/sealgate approve-for`` of an approver whose approval counts."""

@@ -11,13 +11,21 @@ the reconciler may not reach PyGithub, the kubernetes client or git, even indire
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from controller.errors import Problem
 from controller.github.records import MergedPull, RulesAt, SyncCheck, SyncCheckState
 from controller.github.summary import Summary
 from controller.kube.results import DesiredSecret, SyncReport
-from controller.model import NotifyTargets, PullRequestFacts, SecretChange, Tier
+from controller.model import (
+    Grant,
+    GrantState,
+    NotifyTargets,
+    PullRequestFacts,
+    SecretChange,
+    Tier,
+)
 from controller.notify.events import Notification
 from controller.policy.reviewers import ReviewAsk
 from controller.store.types import (
@@ -188,6 +196,71 @@ class StorePort(Protocol):
     ) -> str: ...
 
     def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
+
+
+class GrantsPort(Protocol):
+    """Access grants in the store (``controller.store.Store``). Every state change is one
+    store commit with its audit record; nothing about a grant lives only in memory."""
+
+    def record_grant(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
+        """Record a new grant (audit ``grant-approved``). Idempotent by ``grant.id``: a grant
+        already recorded is returned as stored, unchanged (a replayed merge grants nothing
+        twice)."""
+        ...
+
+    def grant(self, grant_id: str) -> Grant | None: ...
+
+    def grants(self, *, live_only: bool = False) -> list[Grant]:
+        """Every recorded grant (``live_only``: those whose end is not yet recorded)."""
+        ...
+
+    def record_use(
+        self, grant_id: str, *, at: datetime, actor: str, secret: str, keys: Sequence[str], via: str
+    ) -> Grant:
+        """One use (audit ``grant-used``); the first also activates the grant (audit
+        ``grant-activated``, ``first_used_at`` set), starting its duration. Refuses
+        (``InputError``) a grant that is not live at ``at``."""
+        ...
+
+    def revoke_grant(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
+        """Audit ``grant-revoked``; idempotent (a revoked grant stays as it was)."""
+        ...
+
+    def end_grant(self, grant_id: str, *, at: datetime, state: GrantState) -> Grant:
+        """Record that the grant ended (``ended``, ``lapsed`` or ``revoked`` and its delivery
+        removed): audit ``grant-ended``, ``ended_recorded`` set; idempotent."""
+        ...
+
+    def record_refusal(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        environment: str,
+        secret: str,
+        reason: str,
+        grant_id: str | None = None,
+    ) -> None:
+        """Audit ``access-refused``: who asked for what and why they were refused."""
+        ...
+
+
+class AccessTargetsPort(Protocol):
+    """Kubernetes delivery of grants (``controller.kube.KubeTargets``)."""
+
+    def bind_access(self, cluster: str, grant: Grant) -> None:
+        """Create or repair, in every namespace the grant's secrets live in, a Role allowing
+        ``get`` on exactly those Secrets and a RoleBinding to ``grant.kubernetes_subject``,
+        labelled with the grant id and annotated with its end. Idempotent."""
+        ...
+
+    def unbind_access(self, cluster: str, grant_id: str) -> None:
+        """Delete every Role and RoleBinding labelled with ``grant_id``. Idempotent."""
+        ...
+
+    def bound_grants(self, cluster: str) -> frozenset[str]:
+        """Grant ids of every sealgate access Role or RoleBinding found in ``cluster``."""
+        ...
 
 
 class TargetsPort(Protocol):

@@ -62,6 +62,13 @@ DAEMONSETS = ResourceType(
     has_status=True, tracks_generation=True,
 )  # fmt: skip
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+_RBAC = "rbac.authorization.k8s.io"
+ROLES = ResourceType(_RBAC, "v1", "Role", "roles", "role", True)
+ROLEBINDINGS = ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
+CLUSTERROLES = ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False)
+CLUSTERROLEBINDINGS = ResourceType(
+    _RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False
+)
 
 ALL_TYPES: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -71,6 +78,10 @@ ALL_TYPES: tuple[ResourceType, ...] = (
     STATEFULSETS,
     DAEMONSETS,
     LEASES,
+    ROLES,
+    ROLEBINDINGS,
+    CLUSTERROLES,
+    CLUSTERROLEBINDINGS,
 )
 WORKLOAD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 
@@ -79,6 +90,7 @@ GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
     "": ("v1",),
     "apps": ("v1",),
     "coordination.k8s.io": ("v1",),
+    _RBAC: ("v1",),
 }
 
 

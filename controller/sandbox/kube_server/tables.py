@@ -12,11 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from controller.sandbox.kube_server.resources import (
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
     DAEMONSETS,
     DEPLOYMENTS,
     EVENTS,
     LEASES,
     NAMESPACES,
+    ROLEBINDINGS,
+    ROLES,
     SECRETS,
     STATEFULSETS,
     ResourceType,
@@ -122,6 +126,16 @@ def _event_seen(obj: dict[str, Any]) -> str:
 NAME: Column = ("Name", "string", 0, _name)
 AGE: Column = ("Age", "string", 0, _age)
 
+
+def _role_ref(obj: dict[str, Any]) -> str:
+    ref = obj.get("roleRef") or {}
+    return f"{ref.get('kind', '')}/{ref.get('name', '')}"
+
+
+def _created(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"].get("creationTimestamp", ""))
+
+
 COLUMNS: dict[ResourceType, list[Column]] = {
     SECRETS: [
         NAME,
@@ -193,6 +207,14 @@ COLUMNS: dict[ResourceType, list[Column]] = {
         ("Selector", "string", 1, _selector),
     ],
     LEASES: [NAME, ("Holder", "string", 0, lambda o: _spec(o).get("holderIdentity", "")), AGE],
+    # kubectl shows a role's creation time and a binding's role, as a real server's tables do.
+    ROLES: [
+        NAME,
+        ("Created At", "string", 0, lambda o: o["metadata"].get("creationTimestamp", "")),
+    ],
+    CLUSTERROLES: [NAME, ("Created At", "string", 0, _created)],
+    ROLEBINDINGS: [NAME, ("Role", "string", 0, _role_ref), AGE],
+    CLUSTERROLEBINDINGS: [NAME, ("Role", "string", 0, _role_ref), AGE],
 }
 
 
