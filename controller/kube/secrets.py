@@ -140,6 +140,14 @@ def clear_pending(api: KubeApi, secret: Obj, pending: Pending) -> Obj | None:
         return None
 
 
+def _without_marker(body: Obj) -> Obj:
+    meta = dict(body["metadata"])
+    meta["annotations"] = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k != names.RESTART_PENDING
+    }
+    return {**body, "metadata": meta}
+
+
 def _annotations(desired: DesiredSecret, checksum: str, restarted_at: str | None) -> dict[str, str]:
     p = desired.provenance
     out = {
@@ -316,8 +324,12 @@ def apply(
     current: Obj | None,
     *,
     now: str = "",
+    unused: bool = False,
 ) -> Applied:
-    """Carry out the plan for ``current``."""
+    """Carry out the plan for ``current``. ``unused``: no workload uses the Secret (as
+    listed just before): a new one is created without the restart marker, since no pod
+    can hold an older value of a Secret that did not exist, and the sync need not patch
+    the marker away again."""
     ns, name = desired.namespace, desired.name
 
     def result(outcome: SecretOutcome, message: str = "", *, retryable: bool = False) -> SecretSync:
@@ -338,7 +350,10 @@ def apply(
                 return Applied(result(SecretOutcome.REFUSED, step.reason), current)
             assert step.body is not None
             if step.action is Action.CREATE:
-                created = api.create_secret(ns, step.body)
+                body = step.body
+                if unused:
+                    body = _without_marker(body)
+                created = api.create_secret(ns, body)
                 log.info("cluster %s: created Secret %s/%s", api.cluster, ns, name)
                 return Applied(result(SecretOutcome.CREATED), created)
             updated = api.replace_secret(ns, name, step.body)

@@ -157,21 +157,41 @@ class ClusterSync:
             return failed, {}
 
         checksums = {item.name: self.checksum(item.data) for item in items}
+        actions = {
+            i.name: secrets.plan(current.get(i.name), i, checksums[i.name], self._key).action
+            for i in items
+        }
+        creates = {name for name, action in actions.items() if action is secrets.Action.CREATE}
+        used = self._used_secrets(namespace) if creates else None
 
         def one(item: DesiredSecret) -> secrets.Applied:
+            unused = used is not None and item.name in creates and item.name not in used
             applied = secrets.apply(
-                self.api, item, checksums[item.name], self._key, current.get(item.name), now=now
+                self.api,
+                item,
+                checksums[item.name],
+                self._key,
+                current.get(item.name),
+                now=now,
+                unused=unused,
             )
-            if applied.result.outcome in _WRITTEN and applied.secret is not None and self._events:
+            # Events only where they inform: a Secret nothing uses yet carries its
+            # provenance in its own annotations; a write that restarts workloads or replaces
+            # a value is what people look for in `kubectl describe`.
+            informs = not (unused and applied.result.outcome is SecretOutcome.CREATED)
+            if (
+                applied.result.outcome in _WRITTEN
+                and applied.secret is not None
+                and self._events
+                and informs
+            ):
                 self._event(applied.secret, item, applied.result.outcome)
             return applied
 
         # Writes are round trips that wait on the server: overlap them. Reads and no-ops
         # stay on this thread.
         writes = sum(
-            secrets.plan(current.get(i.name), i, checksums[i.name], self._key).action
-            in (secrets.Action.CREATE, secrets.Action.UPDATE)
-            for i in items
+            action in (secrets.Action.CREATE, secrets.Action.UPDATE) for action in actions.values()
         )
         if self._workers > 1 and writes > 1:
             with ThreadPoolExecutor(self._workers, thread_name_prefix="sync-write") as pool:
@@ -180,6 +200,20 @@ class ClusterSync:
             done = [one(item) for item in items]
         held = {a.result.name: a.secret for a in done if a.secret is not None}
         return [a.result for a in done], held
+
+    def _used_secrets(self, namespace: str) -> set[str] | None:
+        """Names of the Secrets the namespace's workloads use now; None when a list failed
+        (then every new Secret keeps its restart marker, the safe default). Workloads that
+        appear after this list are still found by the listing after the writes."""
+        used: set[str] = set()
+        for kind in WORKLOAD_KINDS:
+            try:
+                listed = self.api.list_workloads(kind, namespace)
+            except ClusterError:
+                return None
+            for workload in listed:
+                used |= referenced_secrets(workload)
+        return used
 
     def _event(self, obj: Obj, item: DesiredSecret, outcome: SecretOutcome) -> None:
         try:

@@ -624,11 +624,10 @@ def test_an_unmanaged_secret_found_by_the_batch_path_is_refused_without_writes(
         ("taken", SecretOutcome.REFUSED),
         ("free", SecretOutcome.CREATED),
     ]
-    # A create names no object in its path: the one create is the free Secret's, and the
-    # update drops its restart marker (no workload uses it).
+    # A create names no object in its path: the one write is the free Secret's, created
+    # without a restart marker since no workload uses it.
     assert [(r.verb, r.name) for r in writes(server, ns) if r.resource == "secrets"] == [
         ("create", None),
-        ("update", "free"),
     ]
     taken = server.get("v1", "Secret", ns, "taken")
     assert taken is not None
@@ -924,3 +923,36 @@ def test_a_secret_value_never_leaves_the_secret_data(
     assert "CANARY" not in blob
     assert encoded not in blob
     assert "SealgateSynced" in repr(server.list("v1", "Event", ns))
+
+
+def test_a_new_secret_nothing_uses_is_one_write_without_marker_or_event(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    server.reset_request_log()
+    report = sync(targets, ns, {"k": b"v"})
+    assert [s.outcome for s in report.secrets] == [SecretOutcome.CREATED]
+    assert [(r.verb, r.resource) for r in writes(server, ns)] == [("create", "secrets")]
+    assert PENDING not in annotations_of(server, ns)
+    assert not [e for e in server.list("v1", "Event", ns) if e["reason"] == "SealgateSynced"]
+
+
+def test_a_new_secret_a_workload_already_uses_keeps_its_marker_and_event_until_restarted(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    seed_workloads(server, ns, "app-secret")
+    server.reset_request_log()
+    report = sync(targets, ns, {"k": b"v"})
+    created = [r for r in writes(server, ns) if r.verb == "create" and r.resource == "secrets"]
+    assert len(created) == 1
+    assert all(o is RolloutOutcome.ROLLED for k, o in outcomes(report).items() if k in REFERENCING)
+    events = [e for e in server.list("v1", "Event", ns) if e["reason"] == "SealgateSynced"]
+    assert len(events) == 1
+
+
+def test_an_update_of_a_secret_nothing_uses_still_records_an_event(
+    server: KubeApiServer, targets: KubeTargets, ns: str
+) -> None:
+    sync(targets, ns, {"k": b"v1"})
+    sync(targets, ns, {"k": b"v2"})
+    events = [e for e in server.list("v1", "Event", ns) if e["reason"] == "SealgateSynced"]
+    assert [e["message"].split(" by ")[0] for e in events] == ["Secret updated"]
