@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
+from controller.documents.reason_check import credential_in
 from controller.errors import InputError, Problem, SealgateError
 from controller.model import (
     AccessDelivery,
@@ -52,6 +52,11 @@ ClustersOf = Callable[[str], Sequence[str]]
 
 _STEP = "grants"
 _VIA = "kubernetes"
+_CREDENTIAL = (
+    "looks like it holds {kind}, which is not shown here; a revocation's reason is kept in"
+    " the audit log, so it must not hold a credential: give the reason without it, and"
+    " rotate that credential"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,9 +413,7 @@ class GrantKeeper:
         else:
             kind = credential_in(reason)
             if kind is not None:
-                problems.append(
-                    Problem("revoke", "reason", REASON_CREDENTIAL_MESSAGE.format(kind=kind))
-                )
+                problems.append(Problem("revoke", "reason", _CREDENTIAL.format(kind=kind)))
         with self._lock:
             grant = self._grants.grant(grant_id)
             if grant is None:
