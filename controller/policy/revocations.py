@@ -26,11 +26,10 @@ reason.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from controller.documents.reason_check import credential_in
 from controller.model import Comment, Decision
 from controller.policy.commands import plain_lines
 from controller.policy.people import login_key
@@ -84,8 +83,13 @@ def revocations(
     eligible: Collection[str],
     bot_login: str,
     after: datetime,
+    credential_in: Callable[[str], str | None],
 ) -> RevocationOutcome:
-    """Which ``/sealgate revoke`` comments count against a grant approved at ``after``."""
+    """Which ``/sealgate revoke`` comments count against a grant approved at ``after``.
+
+    ``credential_in`` is ``controller.documents.reason_check.credential_in`` (the kind of
+    credential a text seems to hold, or None), passed in because the policy core and the
+    documents core do not import each other."""
     me = login_key(bot_login)
     allowed = {login_key(p) for p in eligible} | {login_key(requester)}
     counted: list[Revocation] = []
@@ -104,6 +108,7 @@ def revocations(
             allowed=allowed,
             requester=login_key(requester),
             after=after,
+            credential_in=credential_in,
         )
         if why is None:
             counted.append(Revocation(user, reason, comment.id, comment.created_at))
@@ -123,6 +128,7 @@ def _void(
     allowed: Collection[str],
     requester: str,
     after: datetime,
+    credential_in: Callable[[str], str | None],
 ) -> str | None:
     if comment.edited:
         return (

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -21,7 +22,9 @@ from controller.model import (
     SecretAccess,
     Tier,
 )
-from controller.reconciler.grants import GrantKeeper, new_grants
+from controller.reconciler.grants import GrantKeeper, RepairReport, new_grants
+from controller.reconciler.reconciler import Reconciler
+from controller.reconciler.settings import ReconcilerSettings
 from tests.unit.grant_fakes import T0, Clock, CountingObserver, FakeAccessTargets, FakeGrants
 
 REPO = "acme/requests"
@@ -445,3 +448,46 @@ def test_a_restarted_keeper_continues(world: World) -> None:
     world.keeper = world.new_keeper()
     assert world.keeper.expire(clusters_of) == []
     assert world.keeper.repair(clusters_of).removed == ()
+
+
+# ---------------------------------------------------------------------- the reconciler's hook
+
+
+def reconciler_over(world: World, *, with_ports: bool = True) -> Reconciler:
+    unused = cast(Any, None)  # keep_grants touches only the grant ports
+    return Reconciler(
+        github=unused,
+        store=unused,
+        targets=unused,
+        keys=unused,
+        notifier=None,
+        settings=ReconcilerSettings(
+            bot_login="sealgate[bot]",
+            environment_clusters={"production": ("eu-1", "us-1"), "staging": ("stage-1",)},
+        ),
+        observer=world.observer,
+        clock=world.clock,
+        grants=world.store if with_ports else None,
+        access=world.kube if with_ports else None,
+    )
+
+
+def test_reconciler_keeps_grants_in_every_known_cluster(world: World) -> None:
+    reconciler = reconciler_over(world)
+    assert reconciler.grant_keeper is not None
+    world.keeper = reconciler.grant_keeper
+    [grant_id] = world.grant()
+    world.kube.bindings["stage-1"]["staging-pr-1-forged"] = world.store.stored[grant_id]
+    ended, repair = reconciler.keep_grants()
+    assert ended == []
+    assert repair.removed == (("stage-1", "staging-pr-1-forged"),)  # no staging grant: read anyway
+    world.clock.advance(hours=3)
+    ended, repair = reconciler.keep_grants()
+    assert ended == [grant_id]
+    assert all(not b for b in world.kube.bound().values())
+
+
+def test_reconciler_without_grant_ports_keeps_nothing(world: World) -> None:
+    reconciler = reconciler_over(world, with_ports=False)
+    assert reconciler.grant_keeper is None
+    assert reconciler.keep_grants() == ([], RepairReport())

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from controller.documents.reason_check import credential_in
 from controller.model import Comment, Decision, DecisionState, StepResult
 from controller.policy.revocations import (
     eligible_revokers,
@@ -34,7 +35,12 @@ def said(
 
 def judge(*comments: Comment) -> tuple[list[tuple[str, str, int]], tuple[str, ...]]:
     outcome = revocations(
-        comments, requester=REQUESTER, eligible=ELIGIBLE, bot_login=BOT, after=APPROVED_AT
+        comments,
+        requester=REQUESTER,
+        eligible=ELIGIBLE,
+        bot_login=BOT,
+        after=APPROVED_AT,
+        credential_in=credential_in,
     )
     return [(r.user, r.reason, r.comment_id) for r in outcome.revocations], outcome.ignored
 
