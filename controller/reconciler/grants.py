@@ -36,12 +36,11 @@ from controller.model import (
     AccessDelivery,
     AccessRequest,
     Decision,
-    DecisionState,
     Grant,
     GrantState,
     Tier,
-    grant_id_for,
 )
+from controller.reconciler.grant_terms import new_grants
 from controller.reconciler.ports import AccessTargetsPort, GrantsPort, Observer
 from controller.store.types import PullRequestOrigin
 
@@ -80,77 +79,6 @@ def _by_kubernetes(grant: Grant) -> bool:
     return AccessDelivery.KUBERNETES in grant.deliver
 
 
-def new_grants(
-    requests: Sequence[AccessRequest],
-    decision: Decision,
-    *,
-    repo: str,
-    number: int,
-    approved_at: datetime,
-    approvers: Sequence[str],
-    tiers: Mapping[str, Tier] | None = None,
-) -> list[Grant]:
-    """The grants an approved access decision gives, one per request. Pure.
-
-    The duration is the decision's ``granted_duration`` (approvers may shorten it with
-    ``/sealgate approve-for``) but never longer than the request asked for, so one
-    ``granted_duration`` shared by several requests cannot lengthen the shorter ones. The
-    tier is the highest of the request's secrets in ``tiers`` (``<env>/<ns>/<name>``);
-    a secret missing there counts as ``sensitive``, the model's default for a grant.
-    Refuses (``InputError``) a decision that is not an approved access decision, and a
-    ``kubernetes`` delivery with no subject to bind.
-    """
-    if decision.state is not DecisionState.APPROVED or not decision.access:
-        raise InputError(
-            [
-                Problem(
-                    f"{repo}#{number}",
-                    "decision",
-                    "only an approved access request gives grants; this decision is"
-                    f" {decision.state.value}{'' if decision.access else ' and not for access'}",
-                )
-            ]
-        )
-    known = tiers or {}
-    problems = [
-        Problem(
-            r.source or r.name,
-            "spec.kubernetesSubject",
-            "delivery kubernetes needs a subject to bind: add spec.kubernetesSubject"
-            " (kind User, Group or ServiceAccount, and a name)",
-        )
-        for r in requests
-        if AccessDelivery.KUBERNETES in r.deliver and r.kubernetes_subject is None
-    ]
-    if problems:
-        raise InputError(problems)
-    made: list[Grant] = []
-    for request in requests:
-        duration = request.duration
-        if decision.granted_duration is not None:
-            duration = min(duration, decision.granted_duration)
-        made.append(
-            Grant(
-                id=grant_id_for(request.environment, number, request.request_id),
-                environment=request.environment,
-                repo=repo,
-                pull_request=number,
-                request_id=request.request_id,
-                requester=request.requester,
-                secrets=request.secrets,
-                deliver=request.deliver,
-                approvers=tuple(sorted({a.casefold() for a in approvers})),
-                approved_at=approved_at,
-                duration=duration,
-                activate_by=approved_at + request.activate_within,
-                reason=request.reason,
-                tier=Tier.highest(*(known.get(p, Tier.SENSITIVE) for p in request.paths)),
-                kubernetes_subject=request.kubernetes_subject,
-            )
-        )
-    return made
-
-
 class GrantKeeper:
     """Grants, expires, repairs and revokes access grants. Thread-safe: one pass at a time,
     so a repair never sees a binding a concurrent grant made before its record."""
@@ -175,6 +103,15 @@ class GrantKeeper:
         ``ends-at`` annotation written before an activation up to date."""
 
     new_grants = staticmethod(new_grants)
+
+    def of_pull(self, repo: str, number: int) -> list[Grant]:
+        """Every grant recorded for pull request ``repo#number``, ended ones included."""
+        key = repo.casefold()
+        return [
+            g
+            for g in self._grants.grants()
+            if g.repo.casefold() == key and g.pull_request == number
+        ]
 
     # ------------------------------------------------------------------ grant
 

@@ -270,12 +270,16 @@ class Reconciler:
 
     def keep_grants(self) -> tuple[list[str], RepairReport]:
         """One pass of the grant loop: end what is no longer live (bindings removed first),
-        then repair bindings; ids of the grants ended, and the repair."""
-        if self.grant_keeper is None:
+        then repair bindings; ids of the grants ended, and the repair. Nothing until an
+        environment's clusters are known (``learn_environments`` or a handled pass)."""
+        with self._state:
+            known = bool(self._clusters)
+            every = sorted({c for clusters in self._clusters.values() for c in clusters})
+        if self.grant_keeper is None or not known:
+            # Before any environment is learnt (just started), an ended grant would be
+            # recorded ended with no cluster to unbind it in: wait for the first learn.
             return [], RepairReport()
         ended = self.grant_keeper.expire(self.environment_clusters)
-        with self._state:
-            every = sorted({c for clusters in self._clusters.values() for c in clusters})
         repaired = self.grant_keeper.repair(self.environment_clusters, every_cluster=every)
         return [g.id for g in ended], repaired
 

@@ -15,21 +15,26 @@ from controller.errors import ClusterError, InputError, StoreError
 from controller.model import (
     AccessDelivery,
     AccessRequest,
+    Comment,
     Decision,
     DecisionState,
     GrantState,
     KubernetesSubject,
     SecretAccess,
+    StepResult,
     Tier,
 )
-from controller.reconciler.grants import GrantKeeper, RepairReport, new_grants
+from controller.reconciler.grant_terms import new_grants
+from controller.reconciler.grants import GrantKeeper, RepairReport
 from controller.reconciler.reconciler import Reconciler
+from controller.reconciler.revoking import revoke_from_comments
 from controller.reconciler.settings import ReconcilerSettings
 from tests.unit.grant_fakes import T0, Clock, CountingObserver, FakeAccessTargets, FakeGrants
 
 REPO = "acme/requests"
 CLUSTERS = {"production": ("eu-1", "us-1"), "staging": ("stage-1",)}
 CANARY = "CANARY-7f3a9c-never-shown"
+TOKEN = "ghp_" + "Q7" * 18
 
 
 def clusters_of(environment: str) -> Sequence[str]:
@@ -491,3 +496,73 @@ def test_reconciler_without_grant_ports_keeps_nothing(world: World) -> None:
     reconciler = reconciler_over(world, with_ports=False)
     assert reconciler.grant_keeper is None
     assert reconciler.keep_grants() == ([], RepairReport())
+
+
+def test_reconciler_waits_for_clusters_before_ending_grants(world: World) -> None:
+    reconciler = Reconciler(
+        github=cast(Any, None),
+        store=cast(Any, None),
+        targets=cast(Any, None),
+        keys=cast(Any, None),
+        notifier=None,
+        settings=ReconcilerSettings(bot_login="sealgate[bot]"),  # just started: none known
+        observer=world.observer,
+        clock=world.clock,
+        grants=world.store,
+        access=world.kube,
+    )
+    [grant_id] = world.grant()
+    world.clock.advance(hours=3)
+    assert reconciler.keep_grants() == ([], RepairReport())
+    assert not world.store.stored[grant_id].ended_recorded  # not ended with bindings left
+    assert grant_id in world.kube.bindings["eu-1"]
+
+
+# ---------------------------------------------------------------------- revoke by comment
+
+
+def _comment(user: str, body: str, minutes: int, comment_id: int) -> Comment:
+    return Comment(user, body, T0 + timedelta(minutes=minutes), id=comment_id)
+
+
+def test_revoke_comments_end_every_grant_of_the_pull_request(world: World) -> None:
+    ids = world.grant(request("one"), request("two", deliver=frozenset({AccessDelivery.OPEN})))
+    granting = Decision(
+        DecisionState.APPROVED,
+        ("approved",),
+        steps=(StepResult("access", "sre", 1, ("bob",), ("carol",)),),
+        access=True,
+    )
+    comments = [
+        _comment("mallory", "/sealgate revoke mine now", 2, 1),
+        _comment("carol", f"/sealgate revoke over, token was {TOKEN}", 3, 2),
+        _comment("bob", "/sealgate revoke incident over", 4, 3),
+    ]
+    world.clock.advance(minutes=5)
+    grants = world.keeper.of_pull(REPO, 42)
+    assert sorted(g.id for g in grants) == sorted(ids)
+    done = revoke_from_comments(
+        world.keeper,
+        grants,
+        comments,
+        granting,
+        bot_login="sealgate[bot]",
+        clusters_of=clusters_of,
+    )
+    assert sorted(g.id for g in done.revoked) == sorted(ids)
+    assert {(g.revoked_by, g.revoke_reason) for g in done.revoked} == {("bob", "incident over")}
+    assert all(g.ended_recorded for g in done.revoked)
+    assert len(done.notes) == 2  # mallory's and carol's, once each for both grants
+    assert "mallory" in done.notes[0]
+    assert "refused" in done.notes[1]
+    assert TOKEN not in repr(done) + repr(world.store.stored) + repr(world.kube.bindings)
+    assert all(not b for b in world.kube.bound().values())
+    again = revoke_from_comments(
+        world.keeper,
+        world.keeper.of_pull(REPO, 42),
+        comments,
+        granting,
+        bot_login="sealgate[bot]",
+        clusters_of=clusters_of,
+    )
+    assert again.revoked == ()  # done once; later passes change nothing
