@@ -37,6 +37,8 @@ from controller.policy.text import timestamp
 
 _PREFIX = "/sealgate"
 _WORD = "revoke"
+MAX_REASON_LENGTH = 500
+"""The audit log keeps every reason whole; a comment line can be 64 KiB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,11 @@ def _void(
         )
     if not reason:
         return "ignored: a reason is required: write /sealgate revoke <why access ends now>"
+    if len(reason) > MAX_REASON_LENGTH:
+        return (
+            f"ignored: the reason is longer than {MAX_REASON_LENGTH} characters; give a"
+            " shorter one (a ticket or an incident link says the rest)"
+        )
     kind = credential_in(reason)
     if kind is not None:
         return (

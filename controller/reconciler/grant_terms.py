@@ -33,10 +33,12 @@ def new_grants(
     The duration is the decision's ``granted_duration`` (approvers may shorten it with
     ``/sealgate approve-for``) but never longer than the request asked for, so one
     ``granted_duration`` shared by several requests cannot lengthen the shorter ones. The
-    tier is the highest of the request's secrets in ``tiers`` (``<env>/<ns>/<name>``);
-    a secret missing there counts as ``sensitive``, the model's default for a grant.
-    Refuses (``InputError``) a decision that is not an approved access decision, and a
-    ``kubernetes`` delivery with no subject to bind.
+    tier is the highest of the request's secrets in ``tiers`` (``<env>/<ns>/<name>``), else
+    in the decision's ``tiers``; a secret in neither counts as ``sensitive``, the model's
+    default for a grant. Refuses (``InputError``) a decision that is not an approved access
+    decision, a request naming no secret, a ``kubernetes`` delivery with no subject to bind,
+    and two requests that would share one grant id (the store keeps the first of a grant
+    id, so the second would silently be granted nothing, or the first's terms).
     """
     if decision.state is not DecisionState.APPROVED or not decision.access:
         raise InputError(
@@ -49,17 +51,7 @@ def new_grants(
                 )
             ]
         )
-    known = tiers or {}
-    problems = [
-        Problem(
-            r.source or r.name,
-            "spec.kubernetesSubject",
-            "delivery kubernetes needs a subject to bind: add spec.kubernetesSubject"
-            " (kind User, Group or ServiceAccount, and a name)",
-        )
-        for r in requests
-        if AccessDelivery.KUBERNETES in r.deliver and r.kubernetes_subject is None
-    ]
+    problems = _problems(requests, number)
     if problems:
         raise InputError(problems)
     made: list[Grant] = []
@@ -82,8 +74,43 @@ def new_grants(
                 duration=duration,
                 activate_by=approved_at + request.activate_within,
                 reason=request.reason,
-                tier=Tier.highest(*(known.get(p, Tier.SENSITIVE) for p in request.paths)),
+                tier=Tier.highest(*(_tier(p, tiers, decision) for p in request.paths)),
                 kubernetes_subject=request.kubernetes_subject,
             )
         )
     return made
+
+
+def _tier(path: str, tiers: Mapping[str, Tier] | None, decision: Decision) -> Tier:
+    found = (tiers or {}).get(path) or decision.tiers.get(path)
+    return found if found is not None else Tier.SENSITIVE
+
+
+def _problems(requests: Sequence[AccessRequest], number: int) -> list[Problem]:
+    problems: list[Problem] = []
+    first: dict[str, AccessRequest] = {}
+    for r in requests:
+        where = r.source or r.name
+        if not r.secrets:
+            problems.append(Problem(where, "spec.secrets", "names no secret: list at least one"))
+        if AccessDelivery.KUBERNETES in r.deliver and r.kubernetes_subject is None:
+            problems.append(
+                Problem(
+                    where,
+                    "spec.kubernetesSubject",
+                    "delivery kubernetes needs a subject to bind: add spec.kubernetesSubject"
+                    " (kind User, Group or ServiceAccount, and a name)",
+                )
+            )
+        grant_id = grant_id_for(r.environment, number, r.request_id)
+        earlier = first.setdefault(grant_id, r)
+        if earlier is not r:
+            problems.append(
+                Problem(
+                    where,
+                    "metadata.name",
+                    f"gives the same grant id as {earlier.source or earlier.name}"
+                    f" ({grant_id}): put each access request in a file of its own name",
+                )
+            )
+    return problems

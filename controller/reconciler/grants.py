@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.documents.reason_check import credential_in
-from controller.errors import InputError, Problem, SealgateError
+from controller.errors import InputError, IntegrityError, Problem, SealgateError
 from controller.model import (
     AccessDelivery,
     AccessRequest,
@@ -73,6 +73,10 @@ class RepairReport:
 def _describe(exc: Exception) -> str:
     # sealgate's errors never carry a value (see controller.errors); anything else might.
     return str(exc) if isinstance(exc, SealgateError) else type(exc).__name__
+
+
+def _key(grant: Grant) -> tuple[str, str, int, str]:
+    return (grant.environment, grant.repo.casefold(), grant.pull_request, grant.request_id)
 
 
 def _by_kubernetes(grant: Grant) -> bool:
@@ -151,7 +155,20 @@ class GrantKeeper:
                 self._grants.record_grant(grant, actor=self._actor, origin=origin)
                 for grant in wanted
             ]
-            return [self._deliver(grant, clusters(grant.environment)) for grant in stored]
+            foreign = [s.id for s, w in zip(stored, wanted, strict=True) if _key(s) != _key(w)]
+            delivered = [
+                self._deliver(grant, clusters(grant.environment))
+                for grant in stored
+                if grant.id not in foreign
+            ]
+        if foreign:
+            # Only a digest collision of two long ids gets here: never deliver another
+            # request's grant on this one's behalf.
+            raise IntegrityError(
+                f"grant id {', '.join(foreign)} is already recorded for another request;"
+                " rename the access request file and open a new pull request"
+            )
+        return delivered
 
     def _deliver(self, grant: Grant, clusters: Sequence[str]) -> Grant:
         if not _by_kubernetes(grant) or grant.ended_recorded:

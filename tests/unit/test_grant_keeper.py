@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from controller.errors import ClusterError, InputError, StoreError
+from controller.errors import ClusterError, InputError, IntegrityError, StoreError
 from controller.model import (
     AccessDelivery,
     AccessRequest,
@@ -566,3 +566,26 @@ def test_revoke_comments_end_every_grant_of_the_pull_request(world: World) -> No
         clusters_of=clusters_of,
     )
     assert again.revoked == ()  # done once; later passes change nothing
+
+
+def test_new_grants_refuses_requests_sharing_a_grant_id() -> None:
+    one = request("same")
+    two = dataclasses.replace(request("same"), document_index=1)
+    with pytest.raises(InputError, match=r"same grant id as access/production/same\.yaml"):
+        new_grants([one, two], approved(), repo=REPO, number=1, approved_at=T0, approvers=[])
+
+
+def test_new_grants_tier_falls_back_to_the_decision() -> None:
+    decision = dataclasses.replace(approved(), tiers={"production/payments/stripe": Tier.STANDARD})
+    [grant] = new_grants([request()], decision, repo=REPO, number=1, approved_at=T0, approvers=[])
+    assert grant.tier is Tier.STANDARD
+
+
+def test_a_grant_id_recorded_for_another_request_is_never_delivered(world: World) -> None:
+    [grant_id] = world.grant()
+    other = dataclasses.replace(world.store.stored[grant_id], repo="acme/other")
+    world.store.stored[grant_id] = other  # as if two long ids shared a digest
+    world.kube.bindings = {c: {} for c in world.kube.bindings}
+    with pytest.raises(IntegrityError, match="already recorded for another request"):
+        world.grant()
+    assert all(not b for b in world.kube.bound().values())

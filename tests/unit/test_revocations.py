@@ -141,3 +141,10 @@ def test_eligible_revokers_are_every_steps_approvers_and_remaining() -> None:
     )
     assert eligible_revokers(decision) == {"alice", "bob", "carol", "sam"}
     assert eligible_revokers(Decision(DecisionState.APPROVED, ())) == frozenset()
+
+
+def test_an_overlong_reason_is_ignored() -> None:
+    found, ignored = judge(said("bob", "/sealgate revoke " + "x" * 501))
+    assert found == []
+    assert "longer than 500 characters" in ignored[0]
+    assert judge(said("bob", "/sealgate revoke " + "x" * 500))[0] != []
