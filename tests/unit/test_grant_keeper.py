@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
@@ -589,3 +590,55 @@ def test_a_grant_id_recorded_for_another_request_is_never_delivered(world: World
     with pytest.raises(IntegrityError, match="already recorded for another request"):
         world.grant()
     assert all(not b for b in world.kube.bound().values())
+
+
+# ---------------------------------------------------------------------- every crash, any order
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_any_interleaving_of_failures_converges_after_one_clean_pass(seed: int) -> None:
+    """Random grants, revocations, clock moves, restarts and one-off failures of every port
+    call; once the world is healthy, one expire + repair leaves exactly the live grants
+    bound in their clusters, and every grant that is not live recorded as ended."""
+    rng = random.Random(seed)
+    world = World()
+    store_calls = ["record_grant", "record_use", "revoke_grant", "end_grant"]
+    for step in range(30):
+        if rng.random() < 0.3:
+            world.store.fail[rng.choice(store_calls)] = StoreError("commit failed", retryable=True)
+        if rng.random() < 0.3:
+            method = rng.choice(["bind", "unbind", "bound"])
+            world.kube.fail[(method, rng.choice(["eu-1", "us-1"]))] = ClusterError(
+                "api down", retryable=True
+            )
+        action = rng.choice(["grant", "grant", "expire", "repair", "revoke", "tick", "restart"])
+        try:
+            if action == "grant":
+                world.grant(request(f"r{step}", duration=timedelta(minutes=rng.randint(5, 90))))
+            elif action == "expire":
+                world.keeper.expire(clusters_of)
+            elif action == "repair":
+                world.keeper.repair(clusters_of)
+            elif action == "revoke" and world.store.stored:
+                target = rng.choice(sorted(world.store.stored))
+                world.keeper.revoke(target, actor="bob", reason="done", clusters_of=clusters_of)
+            elif action == "tick":
+                world.clock.advance(minutes=rng.randint(1, 60))
+            elif action == "restart":
+                world.keeper = world.new_keeper()
+        except (StoreError, ClusterError):
+            pass  # a crash of that step: the next passes must repair it
+    world.store.fail.clear()
+    world.kube.fail.clear()
+    world.keeper.expire(clusters_of)
+    world.keeper.repair(clusters_of)
+    now = world.clock.now
+    live = {g.id for g in world.store.stored.values() if g.state(now).live}
+    assert world.kube.bound() == {"eu-1": live, "us-1": live, "stage-1": set(), "old-1": set()}
+    for grant in world.store.stored.values():
+        assert grant.ended_recorded is not grant.state(now).live
+        if grant.id in live:
+            assert grant.first_used_at is not None  # bound, so its duration runs
+            for cluster in ("eu-1", "us-1"):
+                # Every binding carries the end the store holds.
+                assert world.kube.bindings[cluster][grant.id].ends_at == grant.ends_at
