@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from controller.errors import ClusterError, InputError, Problem, StoreError
+from controller.errors import ClusterError, InputError, Problem
 from controller.model import Grant, GrantState
 from controller.store.types import PullRequestOrigin
 
@@ -163,14 +163,3 @@ class CountingObserver:
 
     def latency(self, step: str, seconds: float) -> None:
         return
-
-
-__all__ = [
-    "T0",
-    "Clock",
-    "ClusterError",
-    "CountingObserver",
-    "FakeAccessTargets",
-    "FakeGrants",
-    "StoreError",
-]
