@@ -31,6 +31,7 @@ from controller.config.model import (
     ControllerConfig,
     GitHubApp,
     GitHubSettings,
+    GrantSettings,
     KeySettings,
     LeaderElectionSettings,
     LoggingSettings,
@@ -167,6 +168,9 @@ class _Builder:
             leader_election=leader,
             notify=notify,
             logging=LoggingSettings(**self.doc.get("logging", {})),
+            grants=GrantSettings(
+                interval_s=parse_duration(self.doc.get("grants", {}).get("interval", "10s"))
+            ),
         )
 
     # ------------------------------------------------------------------ secrets

@@ -101,6 +101,12 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantSettings:
+    interval_s: float = 10.0
+    """How often the grant loop ends grants and repairs bindings (``grants.interval``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LeaderElectionSettings:
     enabled: bool = False
     cluster: str | None = None
@@ -166,3 +172,4 @@ class ControllerConfig:
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
+    grants: GrantSettings = GrantSettings()

@@ -145,3 +145,9 @@ def _void(comment: Comment, facts: PullRequestFacts, pushed_at: datetime | None)
             "; a push voids earlier commands, comment again on the new head"
         )
     return None
+
+
+def plain_lines(body: str) -> Iterator[str]:
+    """The lines of ``body`` a command may be given on: outside code blocks and quotes.
+    For commands parsed elsewhere (``controller.policy.revocations``)."""
+    return _plain_lines(body)

@@ -315,7 +315,8 @@ class Observer(Protocol):
 
     def failure(self, step: str) -> None:
         """A step failed: ``snapshot``, ``report``, ``merge``, ``apply``, ``notify``,
-        ``expiry``, or ``merged-unapproved`` (merged around sealgate, not applied)."""
+        ``expiry``, ``grants`` (a grant's binding, unbinding or record; retried next pass),
+        or ``merged-unapproved`` (merged around sealgate, not applied)."""
         ...
 
     def latency(self, step: str, seconds: float) -> None: ...

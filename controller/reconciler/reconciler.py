@@ -28,10 +28,13 @@ from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_
 from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, after_apply, assess
 from controller.reconciler.freshness import relied_on, with_teams
+from controller.reconciler.grants import GrantKeeper, RepairReport
 from controller.reconciler.notices import all_approvers, notification, targets_of
 from controller.reconciler.overlaps import OpenOverlaps
 from controller.reconciler.ports import (
+    AccessTargetsPort,
     GitHubPort,
+    GrantsPort,
     KeysPort,
     NotifierPort,
     NullObserver,
@@ -106,6 +109,8 @@ class Reconciler:
         settings: ReconcilerSettings,
         observer: Observer | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        grants: GrantsPort | None = None,
+        access: AccessTargetsPort | None = None,
     ) -> None:
         self._github = github
         self._store = store
@@ -124,6 +129,12 @@ class Reconciler:
             rollback_on_failure=settings.rollback_on_failure,
         )
         self._trust = RulesTrust(store, actor=settings.bot_login)
+        self.grant_keeper: GrantKeeper | None = (
+            GrantKeeper(grants, access, self._observer, clock, settings.bot_login)
+            if grants is not None and access is not None
+            else None
+        )
+        """Access grants' lifecycle; None when the store or clusters offer no grant ports."""
         self._overlaps = OpenOverlaps()
         self._answers = CommandAnswers(github, self._observer)
         self._pull_locks = _Locks()
@@ -256,6 +267,26 @@ class Reconciler:
             elif result.status is Status.PENDING and self._remind(repo, number):
                 reminded.append(number)
         return ExpiryReport(tuple(expired), tuple(reminded))
+
+    def keep_grants(self) -> tuple[list[str], RepairReport]:
+        """One pass of the grant loop: end what is no longer live (bindings removed first),
+        then repair bindings; ids of the grants ended, and the repair. Nothing until an
+        environment's clusters are known (``learn_environments`` or a handled pass)."""
+        with self._state:
+            known = bool(self._clusters)
+            every = sorted({c for clusters in self._clusters.values() for c in clusters})
+        if self.grant_keeper is None or not known:
+            # Before any environment is learnt (just started), an ended grant would be
+            # recorded ended with no cluster to unbind it in: wait for the first learn.
+            return [], RepairReport()
+        ended = self.grant_keeper.expire(self.environment_clusters)
+        repaired = self.grant_keeper.repair(self.environment_clusters, every_cluster=every)
+        return [g.id for g in ended], repaired
+
+    def environment_clusters(self, environment: str) -> tuple[str, ...]:
+        """The clusters last learnt for ``environment`` (none when it is not known yet)."""
+        with self._state:
+            return self._clusters.get(environment, ())
 
     # ================================================================ open pull requests
 

@@ -6,8 +6,12 @@
   is repaired within one ``pollInterval``; it also runs at start and on gaining leadership.
 - ``workers`` threads take keys and call ``Reconciler.handle``; one pull request is never
   handled by two threads at once.
-- A drift timer (``repair_drift``) and an expiry timer (``expire_and_remind``), both also
-  run at start and whenever this replica gains leadership.
+- A drift timer (``repair_drift``), an expiry timer (``expire_and_remind``) and a grant
+  timer (``keep_grants``: ended grants' bindings removed, missing and stray ones repaired),
+  all also run at start and whenever this replica gains leadership. ``sealgate open``
+  checks a grant's clock on every use, so only Kubernetes bindings wait for the grant
+  timer: a binding never outlives its grant's end by more than ``grants.interval`` plus
+  one pass.
 
 Only an active replica (no leader election, or the current leader) polls, handles and
 repairs; a standby keeps accepting webhooks into the queue so a takeover starts warm.
@@ -48,6 +52,8 @@ class Reconciling(Protocol):
 
     def expire_and_remind(self, repo: str) -> object: ...
 
+    def keep_grants(self) -> object: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -55,6 +61,7 @@ class Schedule:
     poll_interval_s: float = 60.0
     drift_interval_s: float = 300.0
     expiry_interval_s: float = 600.0
+    grants_interval_s: float = 10.0
     idle_wait_s: float = 0.5
     """How often an idle worker or a standby looks again (bounds shutdown and takeover)."""
 
@@ -103,6 +110,7 @@ class Runner:
             ("poll", self._poll_loop),
             ("drift", self._timer(self._schedule.drift_interval_s, self.repair_drift)),
             ("expiry", self._timer(self._schedule.expiry_interval_s, self.expire)),
+            ("grants", self._timer(self._schedule.grants_interval_s, self.keep_grants)),
         ]
         loops += [(f"worker-{i}", self._work) for i in range(self._schedule.workers)]
         for name, target in loops:
@@ -216,6 +224,13 @@ class Runner:
         except Exception:
             self.metrics.failure("expiry")
             log.exception("expiry and reminders failed; trying again next interval")
+
+    def keep_grants(self) -> None:
+        try:
+            self._reconciler.keep_grants()
+        except Exception:
+            self.metrics.failure("grants")
+            log.exception("grant upkeep failed; trying again next interval")
 
     # ------------------------------------------------------------------ working
 

@@ -225,6 +225,7 @@ def build(config: ControllerConfig) -> Controller:
             poll_interval_s=config.reconcile.poll_interval_s,
             drift_interval_s=config.reconcile.drift_interval_s,
             expiry_interval_s=config.reconcile.expiry_interval_s,
+            grants_interval_s=config.grants.interval_s,
         ),
         is_active=is_active,
         after_handle=after_handle,

@@ -30,6 +30,7 @@ class Recorder:
         self.started = threading.Event()
         self.fail: set[int] = set()
         self.drift_runs = 0
+        self.grant_runs = 0
         self.learned = 0
         self._lock = threading.Lock()
 
@@ -55,6 +56,10 @@ class Recorder:
         return None
 
     def expire_and_remind(self, repo: str) -> object:
+        return None
+
+    def keep_grants(self) -> object:
+        self.grant_runs += 1
         return None
 
 
@@ -90,6 +95,7 @@ def parts(active: threading.Event) -> Iterator[tuple[Runner, Recorder, queue.Que
             poll_interval_s=3600,
             drift_interval_s=3600,
             expiry_interval_s=3600,
+            grants_interval_s=3600,
             idle_wait_s=0.02,
         ),
         is_active=active.is_set,
@@ -231,9 +237,11 @@ def test_drift_repair_runs_on_gaining_leadership_not_on_standby(
     # The start's kick found a standby: nothing ran (the interval is an hour).
     until(lambda: runner.queue.active == 0 and len(runner.queue) == 1)
     assert recorder.drift_runs == 0
+    assert recorder.grant_runs == 0  # grant upkeep is leader-only too
     active.set()
     runner.leadership_changed(True)
     until(lambda: recorder.drift_runs >= 1 and recorder.handled[1] == 1)
+    until(lambda: recorder.grant_runs >= 1)
     # Each drift pass first learns the environments' clusters from the default branch.
     assert recorder.learned >= recorder.drift_runs
     assert "sealgate_leader 1.0" in runner.metrics.render().decode()

@@ -97,6 +97,15 @@ def test_minimal_file_gets_defaults_and_paths_relative_to_the_file(tmp_path: Pat
     assert not config.leader_election.enabled
     assert config.leader_election.identity  # host name plus a random suffix
     assert config.server.listen == "0.0.0.0:8080"
+    assert config.grants.interval_s == 10
+
+
+def test_grant_interval(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "grants:\n  interval: 30s\n"), ENV)
+    assert config.grants.interval_s == 30
+    found = problems(tmp_path, MINIMAL + "grants:\n  interval: 0s\n")
+    assert len(found) == 1
+    assert "grants.interval" in found[0]
 
 
 def test_secrets_never_show_in_repr(tmp_path: Path) -> None:
