@@ -66,8 +66,8 @@ def secret_names(grant: Grant) -> dict[str, tuple[str, ...]]:
 
 
 def access_namespaces(grants: Iterable[Grant]) -> tuple[str, ...]:
-    """Every namespace the ``kubernetes`` grants among ``grants`` deliver into, sorted: where
-    :func:`bound_grants` and :func:`unbind` look when given namespaces."""
+    """Every namespace the ``kubernetes`` grants among ``grants`` deliver into, sorted: the
+    ``namespaces`` to give ``KubeTargets.unbind_access`` and ``bound_grants``."""
     found: set[str] = set()
     for grant in grants:
         if delivers_kubernetes(grant):

@@ -468,3 +468,30 @@ def test_nothing_about_the_grant_s_reason_or_secret_values_leaks(
     assert not any(
         r.resource == "secrets" for r in server.request_log if r.user_agent.startswith("sealgate")
     )
+
+
+def test_a_concurrent_write_is_read_again_and_decided_again(
+    server: KubeApiServer, targets: KubeTargets
+) -> None:
+    g = grant()
+    targets.bind_access("loop", g)
+    used = dataclasses.replace(g, first_used_at=APPROVED, uses=1)
+    server.inject_faults(status=409, count=1, verb="update", resource="roles")
+    server.inject_faults(status=409, count=1, verb="delete", resource="rolebindings")
+    targets.bind_access("loop", used)
+    role = stored(server, "Role", "payments", access_name(g.id))
+    assert role["metadata"]["annotations"]["sealgate.dev/ends-at"] == "2026-12-03T07:00:00Z"
+    targets.unbind_access("loop", g.id, namespaces=["payments"])
+    assert targets.bound_grants("loop") == frozenset()
+
+
+def test_an_object_that_keeps_changing_is_given_up_on_retryably(
+    server: KubeApiServer, targets: KubeTargets
+) -> None:
+    g = grant()
+    targets.bind_access("loop", g)
+    server.inject_faults(status=409, count=50, verb="update", resource="roles")
+    with pytest.raises(ClusterError) as caught:
+        targets.bind_access("loop", dataclasses.replace(g, first_used_at=APPROVED, uses=1))
+    assert caught.value.retryable is True
+    assert "keeps changing" in str(caught.value)
