@@ -26,6 +26,7 @@ SUBJECT_KINDS = ("User", "Group", "ServiceAccount")
 _KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "ownerReferences", "finalizers")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _MAX_NAME = 253
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 def delivers_kubernetes(grant: Grant) -> bool:
@@ -36,6 +37,18 @@ def reveals_whole_secret(grant: Grant) -> bool:
     """Whether Kubernetes delivery gives more than was granted: RBAC cannot restrict a
     Secret's keys, so a ``kubernetes`` grant of some keys of a Secret reveals all of them."""
     return delivers_kubernetes(grant) and any(item.keys for item in grant.secrets)
+
+
+def check_grant_id(grant_id: str) -> None:
+    """The id labels the grant's objects and selects them: it must be a label value, or a
+    selector built from it could match other objects (``a,b=c``)."""
+    if not _LABEL_VALUE.fullmatch(grant_id):
+        raise ClusterError(
+            f"grant id {grant_id!r} is not a Kubernetes label value (at most 63 ASCII letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit): it cannot "
+            "be delivered to kubernetes; rename the access request file",
+            retryable=False,
+        )
 
 
 def access_name(grant_id: str) -> str:
@@ -115,6 +128,7 @@ def _metadata(grant: Grant, namespace: str, name: str) -> Obj:
 
 def desired_objects(grant: Grant) -> list[tuple[Obj, Obj]]:
     """The Role and the RoleBinding ``grant`` needs in each of its namespaces (pure)."""
+    check_grant_id(grant.id)
     subject = _subject(grant)
     name = access_name(grant.id)
     out: list[tuple[Obj, Obj]] = []

@@ -16,6 +16,7 @@ from controller.errors import ClusterError, ConflictError
 from controller.kube import names
 from controller.kube.access_rbac import (
     Obj,
+    check_grant_id,
     delivers_kubernetes,
     desired_objects,
     owned_by,
@@ -127,6 +128,7 @@ def _scopes(namespaces: Iterable[str] | None) -> list[str | None]:
 def unbind(api: KubeApi, grant_id: str, namespaces: Iterable[str] | None = None) -> int:
     """Delete ``grant_id``'s Roles and RoleBindings (in ``namespaces``, or everywhere):
     how many were deleted. Gone already is fine."""
+    check_grant_id(grant_id)
     selector = f"{names.SELECTOR},{names.GRANT}={grant_id}"
     deleted = 0
     failures: list[ClusterError] = []

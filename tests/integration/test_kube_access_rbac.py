@@ -444,6 +444,17 @@ def test_odd_grant_ids_still_get_valid_distinct_names(
     assert targets.bound_grants("loop") == {g.id for g in odd}
 
 
+def test_a_grant_id_that_would_widen_the_selector_is_refused(
+    server: KubeApiServer, targets: KubeTargets
+) -> None:
+    server.reset_request_log()
+    with pytest.raises(ClusterError, match="label value"):
+        targets.unbind_access("loop", "x,app.kubernetes.io/managed-by=sealgate")
+    with pytest.raises(ClusterError, match="label value"):
+        targets.bind_access("loop", grant(id="x,sealgate.dev/grant"))
+    assert [r for r in server.request_log if r.user_agent.startswith("sealgate")] == []
+
+
 def test_nothing_about_the_grant_s_reason_or_secret_values_leaks(
     server: KubeApiServer, targets: KubeTargets, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -207,6 +207,12 @@ def test_grant_ids_with_characters_names_refuse_get_distinct_valid_names() -> No
     assert access_name("prod-pr-1-a-.b") != access_name("prod-pr-1-a.-b")
 
 
+@pytest.mark.parametrize("bad", ["", "a,b=c", "café", "-x", "x" * 64, "a b"])
+def test_a_grant_id_that_is_no_label_value_is_refused(bad: str) -> None:
+    with pytest.raises(ClusterError, match="not a Kubernetes label value"):
+        desired_objects(grant(id=bad))
+
+
 @given(
     environment=st.text(min_size=1, max_size=40),
     number=st.integers(min_value=1, max_value=10**9),
