@@ -506,3 +506,34 @@ def test_an_object_that_keeps_changing_is_given_up_on_retryably(
         targets.bind_access("loop", dataclasses.replace(g, first_used_at=APPROVED, uses=1))
     assert caught.value.retryable is True
     assert "keeps changing" in str(caught.value)
+
+
+def test_unbind_removes_the_binding_before_the_role(
+    server: KubeApiServer, targets: KubeTargets
+) -> None:
+    g = grant()
+    targets.bind_access("loop", g)
+    server.reset_request_log()
+    targets.unbind_access("loop", g.id, namespaces=["payments"])
+    name = access_name(g.id)
+    assert writes(server) == [("delete", "rolebindings", name), ("delete", "roles", name)]
+
+
+def test_every_failing_namespace_is_named_and_the_others_delivered(
+    server: KubeApiServer, targets: KubeTargets
+) -> None:
+    g = grant(
+        secrets=(SecretAccess("gone-a/x"), SecretAccess("payments/db"), SecretAccess("gone-b/y"))
+    )
+    with pytest.raises(ClusterError) as caught:
+        targets.bind_access("loop", g)
+    assert "gone-a" in str(caught.value)
+    assert "gone-b" in str(caught.value)
+    assert targets.bound_grants("loop", namespaces=["payments"]) == {g.id}
+
+
+def test_an_unknown_cluster_is_not_retried(targets: KubeTargets) -> None:
+    with pytest.raises(ClusterError) as caught:
+        targets.bind_access("elsewhere", grant())
+    assert caught.value.retryable is False
+    assert "elsewhere" in str(caught.value)
