@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from controller.errors import ClusterError, ConflictError
+from controller.kube.rbac_api import RbacCalls
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ClusterError) and exc.retryable
 
 
-class KubeApi:
-    """One cluster's API, through one ``ApiClient``."""
+class KubeApi(RbacCalls):
+    """One cluster's API, through one ``ApiClient`` (Roles and RoleBindings: ``RbacCalls``)."""
 
     def __init__(
         self,

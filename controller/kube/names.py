@@ -32,3 +32,11 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 EVENT_REASON = "SealgateSynced"
 COMPONENT = "sealgate"
+
+GRANT = "sealgate.dev/grant"
+"""Label of the Role and RoleBinding delivering one access grant: the grant's id."""
+ENDS_AT = "sealgate.dev/ends-at"
+"""When a grant's access ends (ISO 8601, UTC): moves when the grant activates."""
+REQUESTER = "sealgate.dev/requester"
+ACCESS_PREFIX = "sealgate-access-"
+"""Name prefix of the Role and RoleBinding of a grant: ``sealgate-access-<grant id>``."""

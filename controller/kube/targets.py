@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from controller.errors import ClusterError
-from controller.kube import names
+from controller.kube import access_sync, names
 from controller.kube.api import KubeApi, RetryPolicy
 from controller.kube.checksum import secret_checksum
 from controller.kube.clusters import ClusterConfig, connect
@@ -22,6 +22,7 @@ from controller.kube.results import (
 )
 from controller.kube.secrets import is_managed
 from controller.kube.sync import ClusterSync
+from controller.model import Grant
 
 
 class KubeTargets:
@@ -170,6 +171,27 @@ class KubeTargets:
             uid=str(meta.get("uid", "")),
             resource_version=str(meta.get("resourceVersion", "")),
         )
+
+    # ---------------------------------------------------------------- access
+
+    def bind_access(self, cluster: str, grant: Grant) -> None:
+        """Create or repair the grant's Role and RoleBinding in each of its namespaces
+        (nothing for a grant not delivered ``kubernetes``); ``ClusterError`` on failure."""
+        access_sync.bind(self.api(cluster), grant)
+
+    def unbind_access(
+        self, cluster: str, grant_id: str, *, namespaces: Iterable[str] | None = None
+    ) -> None:
+        """Delete the grant's Roles and RoleBindings in ``namespaces``; None: in every
+        namespace, which needs ``list`` on them cluster-wide (not in ``deploy/rbac``)."""
+        access_sync.unbind(self.api(cluster), grant_id, namespaces)
+
+    def bound_grants(
+        self, cluster: str, *, namespaces: Iterable[str] | None = None
+    ) -> frozenset[str]:
+        """Grant ids of sealgate's access Roles and RoleBindings in ``namespaces`` (None:
+        every namespace, as for :meth:`unbind_access`)."""
+        return access_sync.bound(self.api(cluster), namespaces)
 
     # ------------------------------------------------------------ leadership
 

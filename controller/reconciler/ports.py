@@ -254,12 +254,20 @@ class AccessTargetsPort(Protocol):
         labelled with the grant id and annotated with its end. Idempotent."""
         ...
 
-    def unbind_access(self, cluster: str, grant_id: str) -> None:
-        """Delete every Role and RoleBinding labelled with ``grant_id``. Idempotent."""
+    def unbind_access(
+        self, cluster: str, grant_id: str, *, namespaces: Iterable[str] | None = None
+    ) -> None:
+        """Delete every Role and RoleBinding labelled with ``grant_id``. Idempotent.
+        ``namespaces``: where to look (``controller.kube.access_rbac.access_namespaces``
+        of the grants); None looks in every namespace, which needs ``list`` on Roles and
+        RoleBindings cluster-wide, a right the shipped ``deploy/rbac`` does not grant."""
         ...
 
-    def bound_grants(self, cluster: str) -> frozenset[str]:
-        """Grant ids of every sealgate access Role or RoleBinding found in ``cluster``."""
+    def bound_grants(
+        self, cluster: str, *, namespaces: Iterable[str] | None = None
+    ) -> frozenset[str]:
+        """Grant ids of every sealgate access Role or RoleBinding found in ``cluster`` (in
+        ``namespaces``, as for :meth:`unbind_access`)."""
         ...
 
 

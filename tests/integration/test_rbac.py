@@ -3,7 +3,8 @@
 The adapter's real operations run against the loopback API server through the real client:
 syncing a Secret into a namespace whose Deployment, StatefulSet and DaemonSet use it (create,
 events, restarts, waiting for the rollouts), a changed value (update), a batch sync (lists),
-a Secret sealgate refuses to take over, drift repair (read, delete), and leader election
+a Secret sealgate refuses to take over, drift repair (read, delete), an access grant
+delivered as a Role and RoleBinding (bound, moved, listed, removed), and leader election
 (acquire, renew, follow, release) on the Lease the deployed configuration names. The
 server's request log says which (API group, resource, verb) each scope needed: the
 controller's own namespace, the namespaces it manages, or cluster-wide. The rendered RBAC
@@ -15,10 +16,11 @@ above each RBAC rule names exactly the adapter calls the rule is for.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from controller.kube import (
     SecretOutcome,
     connect,
 )
+from controller.model import AccessDelivery, Grant, KubernetesSubject, SecretAccess
 from controller.sandbox.kube_server import KubeApiServer, RequestRecord
 from tests.unit.test_deploy_manifests import (
     CONTROLLER_INSTALLS,
@@ -183,6 +186,14 @@ def run_the_controllers_operations(server: KubeApiServer, kubeconfig: Path, at: 
         with pytest.raises(ClusterError):
             targets.delete_secret("loop", MANAGED, "theirs")
 
+        # An access grant: delivered, moved when it activates, found, removed when it ends.
+        grant = _grant()
+        targets.bind_access("loop", grant)
+        used = dataclasses.replace(grant, first_used_at=grant.approved_at, uses=1)
+        targets.bind_access("loop", used)
+        assert targets.bound_grants("loop", namespaces=[MANAGED]) == {grant.id}
+        targets.unbind_access("loop", grant.id, namespaces=[MANAGED])
+
         # Leader election: two replicas; one acquires, renews and releases, the other follows.
         clock = _Clock()
         api = targets.api("loop")
@@ -196,6 +207,25 @@ def run_the_controllers_operations(server: KubeApiServer, kubeconfig: Path, at: 
         assert b.try_acquire_or_renew() is True
     finally:
         targets.close()
+
+
+def _grant() -> Grant:
+    approved = datetime(2026, 12, 3, tzinfo=UTC)
+    return Grant(
+        id="production-pr-9-incident",
+        environment="production",
+        repo="acme/secret-requests",
+        pull_request=9,
+        request_id="incident",
+        requester="alice",
+        secrets=(SecretAccess(f"{MANAGED}/app-secret"),),
+        deliver=frozenset({AccessDelivery.KUBERNETES}),
+        approvers=("bob",),
+        approved_at=approved,
+        duration=timedelta(hours=1),
+        activate_by=approved + timedelta(days=1),
+        kubernetes_subject=KubernetesSubject("User", "alice"),
+    )
 
 
 class _Clock:
@@ -389,6 +419,47 @@ def _per_call(api: KubeApi, server: KubeApiServer, at: Installed) -> dict[str, C
     def each_kind(call: Callable[[str], Any]) -> Callable[[], Any]:
         return lambda: [call(kind) for kind in KINDS]
 
+    rbac_kinds = ("Role", "RoleBinding")
+
+    def rbac_body(kind: str, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": kind,
+            "metadata": {"name": "sealgate-access-x", "namespace": namespace, **extra},
+        }
+        if kind == "Role":
+            body["rules"] = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+        else:
+            body["roleRef"] = {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "sealgate-access-x",
+            }
+            body["subjects"] = [{"kind": "User", "name": "alice"}]
+        return body
+
+    def each_rbac_kind(call: Callable[[str], Any]) -> Callable[[], Any]:
+        return lambda: [call(kind) for kind in rbac_kinds]
+
+    def replace_rbac(kind: str) -> Any:
+        current = server.get("rbac.authorization.k8s.io/v1", kind, namespace, "sealgate-access-x")
+        assert current is not None
+        rv = current["metadata"]["resourceVersion"]
+        body = rbac_body(kind, resourceVersion=rv)
+        return api.replace_rbac(kind, namespace, "sealgate-access-x", body)
+
+    def delete_rbac(kind: str) -> Any:
+        current = server.get("rbac.authorization.k8s.io/v1", kind, namespace, "sealgate-access-x")
+        assert current is not None
+        meta = current["metadata"]
+        return api.delete_rbac(
+            kind,
+            namespace,
+            "sealgate-access-x",
+            uid=meta["uid"],
+            resource_version=meta["resourceVersion"],
+        )
+
     return {
         "get_secret": lambda: api.get_secret(namespace, "s"),
         "create_secret": lambda: api.create_secret(namespace, secret_body()),
@@ -417,6 +488,15 @@ def _per_call(api: KubeApi, server: KubeApiServer, at: Installed) -> dict[str, C
                 "firstTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             },
         ),
+        "get_rbac": each_rbac_kind(lambda kind: api.get_rbac(kind, namespace, "sealgate-access-x")),
+        "create_rbac": each_rbac_kind(
+            lambda kind: api.create_rbac(kind, namespace, rbac_body(kind))
+        ),
+        "list_rbac": each_rbac_kind(
+            lambda kind: api.list_rbac(kind, namespace, "app.kubernetes.io/managed-by=sealgate")
+        ),
+        "replace_rbac": each_rbac_kind(replace_rbac),
+        "delete_rbac": each_rbac_kind(delete_rbac),
         "get_lease": lambda: api.get_lease(at.namespace, at.lease),
         "create_lease": lambda: api.create_lease(at.namespace, lease_body()),
         "replace_lease": replace_lease,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.sandbox.kube_server import errors
+from controller.sandbox.kube_server.rbac_objects import prepare_rbac
 from controller.sandbox.kube_server.resources import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -304,6 +305,8 @@ def prepare(
     _canonical_times(rtype, body)
     if rtype is SECRETS:
         _fold_secret(body, existing)
+    elif rtype.group == "rbac.authorization.k8s.io":
+        prepare_rbac(rtype, body, existing)
     elif rtype is NAMESPACES:
         metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
         body["spec"] = {"finalizers": ["kubernetes"]}
