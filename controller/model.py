@@ -376,7 +376,8 @@ def grant_id_for(environment: str, number: int, request_id: str) -> str:
     """A grant's id: readable, unique per (environment, pull request, request file), and a
     valid Kubernetes label value (at most 63 characters; long ones end in a digest)."""
     raw = f"{environment}-pr-{number}-{request_id}".lower()
-    clean = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in raw).strip("-_.")
+    clean = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_." else "-" for ch in raw)
+    clean = clean.strip("-_.")
     if len(clean) <= _LABEL_VALUE_MAX:
         return clean
     digest = hashlib.sha256(raw.encode()).hexdigest()[:10]

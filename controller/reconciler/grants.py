@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -228,9 +228,9 @@ class GrantKeeper:
         self._annotated[cluster, grant.id] = grant.ends_at
         return True
 
-    def _unbind(self, cluster: str, grant_id: str) -> bool:
+    def _unbind(self, cluster: str, grant_id: str, namespaces: Sequence[str]) -> bool:
         try:
-            self._targets.unbind_access(cluster, grant_id)
+            self._targets.unbind_access(cluster, grant_id, namespaces=namespaces)
         except Exception as exc:
             log.warning(
                 "grant %s: removing its binding in cluster %s failed, retrying next pass: %s",
@@ -271,7 +271,8 @@ class GrantKeeper:
     def _finish(
         self, grant: Grant, state: GrantState, clusters: Sequence[str], now: datetime
     ) -> Grant | None:
-        results = [self._unbind(cluster, grant.id) for cluster in clusters]
+        spaces = _namespaces([grant])
+        results = [self._unbind(cluster, grant.id, spaces) for cluster in clusters]
         if not all(results):
             return None  # the end is recorded only once no cluster grants access any more
         try:
@@ -310,9 +311,12 @@ class GrantKeeper:
             failed: list[str] = []
             environments = {g.environment for g in every}
             wanted = {c for env in environments for c in clusters_of(env)} | set(every_cluster)
+            # sealgate may only read RBAC in the namespaces it manages: those its grants
+            # ever named are where a binding of its own can be.
+            spaces = _namespaces(every)
             for cluster in sorted(wanted):
                 try:
-                    scanned[cluster] = self._targets.bound_grants(cluster)
+                    scanned[cluster] = self._targets.bound_grants(cluster, namespaces=spaces)
                 except Exception as exc:
                     log.warning(
                         "grants: reading the bindings of cluster %s failed: %s",
@@ -335,7 +339,7 @@ class GrantKeeper:
                     homes = clusters_of(owner.environment) if owner is not None else ()
                     if owner is not None and (cluster in homes or not homes):
                         continue
-                    if self._unbind(cluster, grant_id):
+                    if self._unbind(cluster, grant_id, spaces):
                         log.warning("grants: removed a stray binding %s in %s", grant_id, cluster)
                         removed.append((cluster, grant_id))
             for grant in live.values():
@@ -385,3 +389,8 @@ class GrantKeeper:
                 return revoked
             finished = self._finish(revoked, state, clusters, now)
             return finished if finished is not None else revoked
+
+
+def _namespaces(grants: Iterable[Grant]) -> tuple[str, ...]:
+    """Every namespace the grants' secrets live in: where their Roles and bindings are."""
+    return tuple(sorted({item.secret.split("/", 1)[0] for g in grants for item in g.secrets}))

@@ -8,7 +8,7 @@ test can check the order of store and cluster steps. ``fail`` makes the next cal
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from controller.errors import ClusterError, InputError, Problem
@@ -120,12 +120,16 @@ class FakeAccessTargets:
         self.bindings[cluster][grant.id] = grant
         self.events.append(("kube", "bind", cluster, grant.id))
 
-    def unbind_access(self, cluster: str, grant_id: str) -> None:
+    def unbind_access(
+        self, cluster: str, grant_id: str, *, namespaces: Iterable[str] | None = None
+    ) -> None:
         self._maybe_fail("unbind", cluster)
         self.bindings[cluster].pop(grant_id, None)
         self.events.append(("kube", "unbind", cluster, grant_id))
 
-    def bound_grants(self, cluster: str) -> frozenset[str]:
+    def bound_grants(
+        self, cluster: str, *, namespaces: Iterable[str] | None = None
+    ) -> frozenset[str]:
         self._maybe_fail("bound", cluster)
         return frozenset(self.bindings[cluster])
 
