@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.errors import Problem
+from controller.github.summary_cells import WITHHELD_REASON, cell
+from controller.github.summary_cells import reason_text as _reason
+from controller.github.summary_cells import table_code as _code
 from controller.github.summary_keys import RestoreRows, StoredSecret, key_table
 from controller.github.summary_next import (
     code,
@@ -44,7 +47,6 @@ from controller.model import (
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
 CHECK_NAME = "sealgate"
-MAX_REASON = 300
 MAX_TEXT = 60_000
 """GitHub caps a check run's summary at 65 535 characters and a comment at 65 536."""
 
@@ -113,30 +115,6 @@ def outcome_for(decision: Decision, *, applied: bool = False) -> CheckOutcome:
     return CheckOutcome("completed", "failure")
 
 
-def cell(text: object) -> str:
-    """One markdown table cell: no pipes, no line breaks, no HTML, no mentions."""
-    value = " ".join(str(text).split())
-    for raw, safe in (
-        ("\\", "\\\\"),
-        ("|", "\\|"),
-        ("<", "&lt;"),
-        (">", "&gt;"),
-        ("@", "@\u200b"),
-        ("`", "'"),
-    ):
-        value = value.replace(raw, safe)
-    return value or "—"
-
-
-def _code(text: str, *, in_table: bool = True) -> str:
-    """A code span: shown literally by GitHub, so only backticks, line breaks and (inside a
-    table) pipes need care; HTML entities would show up verbatim."""
-    value = " ".join(str(text).split()).replace("`", "'")
-    if in_table:
-        value = value.replace("|", "\\|")
-    return f"`{value}`" if value else "—"
-
-
 def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
@@ -178,9 +156,6 @@ def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
     return [*lines, ""]
 
 
-WITHHELD_REASON = "withheld: it may hold a value (see the problems below)"
-
-
 def _request_lines(
     changes: Sequence[SecretChange],
     requester: str,
@@ -207,12 +182,6 @@ def _request_lines(
         if change.reason.strip():
             lines.append(f"- {code(change.path)}: {_reason(change.reason)}")
     return [*lines, ""]
-
-
-def _reason(text: str) -> str:
-    # A reason is a sentence; a pasted essay must not push the decision off the page.
-    flat = " ".join(text.split())
-    return cell(flat if len(flat) <= MAX_REASON else flat[: MAX_REASON - 1] + "…")
 
 
 def _title(decision: Decision, applied: bool) -> str:
