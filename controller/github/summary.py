@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.errors import Problem
+from controller.github import summary_access
+from controller.github.summary_access import AccessView
 from controller.github.summary_cells import WITHHELD_REASON, cell
 from controller.github.summary_cells import reason_text as _reason
 from controller.github.summary_cells import table_code as _code
@@ -221,6 +223,7 @@ def render_summary(
     restores: RestoreRows | None = None,
     others: Sequence[str] = (),
     reasons_withheld: frozenset[str] = frozenset(),
+    access: AccessView | None = None,
 ) -> Summary:
     """Render the summary.
 
@@ -236,9 +239,12 @@ def render_summary(
     goes; ``contributors`` (casefolded), who pushed to the pull request and so may not ask
     to merge it unless the policy allows self-approval. ``restores`` carries what a
     ``spec.restore`` writes back; ``others`` names the other open pull requests changing the
-    same keys.
+    same keys. ``access`` makes it the summary of an access pull request
+    (``summary_access``): its requests and grants replace the change's words.
     """
-    title = _title(decision, applied)
+    title = (access and summary_access.title(decision, access)) or _title(decision, applied)
+    # A recorded grant is to an access request what the store's version is to a change.
+    applied = applied or bool(access and access.grants)
     teams = step_teams(policies)
     key_lines, key_warnings = key_table(
         changes,
@@ -256,7 +262,10 @@ def render_summary(
 
     lines = [f"### {cell(title)}", ""]
     lines += caution_lines(problems, code)
-    lines += _request_lines(changes, requester, problems, reasons_withheld)
+    if access is not None:
+        lines += summary_access.request_lines(access, decision, problems)
+    else:
+        lines += _request_lines(changes, requester, problems, reasons_withheld)
     if decision.head_sha:
         lines += [f"Decided on head `{cell(decision.head_sha[:12])}`.", ""]
     if decision.bypassed:
@@ -268,17 +277,29 @@ def render_summary(
     if decision.state in (DecisionState.PENDING, DecisionState.EXPIRED) and not applied:
         expiry = expiry_line(decision, now)
         lines += [expiry, ""] if expiry else []
-    lines += next_step(
-        decision,
-        applied=applied,
-        policies=policies,
-        author=requester,
-        has_problems=bool(problems),
-        teams=teams,
-        applied_versions={path: s.version for path, s in (after or {}).items()},
-        clusters=clusters,
-        contributors=contributors,
-    )
+    if access is not None:
+        lines += summary_access.next_lines(
+            access,
+            decision,
+            applied=applied,
+            policies=policies,
+            author=requester,
+            has_problems=bool(problems),
+            teams=teams,
+            contributors=contributors,
+        )
+    else:
+        lines += next_step(
+            decision,
+            applied=applied,
+            policies=policies,
+            author=requester,
+            has_problems=bool(problems),
+            teams=teams,
+            applied_versions={path: s.version for path, s in (after or {}).items()},
+            clusters=clusters,
+            contributors=contributors,
+        )
     lines.append("")
     fixes = [str(p) for p in problems]
     reasons = [r for r in decision.reasons if r not in fixes]
