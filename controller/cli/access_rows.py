@@ -66,7 +66,9 @@ def ends_text(grant: Grant, now: datetime) -> str:
 
 def grant_rows(grants: Sequence[Grant], now: datetime) -> list[dict[str, str]]:
     """One row per grant, live ones first, then by end: what an operator looks at first."""
-    ordered = sorted(grants, key=lambda g: (not g.state(now).live, g.ends_at, g.id))
+    ordered = sorted(
+        grants, key=lambda g: (not g.state(now).live, g.ends_at, g.id, g.state(now).value)
+    )
     return [
         {
             "id": grant.id,
