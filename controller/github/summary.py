@@ -242,7 +242,9 @@ def render_summary(
     same keys. ``access`` makes it the summary of an access pull request
     (``summary_access``): its requests and grants replace the change's words.
     """
-    title = (access and summary_access.title(decision, access)) or _title(decision, applied)
+    title = (access and summary_access.title(decision, access, applied=applied)) or _title(
+        decision, applied
+    )
     # A recorded grant is to an access request what the store's version is to a change.
     applied = applied or bool(access and access.grants)
     teams = step_teams(policies)

@@ -229,10 +229,13 @@ def request_lines(
     return lines
 
 
-def title(decision: Decision, view: AccessView) -> str | None:
-    """The title once a grant exists (None before: the decision's title stands)."""
-    if decision.bypassed or not view.grants:
+def title(decision: Decision, view: AccessView, *, applied: bool = False) -> str | None:
+    """The title once merged or granted (None before: the decision's title stands)."""
+    if decision.bypassed:
         return None
+    if not view.grants:
+        # "applied" would claim a store write that an access request never makes.
+        return "sealgate: merged, recording the grant" if applied else None
     states = set(view.states())
     return next(text for state, text in _TITLES.items() if state in states)
 

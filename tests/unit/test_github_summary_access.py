@@ -265,8 +265,10 @@ def test_a_grant_that_ended_says_when_and_by_whom(grant: Grant, title: str, line
 
 
 def test_merged_before_the_grant_is_recorded() -> None:
-    text = render(APPROVED, applied=True)
-    assert "**Merged:** sealgate records the grant" in text
+    summary = summarize(APPROVED, applied=True)
+    assert summary.title == "sealgate: merged, recording the grant"
+    assert "**Merged:** sealgate records the grant" in summary.text
+    assert "applied" not in summary.text
 
 
 def test_expired_asks_for_a_new_pull_request_with_the_access_files() -> None:
