@@ -257,12 +257,14 @@ def _grant_line(grant: Grant, now: datetime) -> str:
         )
     if state is GrantState.ACTIVE:
         used = f"first used at {_iso(grant.first_used_at)}, used {_times(grant.uses)}"
-        can = (
-            f"{who} can run {_commands(grant)} until then"
-            if (AccessDelivery.OPEN in grant.deliver)
-            else f"the RoleBinding for {_subject(grant.kubernetes_subject)} is removed then"
+        can = []
+        if AccessDelivery.OPEN in grant.deliver:
+            can.append(f"{who} can run {_commands(grant)} until then")
+        if AccessDelivery.KUBERNETES in grant.deliver:
+            can.append(f"the RoleBinding for {_subject(grant.kubernetes_subject)} is removed then")
+        return (
+            f"**Active:** access ends at {moment(grant.ends_at, now)}: {'; '.join(can)} ({used})."
         )
-        return f"**Active:** access ends at {moment(grant.ends_at, now)}: {can} ({used})."
     if state is GrantState.LAPSED:
         return (
             f"**Lapsed:** never used before {moment(grant.activate_by, now)}; nothing can be "
@@ -315,12 +317,19 @@ def next_lines(
     """The "Next:" paragraph of an access pull request (markdown lines)."""
     if view.grants:
         lines: list[str] = []
+        shown: set[str] = set()
+        several = len(view.requests) + len(view.grants) > 2
         for request in sorted(view.requests, key=lambda r: (r.environment, r.source)):
             grant = view.grant_of(request)
             if grant is None:
-                lines.append(f"- {code(request.request_id)}: no grant recorded yet.")
+                lines += [f"- {code(request.request_id)}: no grant recorded yet.", ""]
                 continue
-            prefix = f"{code(request.request_id)}: " if len(view.requests) > 1 else ""
+            shown.add(grant.id)
+            prefix = f"{code(request.request_id)}: " if several else ""
+            lines += [prefix + _grant_line(grant, view.now), "", _facts(grant), ""]
+        # A grant whose request file is gone from the pull request is still reported.
+        for grant in sorted((g for g in view.grants if g.id not in shown), key=lambda g: g.id):
+            prefix = f"{code(grant.request_id)}: " if several else ""
             lines += [prefix + _grant_line(grant, view.now), "", _facts(grant), ""]
         return lines[:-1] if lines and lines[-1] == "" else lines
     if applied:

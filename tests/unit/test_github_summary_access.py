@@ -372,3 +372,59 @@ def test_change_summaries_are_untouched_by_the_access_hook() -> None:
 )
 def test_durations_read_as_words(span: timedelta, text: str) -> None:
     assert duration_text(span) == text
+
+
+def test_names_typed_by_the_requester_cannot_break_the_markdown() -> None:
+    hostile = dataclasses.replace(
+        REQUEST,
+        secrets=(SecretAccess("pay|ments/str`ipe\n| x |", ("K|E`Y",)),),
+        requester="dev1`<img src=x>",
+        reason="line one\n\n### heading\n| a | b |",
+        deliver=frozenset({AccessDelivery.KUBERNETES}),
+        kubernetes_subject=KubernetesSubject("User", "@acme/everyone`"),
+    )
+    text = render(PENDING, request=hostile)
+    row = next(line for line in text.splitlines() if line.startswith("| production"))
+    assert row.count(" | ") == 3, "still four cells"
+    assert "`K\\|E'Y`" in row
+    assert "\n### heading" not in text
+    assert "<img" not in text.replace("`dev1'<img src=x>`", "")
+    assert "`@acme/everyone'`" in text, "a mention inside a code span pings nobody"
+
+
+def test_several_grants_title_the_most_live_one() -> None:
+    other = dataclasses.replace(ENDED, id="production-pr-7-other", request_id="other")
+    view = access_view([REQUEST], APPROVED, TIERS, ACTIVE, NOW, grants=[other])
+    summary = render_summary(APPROVED, [], fingerprints={}, now=NOW, access=view)
+    assert summary.title == "sealgate: access active"
+    # The grant whose request file is not in the pull request any more is still reported.
+    assert "`other`: **Ended** at" in summary.text
+    assert "`incident-4711`: **Active:**" in summary.text
+
+
+def test_a_kubernetes_grant_says_the_binding_comes_and_goes() -> None:
+    kube = dataclasses.replace(
+        GRANT,
+        deliver=frozenset({AccessDelivery.KUBERNETES}),
+        kubernetes_subject=KubernetesSubject("ServiceAccount", "agent", "payments"),
+    )
+    waiting = render(APPROVED, kube)
+    assert (
+        "**Next:** sealgate binds ServiceAccount `agent` in namespace `payments` in the "
+        "clusters of `production`; access lasts 1 hour from the binding"
+    ) in waiting
+    assert "sealgate open" not in waiting.split("**Next:**")[1]
+    bound = dataclasses.replace(kube, first_used_at=NOW - timedelta(minutes=30), uses=1)
+    assert (
+        "the RoleBinding for ServiceAccount `agent` in namespace `payments` is removed then "
+        "(first used at 2026-03-01T11:30+00:00, used once)."
+    ) in render(APPROVED, bound)
+
+
+def test_no_state_ever_prints_a_canary_reason() -> None:
+    request = dataclasses.replace(REQUEST, reason=f"see {CANARY_TOKEN}")
+    for grant in (None, GRANT, ACTIVE, LAPSED, ENDED, REVOKED):
+        for decision in (PENDING, APPROVED):
+            summary = summarize(decision, grant, request=request)
+            assert "C4N4RY" not in summary.text
+            assert "C4N4RY" not in summary.title
