@@ -25,6 +25,7 @@ from controller.server.http import HttpServer
 from controller.server.webhook_app import WebhookApp
 from tests.unit import test_cli_status
 from tests.unit.cli_support import check_schema
+from tests.unit.test_cli_output import CAMEL, _keys
 from tests.unit.test_cli_status import REPO, Script, status_of
 from tests.unit.test_github_summary_access import (
     ACTIVE,
@@ -105,6 +106,7 @@ def test_every_grant_state_is_served_valid_against_the_schema(
 ) -> None:
     document = access_status(decision, grant).to_json(now=NOW)
     check_schema("status.schema.json", document)
+    assert all(CAMEL.match(key) for key in _keys(document)), _keys(document)
     (item,) = document["access"]
     assert item["state"] == state
     assert item["requester"] == "dev1"
