@@ -5,7 +5,8 @@ Pure, like the change summary: requests, decision, grants and the clock in, mark
 It names secrets and keys, never a value. A reason is withheld under the change summary's
 rules (a problem names ``spec.reason`` of its file, or the caller found it quoting a value
 the store holds) and, as a second line of defence, whenever it looks like a credential:
-a reason that passed validation once may still be shown from a grant recorded earlier.
+the summary must not depend on every caller having run the document checks, and a
+revocation's reason comes from a comment, not a document.
 """
 
 from __future__ import annotations
