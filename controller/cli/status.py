@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import click
 import requests
 
+from controller.cli.access_rows import access_table
 from controller.cli.exit_codes import ExitCode, epilog
 from controller.cli.output import (
     Format,
@@ -170,6 +171,9 @@ def render(status: Mapping[str, Any], output: Format) -> None:
         ]
         headers = ["cluster", "kind", "namespace/name", "outcome", "message"]
         _section(format_table(headers, rows, width=width))
+    access = status.get("access") or []
+    if access:
+        _section(access_table(access, output, width))
     messages = status.get("messages") or []
     if messages:
         click.echo()
@@ -209,8 +213,9 @@ pr_option = click.option("--pr", "number", type=int, default=None, help="Pull re
     Format.WIDE,
     Format.JSON,
     Format.YAML,
-    help="table (wide: the whole head SHA); json or yaml: the document GET "
-    "/v1/requests/<owner>/<repo>/<number> serves (schemas/cli/status.schema.json).",
+    help="table (wide: the whole head SHA, and each grant's id and times); json or yaml: "
+    "the document GET /v1/requests/<owner>/<repo>/<number> serves "
+    "(schemas/cli/status.schema.json).",
 )
 def status(
     url: str, target: str | None, repo: str | None, number: int | None, output: Format

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.errors import Problem
+from controller.github import summary_access
+from controller.github.summary_access import AccessView
+from controller.github.summary_cells import WITHHELD_REASON, cell
+from controller.github.summary_cells import reason_text as _reason
+from controller.github.summary_cells import table_code as _code
 from controller.github.summary_keys import RestoreRows, StoredSecret, key_table
 from controller.github.summary_next import (
     code,
@@ -44,7 +49,6 @@ from controller.model import (
 MARKER = "<!-- sealgate:summary -->"
 """Hidden first line of the sticky comment: how sealgate finds it again."""
 CHECK_NAME = "sealgate"
-MAX_REASON = 300
 MAX_TEXT = 60_000
 """GitHub caps a check run's summary at 65 535 characters and a comment at 65 536."""
 
@@ -113,30 +117,6 @@ def outcome_for(decision: Decision, *, applied: bool = False) -> CheckOutcome:
     return CheckOutcome("completed", "failure")
 
 
-def cell(text: object) -> str:
-    """One markdown table cell: no pipes, no line breaks, no HTML, no mentions."""
-    value = " ".join(str(text).split())
-    for raw, safe in (
-        ("\\", "\\\\"),
-        ("|", "\\|"),
-        ("<", "&lt;"),
-        (">", "&gt;"),
-        ("@", "@\u200b"),
-        ("`", "'"),
-    ):
-        value = value.replace(raw, safe)
-    return value or "—"
-
-
-def _code(text: str, *, in_table: bool = True) -> str:
-    """A code span: shown literally by GitHub, so only backticks, line breaks and (inside a
-    table) pipes need care; HTML entities would show up verbatim."""
-    value = " ".join(str(text).split()).replace("`", "'")
-    if in_table:
-        value = value.replace("|", "\\|")
-    return f"`{value}`" if value else "—"
-
-
 def _people(logins: Sequence[str]) -> str:
     return ", ".join(_code(login) for login in logins) if logins else "—"
 
@@ -178,9 +158,6 @@ def _rollout_lines(rollout: Mapping[str, RolloutFailure]) -> list[str]:
     return [*lines, ""]
 
 
-WITHHELD_REASON = "withheld: it may hold a value (see the problems below)"
-
-
 def _request_lines(
     changes: Sequence[SecretChange],
     requester: str,
@@ -207,12 +184,6 @@ def _request_lines(
         if change.reason.strip():
             lines.append(f"- {code(change.path)}: {_reason(change.reason)}")
     return [*lines, ""]
-
-
-def _reason(text: str) -> str:
-    # A reason is a sentence; a pasted essay must not push the decision off the page.
-    flat = " ".join(text.split())
-    return cell(flat if len(flat) <= MAX_REASON else flat[: MAX_REASON - 1] + "…")
 
 
 def _title(decision: Decision, applied: bool) -> str:
@@ -252,6 +223,7 @@ def render_summary(
     restores: RestoreRows | None = None,
     others: Sequence[str] = (),
     reasons_withheld: frozenset[str] = frozenset(),
+    access: AccessView | None = None,
 ) -> Summary:
     """Render the summary.
 
@@ -267,9 +239,14 @@ def render_summary(
     goes; ``contributors`` (casefolded), who pushed to the pull request and so may not ask
     to merge it unless the policy allows self-approval. ``restores`` carries what a
     ``spec.restore`` writes back; ``others`` names the other open pull requests changing the
-    same keys.
+    same keys. ``access`` makes it the summary of an access pull request
+    (``summary_access``): its requests and grants replace the change's words.
     """
-    title = _title(decision, applied)
+    title = (access and summary_access.title(decision, access, applied=applied)) or _title(
+        decision, applied
+    )
+    # A recorded grant is to an access request what the store's version is to a change.
+    applied = applied or bool(access and access.grants)
     teams = step_teams(policies)
     key_lines, key_warnings = key_table(
         changes,
@@ -287,7 +264,10 @@ def render_summary(
 
     lines = [f"### {cell(title)}", ""]
     lines += caution_lines(problems, code)
-    lines += _request_lines(changes, requester, problems, reasons_withheld)
+    if access is not None:
+        lines += summary_access.request_lines(access, decision, problems)
+    else:
+        lines += _request_lines(changes, requester, problems, reasons_withheld)
     if decision.head_sha:
         lines += [f"Decided on head `{cell(decision.head_sha[:12])}`.", ""]
     if decision.bypassed:
@@ -299,17 +279,29 @@ def render_summary(
     if decision.state in (DecisionState.PENDING, DecisionState.EXPIRED) and not applied:
         expiry = expiry_line(decision, now)
         lines += [expiry, ""] if expiry else []
-    lines += next_step(
-        decision,
-        applied=applied,
-        policies=policies,
-        author=requester,
-        has_problems=bool(problems),
-        teams=teams,
-        applied_versions={path: s.version for path, s in (after or {}).items()},
-        clusters=clusters,
-        contributors=contributors,
-    )
+    if access is not None:
+        lines += summary_access.next_lines(
+            access,
+            decision,
+            applied=applied,
+            policies=policies,
+            author=requester,
+            has_problems=bool(problems),
+            teams=teams,
+            contributors=contributors,
+        )
+    else:
+        lines += next_step(
+            decision,
+            applied=applied,
+            policies=policies,
+            author=requester,
+            has_problems=bool(problems),
+            teams=teams,
+            applied_versions={path: s.version for path, s in (after or {}).items()},
+            clusters=clusters,
+            contributors=contributors,
+        )
     lines.append("")
     fixes = [str(p) for p in problems]
     reasons = [r for r in decision.reasons if r not in fixes]

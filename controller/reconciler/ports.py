@@ -329,6 +329,37 @@ class Observer(Protocol):
 
     def latency(self, step: str, seconds: float) -> None: ...
 
+    def grants_active(self, environment: str, count: int) -> None:
+        """How many grants of ``environment`` are live (approved or active) now; set for
+        every environment each pass, 0 included, so an ended grant leaves the gauge."""
+        ...
+
+    def access_opened(self, environment: str) -> None:
+        """One ``sealgate open`` answered with values."""
+        ...
+
+    def access_refused(self, reason: str) -> None:
+        """One refused open, by class (``ACCESS_REFUSALS``); never the secret."""
+        ...
+
+    def grant_event(self, outcome: str) -> None:
+        """A grant was recorded or ended: ``GRANT_OUTCOMES``."""
+        ...
+
+
+ACCESS_REFUSALS = (
+    "no-grant",
+    "not-approved",
+    "lapsed",
+    "ended",
+    "revoked",
+    "rate-limited",
+    "unauthenticated",
+)
+"""Why an open is refused, as metrics count it: a bounded set (anything else is ``other``).
+A key the grant does not name counts as ``no-grant``: no grant covers what was asked."""
+GRANT_OUTCOMES = ("granted", "ended", "lapsed", "revoked")
+
 
 class NullObserver:
     """The default observer: ignores everything."""
@@ -358,4 +389,16 @@ class NullObserver:
         return
 
     def latency(self, step: str, seconds: float) -> None:
+        return
+
+    def grants_active(self, environment: str, count: int) -> None:
+        return
+
+    def access_opened(self, environment: str) -> None:
+        return
+
+    def access_refused(self, reason: str) -> None:
+        return
+
+    def grant_event(self, outcome: str) -> None:
         return

@@ -5,13 +5,16 @@ Only names, counts, logins, versions and outcomes: never a value, sealed or plai
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from controller.kube.results import SyncReport
-from controller.model import Decision, StepResult
+from controller.model import Decision, Grant, StepResult
+from controller.reconciler.status_access import AccessStatus
 
 
 class Status(enum.StrEnum):
@@ -92,6 +95,8 @@ class RequestStatus:
     """``(<env>/<namespace>/<name>, store version)`` this request produced."""
     sync: tuple[SyncRow, ...] = ()
     messages: tuple[str, ...] = ()
+    access: tuple[AccessStatus, ...] = ()
+    """For an access pull request: each request and its grant (``access_statuses``)."""
 
     @classmethod
     def from_decision(
@@ -107,6 +112,7 @@ class RequestStatus:
         versions: tuple[tuple[str, int], ...] = (),
         sync: tuple[SyncRow, ...] = (),
         messages: tuple[str, ...] | None = None,
+        access: tuple[AccessStatus, ...] = (),
     ) -> RequestStatus:
         eligible = sorted(
             {login for s in decision.steps if not s.satisfied for login in s.eligible_remaining}
@@ -125,10 +131,24 @@ class RequestStatus:
             versions=versions,
             sync=sync,
             messages=decision.reasons if messages is None else messages,
+            access=access,
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: what ``GET /v1/requests/<owner>/<repo>/<number>`` serves."""
+    def with_grants(self, grants: Sequence[Grant]) -> RequestStatus:
+        """The same status with its requests' grants as ``grants`` has them now: uses and
+        activation happen through the open endpoint, between reconciler passes."""
+        if not self.access:
+            return self
+        access = tuple(
+            dataclasses.replace(a, grant=next((g for g in grants if a.matches(g)), a.grant))
+            for a in self.access
+        )
+        return dataclasses.replace(self, access=access)
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+        """A JSON-ready dict: what ``GET /v1/requests/<owner>/<repo>/<number>`` serves.
+        ``now`` reads the grants' states (default: the wall clock, as the API answers)."""
+        at = now or datetime.now(UTC)
         return {
             "repository": self.repo,
             "number": self.number,
@@ -164,4 +184,5 @@ class RequestStatus:
                 for r in self.sync
             ],
             "messages": list(self.messages),
+            "access": [a.to_json(at) for a in self.access],
         }

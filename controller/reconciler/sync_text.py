@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from controller.github.records import SyncCheck
-from controller.github.summary import cell
+from controller.github.summary_cells import cell
 from controller.reconciler.delivery import EnvironmentOutcome
 from controller.reconciler.status import SyncRow, sync_rows
 

@@ -3,7 +3,7 @@
 A private :class:`CollectorRegistry` (not the global one) keeps tests and several controllers
 in one process apart, and keeps the process's default collectors out unless added on purpose.
 Labels are bounded sets (states, steps, outcomes, cluster and environment names), never pull
-request numbers, secret names or values.
+request numbers, secret names, grant ids, requesters or values.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from controller.notify import DeliveryOutcome
+from controller.reconciler.ports import ACCESS_REFUSALS, GRANT_OUTCOMES
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
@@ -124,6 +125,30 @@ class Metrics:
         self.leader = Gauge(
             "sealgate_leader", "1 while this replica leads (or runs alone).", registry=registry
         )
+        self.grants_live = Gauge(
+            "sealgate_access_grants_active",
+            "Live grants (approved or active), by environment.",
+            ["environment"],
+            registry=registry,
+        )
+        self.opens = Counter(
+            "sealgate_access_opens",
+            "Opens answered with values, by environment.",
+            ["environment"],
+            registry=registry,
+        )
+        self.refusals = Counter(
+            "sealgate_access_refusals",
+            "Opens refused, by reason class.",
+            ["reason"],
+            registry=registry,
+        )
+        self.grant_events = Counter(
+            "sealgate_access_grants",
+            "Grants recorded and ended, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
         self.notifications = Counter(
             "sealgate_notifications",
             "Notification deliveries, by channel and result.",
@@ -166,6 +191,19 @@ class Metrics:
 
     def latency(self, step: str, seconds: float) -> None:
         self.latency_seconds.labels(step).observe(seconds)
+
+    def grants_active(self, environment: str, count: int) -> None:
+        self.grants_live.labels(environment).set(count)
+
+    def access_opened(self, environment: str) -> None:
+        self.opens.labels(environment).inc()
+
+    def access_refused(self, reason: str) -> None:
+        # A label value from outside the set would make the series unbounded.
+        self.refusals.labels(reason if reason in ACCESS_REFUSALS else "other").inc()
+
+    def grant_event(self, outcome: str) -> None:
+        self.grant_events.labels(outcome if outcome in GRANT_OUTCOMES else "other").inc()
 
     # ------------------------------------------------------------ notifier hook
 

@@ -149,6 +149,18 @@ class RecordingObserver:
     def latency(self, step: str, seconds: float) -> None:
         self.events.append(("latency", step))
 
+    def grants_active(self, environment: str, count: int) -> None:
+        self.events.append(("grants_active", f"{environment}={count}"))
+
+    def access_opened(self, environment: str) -> None:
+        self.events.append(("access_opened", environment))
+
+    def access_refused(self, reason: str) -> None:
+        self.events.append(("access_refused", reason))
+
+    def grant_event(self, outcome: str) -> None:
+        self.events.append(("grant_event", outcome))
+
     def count(self, kind: str, value: str | None = None) -> int:
         return sum(1 for k, v in self.events if k == kind and (value is None or v == value))
 
