@@ -105,6 +105,8 @@ class GrantKeeper:
         """(cluster, grant id) -> the end its binding was last written with. Empty after a
         restart, so every live binding is written once again: idempotent, and it brings an
         ``ends-at`` annotation written before an activation up to date."""
+        self._environments_seen: set[str] = set()
+        """Environments whose active-grants gauge was set: kept at 0 once their last ends."""
 
     new_grants = staticmethod(new_grants)
 
@@ -151,10 +153,14 @@ class GrantKeeper:
             tiers=tiers,
         )
         with self._lock:
+            known = {grant.id for grant in wanted if self._grants.grant(grant.id) is not None}
             stored = [
                 self._grants.record_grant(grant, actor=self._actor, origin=origin)
                 for grant in wanted
             ]
+            for grant in wanted:
+                if grant.id not in known:
+                    self._observer.grant_event("granted")
             foreign = [s.id for s, w in zip(stored, wanted, strict=True) if _key(s) != _key(w)]
             delivered = [
                 self._deliver(grant, clusters(grant.environment))
@@ -253,7 +259,18 @@ class GrantKeeper:
         ended: list[Grant] = []
         with self._lock:
             now = self._clock()
-            for grant in self._grants.grants(live_only=True):
+            unended = self._grants.grants(live_only=True)
+            active: dict[str, int] = dict.fromkeys(self._environments_seen, 0)
+            for grant in unended:
+                self._environments_seen.add(grant.environment)
+                if grant.state(now).live:
+                    active[grant.environment] = active.get(grant.environment, 0) + 1
+                else:
+                    active.setdefault(grant.environment, 0)
+            # Every environment ever seen is set, 0 included: an ended grant leaves the gauge.
+            for environment, count in sorted(active.items()):
+                self._observer.grants_active(environment, count)
+            for grant in unended:
                 if grant.ended_recorded:
                     continue
                 state = grant.state(now)
@@ -287,6 +304,7 @@ class GrantKeeper:
             self._observer.failure(_STEP)
             return None
         log.info("grant %s %s; its access is removed", grant.id, state.value)
+        self._observer.grant_event(state.value)
         return done
 
     # ------------------------------------------------------------------ repair

@@ -140,6 +140,20 @@ class FakeAccessTargets:
 class CountingObserver:
     def __init__(self) -> None:
         self.failures: list[str] = []
+        self.grant_events: list[str] = []
+        self.active: dict[str, int] = {}
+
+    def grant_event(self, outcome: str) -> None:
+        self.grant_events.append(outcome)
+
+    def grants_active(self, environment: str, count: int) -> None:
+        self.active[environment] = count
+
+    def access_opened(self, environment: str) -> None:
+        return
+
+    def access_refused(self, reason: str) -> None:
+        return
 
     def decision(self, state: str) -> None:
         return

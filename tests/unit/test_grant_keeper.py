@@ -642,3 +642,17 @@ def test_any_interleaving_of_failures_converges_after_one_clean_pass(seed: int) 
             for cluster in ("eu-1", "us-1"):
                 # Every binding carries the end the store holds.
                 assert world.kube.bindings[cluster][grant.id].ends_at == grant.ends_at
+
+
+def test_metrics_count_grants_and_ends_and_keep_the_gauge_at_zero(world: World) -> None:
+    opened = request(deliver=frozenset({AccessDelivery.OPEN}))
+    world.grant(opened)
+    world.grant(opened)  # a replayed merge is not granted twice
+    assert world.observer.grant_events == ["granted"]
+    world.keeper.expire(clusters_of)
+    assert world.observer.active == {"production": 1}
+    world.clock.advance(hours=2)  # past activateWithin, never used
+    world.keeper.expire(clusters_of)
+    assert world.observer.grant_events == ["granted", "lapsed"]
+    world.keeper.expire(clusters_of)
+    assert world.observer.active == {"production": 0}
