@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from controller.config.api import api_settings
 from controller.config.model import (
     DEFAULT_GITHUB_URL,
     DEFAULT_LISTEN,
@@ -167,6 +168,7 @@ class _Builder:
             leader_election=leader,
             notify=notify,
             logging=LoggingSettings(**self.doc.get("logging", {})),
+            api=api_settings(self.doc.get("api", {})),
         )
 
     # ------------------------------------------------------------------ secrets

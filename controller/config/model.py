@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.config.api import ApiSettings
 from controller.model import frozen_map
 
 API_VERSION = "sealgate.dev/v1"
@@ -166,3 +167,4 @@ class ControllerConfig:
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
+    api: ApiSettings = field(default_factory=ApiSettings)

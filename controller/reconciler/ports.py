@@ -320,6 +320,14 @@ class Observer(Protocol):
 
     def latency(self, step: str, seconds: float) -> None: ...
 
+    def access_opened(self, environment: str) -> None:
+        """A grant's values were handed out through ``open``."""
+        ...
+
+    def access_refused(self, reason: str) -> None:
+        """An ``open`` was refused: ``no-grant``, ``lapsed``, ``ended``, ``revoked``..."""
+        ...
+
 
 class NullObserver:
     """The default observer: ignores everything."""
@@ -349,4 +357,10 @@ class NullObserver:
         return
 
     def latency(self, step: str, seconds: float) -> None:
+        return
+
+    def access_opened(self, environment: str) -> None:
+        return
+
+    def access_refused(self, reason: str) -> None:
         return

@@ -124,6 +124,18 @@ class Metrics:
         self.leader = Gauge(
             "sealgate_leader", "1 while this replica leads (or runs alone).", registry=registry
         )
+        self.access_opens = Counter(
+            "sealgate_access_opened",
+            "Grants' values handed out through open, by environment.",
+            ["environment"],
+            registry=registry,
+        )
+        self.access_refusals = Counter(
+            "sealgate_access_refused",
+            "Refused opens, by reason.",
+            ["reason"],
+            registry=registry,
+        )
         self.notifications = Counter(
             "sealgate_notifications",
             "Notification deliveries, by channel and result.",
@@ -166,6 +178,12 @@ class Metrics:
 
     def latency(self, step: str, seconds: float) -> None:
         self.latency_seconds.labels(step).observe(seconds)
+
+    def access_opened(self, environment: str) -> None:
+        self.access_opens.labels(environment).inc()
+
+    def access_refused(self, reason: str) -> None:
+        self.access_refusals.labels(reason).inc()
 
     # ------------------------------------------------------------ notifier hook
 
