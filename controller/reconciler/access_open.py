@@ -121,8 +121,8 @@ class AccessOpener:
                 )
             except InputError as exc:
                 # Ended between reading and recording (the expiry loop, a revocation).
-                state = grant.state(self._clock())
-                raise self._not_live(grant, state) from exc
+                current = self._grants.grant(grant.id) or grant
+                raise self._not_live(current, current.state(self._clock())) from exc
             sealed = seal_for_caller(
                 {key: data.data[key] for key in chosen},
                 caller_public_key,
