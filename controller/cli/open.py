@@ -42,17 +42,13 @@ FORMATS = ("env", "dotenv", "json")
 _EXITS = epilog(
     (ExitCode.OK, "the values were printed"),
     (ExitCode.ERROR, "the controller could not be asked, or its answer did not open"),
-    (
-        ExitCode.FORBIDDEN,
-        "refused: no grant, not approved yet, lapsed, ended, revoked, or a "
-        "key not granted (the reason is on stderr)",
-    ),
+    (ExitCode.FORBIDDEN, "refused: no live grant or key not granted (reason on stderr)"),
     (ExitCode.UNAUTHENTICATED, "no GitHub token, or GitHub refused it"),
 )
 _EXEC_EXITS = epilog(
-    (ExitCode.OK, "(and any other status) the command's own exit status"),
-    (ExitCode.ERROR, "the controller could not be asked, or the command could not start"),
-    (ExitCode.FORBIDDEN, "refused (the reason is on stderr); the command did not run"),
+    (ExitCode.OK, "the command's own status (any other too)"),
+    (ExitCode.ERROR, "the controller could not be asked, or the command did not start"),
+    (ExitCode.FORBIDDEN, "refused (reason on stderr); the command did not run"),
     (ExitCode.UNAUTHENTICATED, "no GitHub token, or GitHub refused it"),
 )
 
@@ -117,7 +113,7 @@ def open_command(
         )
 
 
-@click.command("exec", epilog=_EXEC_EXITS, context_settings={"ignore_unknown_options": True})
+@click.command("exec", epilog=_EXEC_EXITS)
 @_common
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND")
 def exec_command(

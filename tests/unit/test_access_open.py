@@ -194,7 +194,8 @@ def test_an_active_grant_is_used_before_a_fresh_one_is_activated() -> None:
     fresh = grant(8)
     r = rig(active, fresh)
     r.open()
-    assert r.last is not None and r.last.grant_id == active.id
+    assert r.last is not None
+    assert r.last.grant_id == active.id
     assert r.grants.grant(fresh.id).first_used_at is None  # type: ignore[union-attr]
 
 
@@ -203,7 +204,8 @@ def test_a_live_grant_wins_over_an_ended_one() -> None:
     live = grant(8)
     r = rig(ended, live)
     r.open()
-    assert r.last is not None and r.last.grant_id == live.id
+    assert r.last is not None
+    assert r.last.grant_id == live.id
 
 
 def test_a_grant_that_ends_while_opening_is_refused_not_used() -> None:
