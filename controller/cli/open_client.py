@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import requests
@@ -31,6 +32,7 @@ from controller.errors import SealedValueError
 API_VARIABLE = "SEALGATE_API"
 TOKEN_VARIABLES = ("GITHUB_TOKEN", "GH_TOKEN")
 REQUEST_TIMEOUT_S = 30.0
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 TOKEN_COMMAND_TIMEOUT_S = 30.0
 _TARGET = re.compile(
     r"(?P<env>[a-z0-9][a-z0-9-]{0,62})/(?P<secret>[a-z0-9][a-z0-9.-]{0,252}/[a-z0-9][a-z0-9.-]{0,252})"
@@ -77,6 +79,14 @@ def api_url(given: str | None) -> str:
         raise click.UsageError(f"give --api URL or set {API_VARIABLE} to the controller's URL")
     if not url.startswith(("http://", "https://")):
         raise click.UsageError("--api must be an http(s) URL (not shown)")
+    host = (urlsplit(url).hostname or "").lower()
+    if url.startswith("http://") and host not in _LOOPBACK:
+        # The values travel sealed, but the GitHub token does not: only TLS protects it.
+        click.echo(
+            f"sealgate: warning: {shown_url(url)} is plain http; your GitHub token crosses "
+            "the network unencrypted: use https",
+            err=True,
+        )
     return url.rstrip("/")
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from controller.crypto.caller_box import REQUEST_NONCE, load_caller_key, new_request_nonce
@@ -143,6 +144,11 @@ class OpenApi:
             return _json(
                 503, {"message": "the store cannot answer right now; try again"}, Retry_After="5"
             )
+        except Exception:
+            # The caller learns nothing of the cause; the operator's log has it (sealgate's
+            # errors never carry a value, so neither does the traceback's message).
+            log.exception("open: %s/%s for %s failed", environment, secret, login)
+            return _json(500, {"message": "the controller failed; its log says why"})
         log.info(
             "open: %s opened %s/%s keys %s under grant %s",
             login,
@@ -178,9 +184,12 @@ def _bearer(header: str) -> str | None:
 def _parse(request: Request) -> tuple[str, str, tuple[str, ...], X25519PublicKey, str]:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise BadBody(f"the body is larger than {MAX_BODY_BYTES} bytes")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadBody(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    # Bounds a chunked body too, which carries no Content-Length to check first.
+    request.max_content_length = MAX_BODY_BYTES
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge as exc:
+        raise BadBody(f"the body is larger than {MAX_BODY_BYTES} bytes") from exc
     try:
         body = json.loads(raw)
     except ValueError as exc:

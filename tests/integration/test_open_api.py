@@ -21,6 +21,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from werkzeug.test import Client
+from werkzeug.wrappers import Request
 
 from controller.cli import main
 from controller.cli.exit_codes import ExitCode
@@ -454,3 +455,44 @@ def test_no_argument_slot_echoes_a_planted_value(opening: Opening, command: str,
     assert result.exit_code != 0, (slot, result.output)
     assert "STRIPE_KEY" not in result.output, (slot, result.output)
     assert CANARY not in result.output, (slot, result.output)
+
+
+class _Broken:
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("store object lacks grants")
+
+
+def test_an_unexpected_failure_is_a_bare_500(
+    github: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = OpenApi(
+        identities=GitHubIdentities(github.server.url), opener=_Broken(), rate_per_minute=10
+    )
+    _key, body = _request()
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        return api.handle(Request(environ))(environ, start_response)
+
+    response = Client(wsgi).post(
+        "/v1/open", json=body, headers={"Authorization": f"Bearer {github.tokens['alice']}"}
+    )
+    assert response.status_code == 500
+    assert "lacks" not in response.get_data(as_text=True)
+    assert "store object lacks grants" in caplog.text
+
+
+def test_a_chunked_body_is_bounded(opening: Opening) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"environment": "'
+        for _ in range(100):
+            yield b"a" * 1024
+        yield b'"}'
+
+    response = requests.post(
+        f"{opening.url}/v1/open",
+        data=chunks(),
+        headers={"Authorization": f"Bearer {opening.token('dev1')}"},
+        timeout=10,
+    )
+    # Read no further than the bound: the truncated body is not an open request.
+    assert response.status_code == 400
