@@ -42,7 +42,7 @@ from controller.server.webhook_app import WebhookApp
 from tests.integration.github_server_support import World
 from tests.integration.github_server_support import github as github  # noqa: PLC0414
 from tests.unit.access_fakes import CANARY, Clock, FakeGrants, FakeSecrets, grant, stripe_secrets
-from tests.unit.cli_support import sealgate_process
+from tests.unit.cli_support import check_schema, sealgate_process
 
 SECRET = "payments/stripe"
 
@@ -350,6 +350,7 @@ def test_cli_open_formats(opening: Opening) -> None:
     assert f'API_KEY="{CANARY}"\n' in dotenv.stdout
     as_json = _cli(opening, "open", "production/payments/stripe", "-o", "json")
     document = json.loads(as_json.stdout)
+    check_schema("open.schema.json", document)
     assert document["grant"] == "production-pr-7-incident"
     assert document["values"]["WEBHOOK_SECRET"] == "whsec_CANARY_b2"
 
@@ -427,6 +428,7 @@ def test_cli_binary_value_needs_json(opening: Opening) -> None:
     assert "-o json" in as_env.stderr
     as_json = _cli(opening, "open", "production/payments/stripe", "-o", "json")
     document = json.loads(as_json.stdout)
+    check_schema("open.schema.json", document)
     assert base64.b64decode(document["valuesBase64"]["CERT"]) == b"\xff\x00\xfe"
 
 
