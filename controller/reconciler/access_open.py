@@ -107,6 +107,13 @@ class AccessOpener:
                 # Every key granted that the secret holds now (all of them for an all-keys
                 # grant); asked-for keys must all exist.
                 chosen = tuple(k for k in (chosen or sorted(data.data)) if k in data.data)
+                if not chosen:
+                    raise AccessRefused(
+                        Refusal.KEY_NOT_FOUND,
+                        f"{environment}/{secret} holds none of the keys granted to you now; "
+                        "the grant was not used",
+                        grant_id=grant.id,
+                    )
             missing = [key for key in chosen if key not in data.data]
             if missing:
                 raise AccessRefused(

@@ -242,3 +242,9 @@ def test_opened_holds_no_plaintext() -> None:
     r = rig(grant())
     r.open()
     assert CANARY not in repr(r.last)
+
+
+def test_a_grant_whose_keys_are_all_gone_is_not_used() -> None:
+    r = rig(grant(secrets=(SecretAccess(SECRET, ("MISSING",)),)))
+    assert r.refused().reason_code == "key-not-found"
+    assert r.grants.grant("production-pr-7-incident").first_used_at is None  # type: ignore[union-attr]
