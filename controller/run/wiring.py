@@ -170,6 +170,7 @@ def open_api(config: ControllerConfig, store: Store, observer: Observer) -> Open
         identities=GitHubIdentities(config.github.base_url, ttl_s=settings.identity_cache_s),
         opener=AccessOpener(grants, store, clock=lambda: datetime.now(UTC), observer=observer),
         rate_per_minute=settings.rate_per_minute,
+        address_rate_per_minute=settings.address_rate_per_minute,
     )
 
 

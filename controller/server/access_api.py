@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from controller.crypto.caller_box import REQUEST_NONCE, load_caller_key, new_request_nonce
-from controller.errors import BackendError, SealedValueError, Unauthenticated
+from controller.errors import BackendError, ConflictError, SealedValueError, Unauthenticated
 from controller.reconciler.access_open import AccessRefused, Opened
 from controller.server.ratelimit import RateLimiter
 
@@ -92,11 +92,12 @@ class OpenApi:
         identities: Identities,
         opener: Opener,
         rate_per_minute: int,
+        address_rate_per_minute: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._identities = identities
         self._opener = opener
-        self._by_address = RateLimiter(rate_per_minute, clock=clock)
+        self._by_address = RateLimiter(address_rate_per_minute or rate_per_minute, clock=clock)
         self._by_login = RateLimiter(rate_per_minute, clock=clock)
 
     def handle(self, request: Request) -> Response:
@@ -139,7 +140,7 @@ class OpenApi:
                 refused.reason_code,
             )
             return _json(403, {"reason": refused.reason_code, "message": refused.message})
-        except BackendError as exc:
+        except (BackendError, ConflictError) as exc:
             log.warning("open: %s/%s for %s failed: %s", environment, secret, login, exc)
             return _json(
                 503, {"message": "the store cannot answer right now; try again"}, Retry_After="5"

@@ -14,6 +14,7 @@ def test_open_is_off_by_default(tmp_path: Path) -> None:
     settings = load_config(write(tmp_path, MINIMAL), ENV).api.open
     assert not settings.enabled
     assert settings.rate_per_minute == 30
+    assert settings.address_rate_per_minute == 120
     assert settings.identity_cache_s == 60
 
 
@@ -22,7 +23,10 @@ def test_open_settings_load(tmp_path: Path) -> None:
     settings = load_config(write(tmp_path, text), ENV).api.open
     assert settings.enabled
     assert settings.rate_per_minute == 5
+    assert settings.address_rate_per_minute == 20
     assert settings.identity_cache_s == 0
+    text = MINIMAL + "api:\n  open: {ratePerMinute: 5, addressRatePerMinute: 7}\n"
+    assert load_config(write(tmp_path, text), ENV).api.open.address_rate_per_minute == 7
 
 
 @pytest.mark.parametrize(
