@@ -193,7 +193,7 @@ def _parse(request: Request) -> tuple[str, str, tuple[str, ...], X25519PublicKey
         raise BadBody(f"the body is larger than {MAX_BODY_BYTES} bytes") from exc
     try:
         body = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: deeply nested arrays
         raise BadBody("the body is not JSON; send {environment, secret, publicKey}") from exc
     if not isinstance(body, dict):
         raise BadBody("the body must be a JSON object {environment, secret, publicKey}")

@@ -253,6 +253,9 @@ def test_github_down_is_503_not_401(opening: Opening) -> None:
         {"environment": "production", "secret": SECRET, "publicKey": "x", CANARY: 1},
         {"environment": "production", "secret": SECRET, "publicKey": "x", "nonce": CANARY + "!"},
         b"{" + b" " * 20000 + b"}",
+        b"[" * 15000,
+        b"\xff\xfe not utf-8",
+        {"environment": "production", "secret": SECRET, "publicKey": "x", "keys": ["A"] * 300},
     ],
 )
 def test_bad_body_is_400_and_never_echoed(
