@@ -11,6 +11,8 @@
     │                           something was tampered with or corrupted; never retried
     ├── ConflictError           the world moved under us (head SHA, store version,
     │                           resourceVersion): re-read and re-decide
+    ├── Unauthenticated         a caller's credential (a GitHub token) is not valid: ask
+    │                           for a new one; never retried with the same
     └── BackendError            GitHub, the store's git, a cluster, a notifier failed;
         │                       ``retryable`` says whether trying again can help
         ├── GitHubError
@@ -74,6 +76,11 @@ class IntegrityError(SealgateError):
 
 class ConflictError(SealgateError):
     """Optimistic concurrency lost: re-read the current state and decide again."""
+
+
+class Unauthenticated(SealgateError):
+    """A caller's credential was refused by whoever vouches for it (GitHub for a token).
+    Distinct from that party being down, which is a retryable :class:`BackendError`."""
 
 
 class BackendError(SealgateError):

@@ -43,6 +43,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "plan": ("controller.cli.plan:plan", "Dry-run the approval policy on changes and PR facts."),
     "run": ("controller.cli.run:run", "Run the controller (webhooks, polling, reconciling)."),
+    "open": (
+        "controller.cli.open:open_command",
+        "Print the values of a secret you were granted access to.",
+    ),
+    "exec": (
+        "controller.cli.open:exec_command",
+        "Run a command with a granted secret's values in its environment.",
+    ),
     "status": ("controller.cli.status:status", "Show where a pull request stands."),
     "wait": ("controller.cli.status:wait", "Wait until a pull request is approved or applied."),
     "sandbox": (

@@ -18,6 +18,8 @@ class ExitCode(enum.IntEnum):
     PENDING = 3
     TIMED_OUT = 4
     INVALID = 5
+    FORBIDDEN = 6
+    UNAUTHENTICATED = 7
     INTERRUPTED = 130
     OUTPUT_CLOSED = 141
 
@@ -29,6 +31,8 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.PENDING: "not yet: the request waits for approvals",
     ExitCode.TIMED_OUT: "timed out before the wanted status was reached",
     ExitCode.INVALID: "invalid or rejected: the check ran and the answer is no",
+    ExitCode.FORBIDDEN: "refused: you have no live grant for that (the reason is on stderr)",
+    ExitCode.UNAUTHENTICATED: "not authenticated: no GitHub token, or GitHub refused it",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
     ExitCode.OUTPUT_CLOSED: "output closed early (e.g. piped into head); nothing is printed",
 }

@@ -82,6 +82,7 @@ def _rows(console: Console, heading: str, rows: list[tuple[str, str]]) -> None:
 def _serve(console: Console, world: World, controller: ControllerProcess) -> None:
     # Plain lines, one per variable, for scripts (`eval`-able when the URLs have no spaces).
     print(f"GITHUB_API={world.github.url}", flush=True)
+    print(f"SEALGATE_API={world.controller_url}", flush=True)
     print(f"KUBE_API={world.cluster_for('production').url}", flush=True)
     print(f"REPOSITORY={OWNER}/{REPO}", flush=True)
     print(f"GITHUB_TOKENS_FILE={world.tokens_file}", flush=True)

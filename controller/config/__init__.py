@@ -6,6 +6,7 @@ file: each names an environment variable (``fromEnv``) or a file (``fromFile``),
 variables in :data:`ENV_OVERRIDES` win over both.
 """
 
+from controller.config.api import ApiSettings, OpenApiSettings
 from controller.config.load import (
     ENV_OVERRIDES,
     ConfigError,
@@ -31,6 +32,7 @@ from controller.config.model import (
 
 __all__ = [
     "ENV_OVERRIDES",
+    "ApiSettings",
     "ClusterSettings",
     "ConfigError",
     "ControllerConfig",
@@ -41,6 +43,7 @@ __all__ = [
     "LeaderElectionSettings",
     "LoggingSettings",
     "NotifySettings",
+    "OpenApiSettings",
     "ReconcileSettings",
     "SecretText",
     "ServerSettings",

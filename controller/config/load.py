@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from controller.config.api import api_settings
 from controller.config.model import (
     DEFAULT_GITHUB_URL,
     DEFAULT_LISTEN,
@@ -171,6 +172,7 @@ class _Builder:
             grants=GrantSettings(
                 interval_s=parse_duration(self.doc.get("grants", {}).get("interval", "10s"))
             ),
+            api=api_settings(self.doc.get("api", {})),
         )
 
     # ------------------------------------------------------------------ secrets

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from controller.config.api import ApiSettings
 from controller.model import frozen_map
 
 API_VERSION = "sealgate.dev/v1"
@@ -173,3 +174,4 @@ class ControllerConfig:
     notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
     grants: GrantSettings = GrantSettings()
+    api: ApiSettings = field(default_factory=ApiSettings)

@@ -9,12 +9,14 @@
 - :mod:`~controller.github.merge` — the merge guarded by the decided head SHA.
 - :mod:`~controller.github.webhooks` — signature check, de-duplication, typed events.
 - :mod:`~controller.github.failures` — PyGithub's exceptions become sealgate's errors.
+- :mod:`~controller.github.identity` — who a person's token belongs to (``GET /user``).
 """
 
 from controller.github.client import GitHubClient, RetryPolicy
 from controller.github.comments import CommentPoster, note_marker
 from controller.github.gateway import GitHubGateway
 from controller.github.history import PullHistory
+from controller.github.identity import GitHubIdentities
 from controller.github.merge import MergeMethod, MergeResult, merge
 from controller.github.poll import PollResult, PullPoller, PullSummary
 from controller.github.records import SYNC_CHECK_NAME, MergedPull, SyncCheck, SyncCheckState
@@ -30,6 +32,7 @@ __all__ = [
     "CommentPoster",
     "GitHubClient",
     "GitHubGateway",
+    "GitHubIdentities",
     "Label",
     "MergeMethod",
     "MergeResult",

@@ -350,6 +350,9 @@ class Observer(Protocol):
 ACCESS_REFUSALS = (
     "no-grant",
     "not-approved",
+    "not-open-delivery",
+    "key-not-granted",
+    "key-not-found",
     "lapsed",
     "ended",
     "revoked",
@@ -357,7 +360,7 @@ ACCESS_REFUSALS = (
     "unauthenticated",
 )
 """Why an open is refused, as metrics count it: a bounded set (anything else is ``other``).
-A key the grant does not name counts as ``no-grant``: no grant covers what was asked."""
+The open path's own reason codes (``controller.reconciler.access_open``) are counted as they are."""
 GRANT_OUTCOMES = ("granted", "ended", "lapsed", "revoked")
 
 

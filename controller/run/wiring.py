@@ -12,19 +12,25 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
 
 from controller.config import ControllerConfig
 from controller.github import GitHubClient, GitHubGateway, WebhookEvent
 from controller.github.failures import github_errors
+from controller.github.identity import GitHubIdentities
 from controller.github.pushes import PushLedger
 from controller.keyring import Keyring, LocalKekFile
 from controller.kube import ClusterConfig, KubeTargets, LeaderElector
 from controller.notify import ChannelRouter, Notifier, SmtpSettings
 from controller.reconciler import Reconciler, ReconcilerSettings
+from controller.reconciler.access_open import AccessOpener
+from controller.reconciler.ports import GrantsPort, Observer
 from controller.run.checksum_key import checksum_key
 from controller.run.metrics import Metrics
 from controller.run.preflight import require_startable
 from controller.run.runner import Runner, Schedule
+from controller.server.access_api import OpenApi
 from controller.server.app import ControllerApp, Readiness
 from controller.server.http import HttpServer
 from controller.server.webhook_app import WebhookApp
@@ -152,6 +158,23 @@ class Controller:
         return finished
 
 
+def open_api(config: ControllerConfig, store: Store, observer: Observer) -> OpenApi | None:
+    """``POST /v1/open`` when ``api.open.enabled``, else None (the route does not exist)."""
+    settings = config.api.open
+    if not settings.enabled:
+        return None
+    # The store records grants (GrantsPort); typed through the port so this wiring does not
+    # depend on the store's concrete class.
+    grants = cast(GrantsPort, store)
+    return OpenApi(
+        identities=GitHubIdentities(config.github.base_url, ttl_s=settings.identity_cache_s),
+        opener=AccessOpener(grants, store, clock=lambda: datetime.now(UTC), observer=observer),
+        rate_per_minute=settings.rate_per_minute,
+        address_rate_per_minute=settings.address_rate_per_minute,
+        on_refused=observer.access_refused,
+    )
+
+
 def build(config: ControllerConfig) -> Controller:
     """Open and connect everything; raises SealgateError (never half-started: nothing is
     started until :meth:`Controller.start`)."""
@@ -244,6 +267,7 @@ def build(config: ControllerConfig) -> Controller:
             metrics=metrics.render,
             metrics_content_type=metrics.content_type,
             status=status,
+            open_api=open_api(config, store, metrics),
         ),
     )
     controller = Controller(

@@ -250,6 +250,8 @@ def config_document(
         "server": {"listen": f"127.0.0.1:{listen_port}"},
         "notify": notify,
         "logging": {"format": "json", "level": "info"},
+        # The sandbox shows every delivery, `sealgate open` included (SEALGATE_API).
+        "api": {"open": {"enabled": True}},
     }
 
 

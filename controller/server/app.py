@@ -7,7 +7,9 @@
   and whether this replica leads, so a standby is ready with ``"leader": false``;
 - ``GET /metrics`` — Prometheus text format from the controller's private registry;
 - ``GET /v1/requests/<owner>/<repo>/<number>`` — where one pull request stands (404 when
-  sealgate knows nothing of it, 503 from a standby replica), never cached.
+  sealgate knows nothing of it, 503 from a standby replica), never cached;
+- ``POST /v1/open`` — :class:`~controller.server.access_api.OpenApi`, only when the
+  configuration enables it (otherwise 404, like any unknown path).
 
 Nothing here does work: each endpoint reads state the runner keeps.
 """
@@ -25,6 +27,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from controller.server.access_api import OpenApi
 from controller.server.webhook_app import WebhookApp
 
 StatusSource = Callable[[str, int], Mapping[str, Any] | None]
@@ -88,14 +91,20 @@ class ControllerApp:
         metrics: Callable[[], bytes],
         metrics_content_type: str,
         status: StatusSource,
+        open_api: OpenApi | None = None,
     ) -> None:
         self._webhooks = webhooks
         self._readiness = readiness
         self._metrics = metrics
         self._metrics_type = metrics_content_type
         self._status = status
+        self._open_api = open_api
+        # The open route exists only when enabled: a disabled one is an unknown path (404),
+        # whatever the method, rather than a 405 that admits the feature is there.
+        opening = [Rule("/v1/open", endpoint="open", methods=["POST"])] if open_api else []
         self._routes = Map(
             [
+                *opening,
                 Rule("/webhooks", endpoint="webhooks", methods=["POST"]),
                 Rule("/healthz", endpoint="healthz", methods=["GET"]),
                 Rule("/readyz", endpoint="readyz", methods=["GET"]),
@@ -132,11 +141,24 @@ class ControllerApp:
         if endpoint == "readyz":
             state = self._readiness.snapshot()
             return _json(200 if state["ready"] else 503, state, Cache_Control="no-store")
+        if endpoint == "open" and self._open_api is not None:
+            return self._open(self._open_api, request)
         if endpoint == "metrics":
             response = Response(self._metrics(), status=200)
             response.headers["Content-Type"] = self._metrics_type
             return response
         return self._request_status(args["owner"], args["repo"], args["number"])
+
+    def _open(self, api: OpenApi, request: Request) -> Response:
+        if not self._readiness.snapshot()["leader"]:
+            # Opening records a use in the store, which only the leader writes.
+            return _json(
+                503,
+                {"message": "this replica is a standby; ask again (the leader answers)"},
+                Cache_Control="no-store",
+                Retry_After="2",
+            )
+        return api.handle(request)
 
     def _request_status(self, owner: str, repo: str, number: int) -> Response:
         if not (_NAME.fullmatch(owner) and _NAME.fullmatch(repo)) or number < 1:

@@ -106,8 +106,13 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
     )
     try:
         found = _read_variables(
-            process, {"GITHUB_API", "KUBE_API", "REPOSITORY", "GITHUB_TOKENS_FILE"}
+            process,
+            {"GITHUB_API", "SEALGATE_API", "KUBE_API", "REPOSITORY", "GITHUB_TOKENS_FILE"},
         )
+        # The sandbox serves `sealgate open`: it asks for a token before anything else.
+        anonymous = requests.post(f"{found['SEALGATE_API']}/v1/open", json={}, timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
         # What a script would do with the printed variables: read the state over HTTP.
         pulls = requests.get(
             f"{found['GITHUB_API']}/repos/{found['REPOSITORY']}/pulls",

@@ -54,6 +54,9 @@ def test_the_reason_and_outcome_classes_are_fixed() -> None:
     assert set(ACCESS_REFUSALS) == {
         "no-grant",
         "not-approved",
+        "not-open-delivery",
+        "key-not-granted",
+        "key-not-found",
         "lapsed",
         "ended",
         "revoked",
