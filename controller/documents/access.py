@@ -73,13 +73,14 @@ def _subject_problems(source: str, spec: dict[str, Any], lines: LineMap) -> list
     deliver = spec.get("deliver", [AccessDelivery.OPEN])
     subject = spec.get("kubernetesSubject")
     if AccessDelivery.KUBERNETES in deliver and subject is None:
+        # Missing, so it has no line: point at the delivery that needs it.
         return [
-            _problem(
+            Problem(
                 source,
-                lines,
-                ("spec", "kubernetesSubject"),
+                "spec.kubernetesSubject",
                 "required field is missing: deliver lists kubernetes, so name the RBAC subject"
                 " to bind (kind User, Group or ServiceAccount, and name)",
+                line_of(lines, ("spec", "deliver")),
             )
         ]
     if subject is None:

@@ -87,3 +87,36 @@ def _place_problems(request: AccessRequest, lines: LineMap) -> Iterator[Problem]
             f"an access request file is {expected}<id>.yaml, directly in that directory: move"
             " it there",
         )
+
+
+def access_store_problems(
+    requests: Sequence[AccessRequest], stored_keys: Mapping[str, frozenset[str]]
+) -> list[Problem]:
+    """Secrets the store does not hold and keys they do not have (``stored_keys``: path ->
+    key names). Access to nothing is refused now, not granted and found empty later."""
+    problems: list[Problem] = []
+    for request in requests:
+        for position, item in enumerate(request.secrets):
+            path = f"{request.environment}/{item.secret}"
+            keys = stored_keys.get(path)
+            if keys is None:
+                problems.append(
+                    Problem(
+                        request.source,
+                        f"spec.secrets[{position}].secret",
+                        f"the store holds no secret {path}: fix the name (`sealgate store ls`"
+                        " lists the secrets)",
+                    )
+                )
+                continue
+            missing = [key for key in item.keys if key not in keys]
+            if missing:
+                problems.append(
+                    Problem(
+                        request.source,
+                        f"spec.secrets[{position}].keys",
+                        f"{path} has no key {', '.join(missing)} in the store: fix the key"
+                        " names, or leave out spec.secrets[].keys to ask for every key",
+                    )
+                )
+    return problems

@@ -8,7 +8,8 @@ reads, and from where:
   made on (and, when one was dismissed, who dismissed it: ``controller.github.dismissals``),
   its comments with whether they were edited;
 - who pushed the head branch (``controller.github.pushes``);
-- the contents of the changed files under ``changes/`` at the **head**;
+- the contents of the changed request files (under ``changes/`` and ``access/``) at the
+  **head**;
 - ``environments/`` and ``policies/`` at the **current tip of the base branch**, never the
   head nor the (possibly stale) ``base.sha``, so a pull request cannot loosen the rules it is
   judged by;
@@ -99,7 +100,8 @@ class PullRequestSnapshot:
     state: PullState
     facts: PullRequestFacts
     change_files: Mapping[str, bytes] = field(default_factory=frozen_map)
-    """Path → bytes at the head, for changed files under ``changes/`` that still exist."""
+    """Path → bytes at the head, for changed request files (under ``changes/`` and
+    ``access/``) that still exist: one mapping, the directory tells the kind."""
     rule_files: Mapping[str, bytes] = field(default_factory=frozen_map)
     """Path → bytes at the base, for every YAML file in ``environments/`` and ``policies/``."""
     proposed_rule_files: Mapping[str, bytes] | None = None
