@@ -18,7 +18,8 @@ from controller.errors import Problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
 RULES_AREAS = ("environments", "policies")
-REPOSITORY_AREAS = (*RULES_AREAS, "changes")
+REQUEST_AREAS = ("changes", "access")
+REPOSITORY_AREAS = (*RULES_AREAS, *REQUEST_AREAS)
 
 
 @dataclass
