@@ -19,9 +19,10 @@ from controller.model import (
     TierFloor,
     Unmatched,
 )
-from controller.policy import evaluate
+from controller.policy import applicable_policies, evaluate
 from controller.policy.approve_for import grant_duration, parse_approve_for
 from controller.policy.commands import parse_command
+from controller.policy.replies import CommandReply, PassOutcome, ReplyKind, command_replies
 from tests.unit.policy_fixtures import (
     ENVIRONMENTS,
     approvals,
@@ -404,3 +405,40 @@ def test_grant_duration_of_each_request() -> None:
         timedelta(minutes=5)
     )
     assert grant_duration(request(), None) == timedelta(hours=2)
+
+
+# ------------------------------------------------------------------ replies to approve-for
+
+
+def _reply(decision: Decision, pr: PullRequestFacts, policies: Sequence[Policy]) -> CommandReply:
+    (found,) = command_replies(
+        pr, decision, applicable_policies(decision, policies), PassOutcome(), bot="sealgate[bot]"
+    )
+    return found
+
+
+def test_reply_to_an_approvers_approve_for_says_how_long_the_grant_lasts() -> None:
+    pr = access_facts(
+        reviews=approvals("alice"), comments=[comment("alice", "/sealgate approve-for 30m")]
+    )
+    policies = [access_policy()]
+    reply = _reply(decide_access(policies, pull_request=pr), pr, policies)
+    assert reply.kind is ReplyKind.DONE
+    assert "the grant lasts 30m" in reply.text
+
+
+def test_reply_to_an_approve_for_before_the_approval_says_it_needs_one() -> None:
+    pr = access_facts(comments=[comment("alice", "/sealgate approve-for 30m")])
+    policies = [access_policy()]
+    reply = _reply(decide_access(policies, pull_request=pr), pr, policies)
+    assert reply.kind is ReplyKind.NOT_COUNTED
+    assert "counts together with your approval" in reply.text
+
+
+def test_reply_to_approve_for_on_a_change() -> None:
+    pr = facts(comments=[comment("alice", "/sealgate approve-for 30m")])
+    policies = [policy()]
+    decision = evaluate(environments=ENVIRONMENTS, policies=policies, changes=[change()], facts=pr)
+    reply = _reply(decision, pr, policies)
+    assert reply.kind is ReplyKind.WRONG_STATE
+    assert "asks for no access" in reply.text
