@@ -352,7 +352,8 @@ def _bypass_headline(grant: BypassGrant, applicable: Sequence[Policy]) -> str:
 
 def _approved_headline(scope: PullScope) -> str:
     if not scope.applicable:
-        return "Approved: no policy applies and every environment allows unmatched changes."
+        what = "access requests" if scope.access else "changes"
+        return f"Approved: no policy applies and every environment allows unmatched {what}."
     return (
         "Approved: every applicable policy is satisfied"
         f" ({names(p.name for p in scope.applicable)})."

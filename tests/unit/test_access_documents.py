@@ -20,6 +20,7 @@ from controller.model import (
     SealingKey,
     SecretAccess,
 )
+from controller.reconciler.judging import judge_documents
 
 SOURCE = "access/production/incident-4711.yaml"
 REQUEST = """\
@@ -301,3 +302,30 @@ def test_policy_unknown_action() -> None:
     with pytest.raises(DocumentError) as caught:
         parse_policy("policies/p.yaml", (POLICY + "  actions: [read]\n").encode())
     assert "spec.actions[0]: must be one of change, access" in str(caught.value)
+
+
+# --------------------------------------------------------------- judging, kinds by directory
+
+
+def test_judging_reads_access_files_as_requests_and_checks_them() -> None:
+    judged = judge_documents(None, {SOURCE: _with()}, with_lines=True)
+    assert judged.problems == ()
+    assert [r.request_id for r in judged.access_requests] == ["incident-4711"]
+    assert judged.secret_changes == []
+
+
+def test_judging_refuses_a_change_under_access_and_a_request_under_changes() -> None:
+    judged = judge_documents(None, {"changes/production/x.yaml": _with()})
+    assert [str(p) for p in judged.problems] == [
+        "changes/production/x.yaml:2: kind: must be SecretChange here"
+    ]
+    assert judged.access_requests == []
+    change = _with(**{"kind: AccessRequest": "kind: SecretChange"})
+    judged = judge_documents(None, {SOURCE: change})
+    assert [str(p) for p in judged.problems] == [f"{SOURCE}:2: kind: must be AccessRequest here"]
+
+
+def test_judging_gives_cross_file_problems_their_lines() -> None:
+    judged = judge_documents(None, {"access/staging/x.yaml": _with()}, with_lines=True)
+    (problem,) = judged.problems
+    assert str(problem).startswith("access/staging/x.yaml:5: spec.environment: an access request")

@@ -256,6 +256,9 @@ def test_unmatched_access_is_denied_by_default() -> None:
 def test_unmatched_access_is_allowed_where_the_environment_says_so() -> None:
     decision = decide_access([], environments={"production": env(unmatched=Unmatched.ALLOW)})
     assert decision.state is DecisionState.APPROVED
+    assert decision.reasons[0] == (
+        "Approved: no policy applies and every environment allows unmatched access requests."
+    )
     assert any("allows unmatched requests" in r for r in decision.reasons)
 
 
