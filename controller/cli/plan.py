@@ -344,10 +344,11 @@ def plan(  # noqa: PLR0917 - click passes every option by keyword
 ) -> None:
     """Show the decision the approval policy would make for a pull request.
 
-    CHANGE_FILE... are the pull request's change files (files or directories), kept where
-    they live in the requests repository (.../changes/<environment>/<file>.yaml): they are
-    named from their changes/ directory on, as GitHub names them. Without "now" in
-    FACTS.json the current time is used.
+    CHANGE_FILE... are the pull request's change files or access request files (files or
+    directories), kept where they live in the requests repository
+    (.../changes/<environment>/<file>.yaml, .../access/<environment>/<id>.yaml): they are
+    named from their changes/ or access/ directory on, as GitHub names them. Without "now"
+    in FACTS.json the current time is used.
 
     With --pull OWNER/REPO#N instead of --facts and CHANGE_FILE, the pull request is read
     from GitHub (GET requests only; the token needs read access to the repository and its
