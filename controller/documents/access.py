@@ -9,6 +9,7 @@ directory, the environment) is in ``access_rules``.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,11 @@ MAX_DURATION = timedelta(days=30)
 """The longest ``spec.duration`` any request may ask for, whatever the policies say."""
 MAX_ACTIVATE_WITHIN = timedelta(days=30)
 SERVICE_ACCOUNT = "ServiceAccount"
+_DNS_SUBDOMAIN = re.compile(
+    r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z"
+)
+"""A ServiceAccount's name, as Kubernetes validates it (a RoleBinding to any other name
+binds nobody, and the grant would look delivered)."""
 
 
 def _problem(source: str, lines: LineMap, path: FieldPath, message: str) -> Problem:
@@ -103,6 +109,16 @@ def _subject_problems(source: str, spec: dict[str, Any], lines: LineMap) -> list
                 lines,
                 (*path, "namespace"),
                 "required field is missing: a ServiceAccount subject needs its namespace",
+            )
+        ]
+    if subject["kind"] == SERVICE_ACCOUNT and not _DNS_SUBDOMAIN.match(subject["name"]):
+        return [
+            _problem(
+                source,
+                lines,
+                (*path, "name"),
+                "must be a ServiceAccount name: lowercase letters, digits, '-' and '.',"
+                " starting and ending with a letter or digit, at most 253 characters",
             )
         ]
     if subject["kind"] != SERVICE_ACCOUNT and "namespace" in subject:

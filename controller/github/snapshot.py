@@ -76,8 +76,9 @@ MAX_PULL_FILES = 3000
 
 MAX_CHANGED_FILES = 200
 """Files one pull request may change. Each changed request file (under ``changes/`` or
-``access/``) costs a request the first time it is read, so this bounds what one pull request can spend of the
-installation's rate limit; over it, the pull request is invalid and no file is read."""
+``access/``) costs a request the first time it is read, so this bounds what one pull request
+can spend of the installation's rate limit; over it, the pull request is invalid and no file
+is read."""
 
 DEFAULT_BLOB_CACHE_BYTES = 64 * 1024 * 1024
 """Room for every file of a pull request at the cap and the per-file limit, plus rules."""

@@ -67,6 +67,15 @@ def test_request_builds_with_defaults() -> None:
     assert request.request_id == "incident-4711"
 
 
+def test_service_account_subject_keeps_its_namespace() -> None:
+    data = _with(
+        "  deliver: [kubernetes]\n"
+        "  kubernetesSubject: {kind: ServiceAccount, name: agent-1, namespace: ops}\n"
+    )
+    request = parse_access_request(SOURCE, data)
+    assert request.kubernetes_subject == KubernetesSubject("ServiceAccount", "agent-1", "ops")
+
+
 def test_kubernetes_delivery_builds_its_subject() -> None:
     data = _with(
         "  deliver: [open, kubernetes]\n"
@@ -109,6 +118,14 @@ def test_document_kind_dispatch_knows_access_requests() -> None:
             ),
             "a User subject has no namespace",
             id="user-with-namespace",
+        ),
+        pytest.param(
+            _with(
+                "  deliver: [kubernetes]\n"
+                "  kubernetesSubject: {kind: ServiceAccount, name: Bad_Name, namespace: ops}\n"
+            ),
+            "spec.kubernetesSubject.name: must be a ServiceAccount name",
+            id="service-account-bad-name",
         ),
         pytest.param(
             _with(**{"duration: 2h": "duration: 31d"}),
