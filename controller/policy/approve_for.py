@@ -68,7 +68,13 @@ def granted_duration(
         at = timestamp(found.comment.created_at)
         asked = parse_approve_for(found.command.argument)
         prefix = f"The /sealgate approve-for comment by {user} at {at}"
-        if asked is None:
+        if found.comment.created_at > facts.now:
+            # A merged pull request is judged again as of its merge: a comment after it
+            # came too late to shape the grant that merge recorded.
+            notes.append(
+                f"{prefix} was ignored: it was made after the decision ({timestamp(facts.now)})."
+            )
+        elif asked is None:
             notes.append(
                 f"{prefix} was ignored: it needs one duration such as 30m, 2h or 1d"
                 " (`/sealgate approve-for 2h`)."

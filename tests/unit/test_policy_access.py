@@ -445,3 +445,31 @@ def test_reply_to_approve_for_on_a_change() -> None:
     reply = _reply(decision, pr, policies)
     assert reply.kind is ReplyKind.WRONG_STATE
     assert "asks for no access" in reply.text
+
+
+def test_approve_for_after_the_decision_time_is_ignored() -> None:
+    # A merged pull request is judged as of its merge: a later comment changes nothing.
+    decision = decide_access(
+        [access_policy()],
+        pull_request=access_facts(
+            reviews=approvals("alice"),
+            comments=[comment("alice", "/sealgate approve-for 30m", minute=90)],
+        ),
+    )
+    assert decision.granted_duration == timedelta(hours=2)
+    assert any("made after the decision" in r for r in decision.reasons)
+
+
+def test_one_uncovered_secret_makes_the_request_invalid() -> None:
+    decision = decide_access(
+        [access_policy(secrets=("payments/*",))],
+        requests=[request(secrets=("payments/stripe", "web/session"))],
+        pull_request=access_facts(reviews=approvals("alice")),
+    )
+    assert decision.state is DecisionState.INVALID
+    (reason,) = [r for r in decision.reasons if "covered by no policy" in r]
+    assert "access to production/web/session (tier sensitive)" in reason
+    assert decision.tiers == {
+        "production/payments/stripe": Tier.SENSITIVE,
+        "production/web/session": Tier.SENSITIVE,
+    }
