@@ -94,8 +94,9 @@ def test_access_pull_request_is_judged_merged_and_not_applied(
     pending = controller.reconciler.handle(FULL, number)
     assert pending.status is Status.PENDING, pending.messages
     (check,) = world.checks(world.head(number), "sealgate")
-    assert check["status"] in ("in_progress", "queued", "completed")
-    assert check.get("conclusion") in (None, "action_required", "neutral")
+    assert (check["status"], check.get("conclusion")) == ("in_progress", None)
+    labels = [n for n in world.hub.labels(OWNER, REPO, number) if n.startswith("sealgate:")]
+    assert labels == ["sealgate:pending"]
 
     world.comment("bob", number, "/sealgate approve-for 30m")
     world.approve("bob", number)
