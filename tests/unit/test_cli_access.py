@@ -164,3 +164,15 @@ def test_plan_of_a_change_keeps_its_json_shape(plan_repo: Path) -> None:
     _, body = plan_json(plan_repo)
     assert "access" not in body
     assert "grantedDuration" not in body
+
+
+def test_validate_an_access_file_without_rules_checks_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "access" / "production" / "incident-4711.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(ACCESS.replace("requester: dev1", "requester: 'not a login'"))
+    result = validate(path)
+    assert result.exit_code == 5
+    assert (
+        "access/production/incident-4711.yaml:8: spec.requester: must be a GitHub login"
+        in result.stdout
+    )
