@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.documents import parse_policy
 from controller.documents.access_rules import access_store_problems, check_access_requests
 from controller.documents.parse import parse_access_request, parse_document_file
 from controller.documents.rules import Rules
-from controller.errors import DocumentError
+from controller.errors import DocumentError, Problem
 from controller.model import (
     AccessDelivery,
     AccessRequest,
@@ -346,3 +350,35 @@ def test_judging_gives_cross_file_problems_their_lines() -> None:
     judged = judge_documents(None, {"access/staging/x.yaml": _with()}, with_lines=True)
     (problem,) = judged.problems
     assert str(problem).startswith("access/staging/x.yaml:5: spec.environment: an access request")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_FIELDS = [
+    "environment",
+    "secrets",
+    "requester",
+    "reason",
+    "duration",
+    "activateWithin",
+    "deliver",
+    "kubernetesSubject",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(field=st.sampled_from(_FIELDS), value=_JSON)
+def test_any_field_value_parses_or_is_a_problem_naming_the_file(field: str, value: Any) -> None:
+    document = yaml.safe_load(_with())
+    document["spec"][field] = value
+    problems: tuple[Problem, ...] = ()
+    try:
+        parse_access_request(SOURCE, yaml.safe_dump(document).encode())
+    except DocumentError as exc:
+        problems = exc.problems
+    assert all(p.file == SOURCE and p.message for p in problems)
