@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from controller.documents import parse_policy
 from controller.documents.access_rules import access_store_problems, check_access_requests
 from controller.documents.parse import parse_access_request, parse_document_file
+from controller.documents.pull_files import FileChange, pull_files
 from controller.documents.rules import Rules
 from controller.errors import DocumentError, Problem
 from controller.model import (
@@ -382,3 +383,16 @@ def test_any_field_value_parses_or_is_a_problem_naming_the_file(field: str, valu
     except DocumentError as exc:
         problems = exc.problems
     assert all(p.file == SOURCE and p.message for p in problems)
+
+
+def test_pull_files_judge_added_access_files_and_skip_removed_ones() -> None:
+    listed = pull_files(
+        [
+            FileChange("access/production/new.yaml", "added"),
+            FileChange("access/production/old.yaml", "removed"),
+            FileChange("access/production/edited.yaml", "modified"),
+            FileChange("accessories.yaml", "added"),
+        ]
+    )
+    assert listed.judged == ("access/production/new.yaml", "access/production/edited.yaml")
+    assert listed.touches_rules is False
