@@ -18,7 +18,8 @@ from controller.errors import Problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
 RULES_AREAS = ("environments", "policies")
-REPOSITORY_AREAS = (*RULES_AREAS, "changes")
+REQUEST_AREAS = ("changes", "access")
+REPOSITORY_AREAS = (*RULES_AREAS, *REQUEST_AREAS)
 
 
 @dataclass
@@ -161,8 +162,8 @@ def _leaves_tree(path: Path, boundary: Path) -> bool:
 def requests_root(path: Path) -> Path | None:
     """The requests repository ``path`` lies in: the nearest directory up from it holding
     ``environments/`` and ``policies/``, else the parent of the nearest ``changes/``,
-    ``environments/`` or ``policies/`` on the way (the rules may be missing); None when
-    ``path`` is in no such tree."""
+    ``access/``, ``environments/`` or ``policies/`` on the way (the rules may be missing);
+    None when ``path`` is in no such tree."""
     start = Path(os.path.abspath(path))
     candidates = [start, *start.parents] if start.is_dir() else list(start.parents)
     for candidate in candidates:

@@ -53,7 +53,7 @@ class Scope:
 def everything(reason: str) -> Scope:
     return Scope(
         files=None,
-        note=f"{reason}: judging every file under changes/, applied ones included",
+        note=f"{reason}: judging every file under changes/ and access/, applied ones included",
     )
 
 

@@ -30,12 +30,21 @@ from controller.cli.output import (
 )
 from controller.cli.quiet import quiet_lines
 from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
+from controller.documents.access_rules import check_access_requests
 from controller.documents.facts import MAX_FACTS_BYTES, parse_facts
 from controller.errors import DocumentError, Problem
-from controller.model import Decision, DecisionState, PullRequestFacts, SecretChange
+from controller.model import (
+    AccessRequest,
+    Decision,
+    DecisionState,
+    PullRequestFacts,
+    SecretChange,
+)
 from controller.policy import evaluate
+from controller.policy.text import duration
+from controller.reconciler.judging import kinds_for
 
-_CHANGES_DIR = "changes"
+_REQUEST_DIRS = ("changes", "access")
 TOKEN_VARIABLE = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a token
 DEFAULT_GITHUB_URL = "https://api.github.com"
 
@@ -47,6 +56,7 @@ class _Loaded:
     rules: Rules | None = None
     facts: PullRequestFacts | None = None
     changes: list[SecretChange] = field(default_factory=list)
+    access: list[AccessRequest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -74,6 +84,7 @@ def plan_decision(
         changes=loaded.changes,
         facts=loaded.facts,
         problems=loaded.problems,
+        access_requests=loaded.access,
     )
 
 
@@ -115,13 +126,21 @@ def _load_changes(change_paths: Sequence[Path], loaded: _Loaded) -> None:
     loaded.problems.extend(read.problems)
     located: list[Located] = []
     for path_name in sorted(read.files):
+        name = repository_name(path_name)
         try:
-            located.extend(
-                parse_located(repository_name(path_name), read.files[path_name], ("SecretChange",))
-            )
+            # By directory, as the controller reads them: access/ holds access requests.
+            located.extend(parse_located(name, read.files[path_name], kinds_for(name)))
         except DocumentError as exc:
             loaded.problems.extend(exc.problems)
     loaded.changes = [item.document for item in located if isinstance(item.document, SecretChange)]
+    loaded.access = [item.document for item in located if isinstance(item.document, AccessRequest)]
+    loaded.problems.extend(
+        check_access_requests(
+            loaded.access,
+            loaded.rules,
+            lines={i.document.source: i.lines for i in located if i.document in loaded.access},
+        )
+    )
     if loaded.rules is not None:
         lines = {
             (item.document.source, item.document.document_index): item.lines
@@ -134,12 +153,13 @@ def _load_changes(change_paths: Sequence[Path], loaded: _Loaded) -> None:
 def repository_name(path_name: str) -> str:
     """``/home/me/repo/changes/production/x.yaml`` -> ``changes/production/x.yaml``.
 
-    Changes are named as the repository (and GitHub) names them, from the last ``changes``
-    directory on; a file outside any ``changes/`` keeps its path and is reported as such.
+    Request files are named as the repository (and GitHub) names them, from the last
+    ``changes`` (or ``access``) directory on; a file outside both keeps its path and is
+    reported as such.
     """
     parts = PurePosixPath(path_name).parts
     for index in range(len(parts) - 2, -1, -1):
-        if parts[index] == _CHANGES_DIR:
+        if parts[index] in _REQUEST_DIRS:
             return PurePosixPath(*parts[index:]).as_posix()
     return path_name
 
@@ -154,7 +174,7 @@ def exit_code(decision: Decision) -> ExitCode:
 
 
 def as_json(decision: Decision) -> dict[str, object]:
-    return {
+    body: dict[str, object] = {
         "decision": decision.state.value,
         "bypassed": decision.bypassed,
         "bypassedBy": decision.bypassed_by,
@@ -180,6 +200,11 @@ def as_json(decision: Decision) -> dict[str, object]:
         "headSha": decision.head_sha,
         "tiers": {path: tier.value for path, tier in sorted(decision.tiers.items())},
     }
+    if decision.access:  # only then: a change's plan keeps the object it always had
+        body["access"] = True
+        if decision.granted_duration is not None:
+            body["grantedDuration"] = duration(decision.granted_duration)
+    return body
 
 
 def render_text(decision: Decision, width: int | None) -> None:
@@ -194,6 +219,8 @@ def render_text(decision: Decision, width: int | None) -> None:
     ]
     if decision.governance:
         details.append("governance change")
+    if decision.access and decision.granted_duration is not None:
+        details.append(f"access request, granted for {duration(decision.granted_duration)}")
     details.append("merges automatically" if decision.auto_merge else "waits for /sealgate merge")
     print_text(", ".join(details))
     if decision.steps:
@@ -317,10 +344,11 @@ def plan(  # noqa: PLR0917 - click passes every option by keyword
 ) -> None:
     """Show the decision the approval policy would make for a pull request.
 
-    CHANGE_FILE... are the pull request's change files (files or directories), kept where
-    they live in the requests repository (.../changes/<environment>/<file>.yaml): they are
-    named from their changes/ directory on, as GitHub names them. Without "now" in
-    FACTS.json the current time is used.
+    CHANGE_FILE... are the pull request's change files or access request files (files or
+    directories), kept where they live in the requests repository
+    (.../changes/<environment>/<file>.yaml, .../access/<environment>/<id>.yaml): they are
+    named from their changes/ or access/ directory on, as GitHub names them. Without "now"
+    in FACTS.json the current time is used.
 
     With --pull OWNER/REPO#N instead of --facts and CHANGE_FILE, the pull request is read
     from GitHub (GET requests only; the token needs read access to the repository and its

@@ -28,6 +28,7 @@ import click
 
 from controller.cli._files import (
     REPOSITORY_AREAS,
+    REQUEST_AREAS,
     RULES_AREAS,
     ReadFiles,
     printable,
@@ -50,7 +51,6 @@ from controller.model import Enforcement, Policy, SecretChange, Tier, ValueRule
 from controller.policy.tiers import current_tier, new_tier
 from controller.reconciler.judging import judge_documents
 
-CHANGES_AREA = "changes"
 ScopeFor = Callable[[Path], Scope]
 """Which change files of the repository at this root a pull request judges."""
 
@@ -182,12 +182,13 @@ def _validate_in_repository(
         report.compared.append((printable(path.as_posix()), scope))
     if scope is not None and scope.files is not None:
         changes = read_named(root, (n for n in scope.files.judged if _under(n, where)))
-        named.files = {n: d for n, d in named.files.items() if _area(n) != CHANGES_AREA}
+        named.files = {n: d for n, d in named.files.items() if _area(n) not in REQUEST_AREAS}
         named.add(changes)
     rules_read = read_repository(root, RULES_AREAS)
     has_rules = any((root / area).is_dir() for area in RULES_AREAS)
     rule_files = rules_read.files if has_rules else None
-    change_files = {n: d for n, d in named.files.items() if _area(n) == CHANGES_AREA}
+    # Change and access request files alike: the directory tells judging which kind.
+    change_files = {n: d for n, d in named.files.items() if _area(n) in REQUEST_AREAS}
     loose = {n: d for n, d in named.files.items() if _area(n) not in REPOSITORY_AREAS}
     named_rules = {n for n in named.files if _area(n) in RULES_AREAS} & set(rules_read.files)
     report.files += len(change_files) + len(loose) + len(named_rules)
@@ -212,7 +213,7 @@ def _validate_in_repository(
         for p in judged.rules.policies
         if p.source in named_rules and _nobody_can_bypass(p)
     )
-    _record(report, judged.changes, check_sealed, rules)
+    _record(report, (*judged.changes, *judged.access), check_sealed, rules)
     for name in sorted(loose):
         _record(report, _parse(name, loose[name], report), check_sealed)
 

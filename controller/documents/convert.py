@@ -20,6 +20,7 @@ from controller.errors import Problem
 from controller.model import (
     DEFAULT_VALUE_POLICY,
     GOVERNANCE,
+    Action,
     Alphabet,
     ApprovalStep,
     Bypassers,
@@ -131,6 +132,16 @@ def policy_problems(source: str, doc: dict[str, Any], lines: LineMap) -> list[Pr
                 ("spec", "bypassers"),
                 "bypassers only apply with enforcement: soft; set spec.enforcement: soft to "
                 "allow break-glass, or remove spec.bypassers",
+            )
+        )
+    if "maxDuration" in spec and Action.ACCESS not in spec.get("actions", [Action.CHANGE]):
+        problems.append(
+            _problem(
+                source,
+                lines,
+                ("spec", "maxDuration"),
+                "maxDuration limits access requests, and this policy does not judge any: add "
+                "access to spec.actions, or remove spec.maxDuration",
             )
         )
     return problems
@@ -291,6 +302,8 @@ def build_policy(source: str, doc: dict[str, Any]) -> Policy:
             teams=tuple(notify.get("teams", ())),
         ),
         source=source,
+        actions=frozenset(Action(action) for action in spec.get("actions", (Action.CHANGE,))),
+        max_duration=parse_duration(spec["maxDuration"]) if "maxDuration" in spec else None,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from controller.documents.access import access_problems, build_access
 from controller.documents.convert import (
     build_change,
     build_environment,
@@ -18,15 +19,16 @@ from controller.documents.locations import LineMap
 from controller.documents.schema_check import SCHEMA_FILES, check_against_schema
 from controller.documents.yaml_loader import LoadedDocument, load_documents
 from controller.errors import DocumentError, Problem
-from controller.model import Environment, Policy, SecretChange
+from controller.model import AccessRequest, Environment, Policy, SecretChange
 
-Document = Environment | Policy | SecretChange
+Document = Environment | Policy | SecretChange | AccessRequest
 DOCUMENT_KINDS: tuple[str, ...] = tuple(SCHEMA_FILES)
 
 _CHECKS: dict[str, Callable[[str, dict[str, Any], LineMap], list[Problem]]] = {
     "Environment": environment_problems,
     "ApprovalPolicy": policy_problems,
     "SecretChange": change_problems,
+    "AccessRequest": access_problems,
 }
 
 
@@ -94,6 +96,8 @@ def _build(kind: str, source: str, index: int, doc: dict[str, Any]) -> Document:
         return build_environment(source, doc)
     if kind == "ApprovalPolicy":
         return build_policy(source, doc)
+    if kind == "AccessRequest":
+        return build_access(source, index, doc)
     return build_change(source, index, doc)
 
 
@@ -135,6 +139,13 @@ def parse_changes(source: str, data: bytes) -> tuple[SecretChange, ...]:
         for located in parse_located(source, data, ("SecretChange",))
         if isinstance(located.document, SecretChange)
     )
+
+
+def parse_access_request(source: str, data: bytes) -> AccessRequest:
+    """The one AccessRequest in ``data``: its file stem is its id, so a file holds one."""
+    document = _single(source, data, "AccessRequest").document
+    assert isinstance(document, AccessRequest)
+    return document
 
 
 def parse_document_file(source: str, data: bytes) -> tuple[Document, ...]:

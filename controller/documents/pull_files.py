@@ -4,7 +4,8 @@ One rule for the controller (GitHub's pull-request files list) and for ``sealgat
 (``git diff`` against the base): a change file is judged in the pull request that adds or
 modifies it, and never again. Once applied it stays under ``changes/`` as history, and a
 later pull request that leaves it alone is not judged by it, so rotating a key a second time
-is not "the same key changed by two documents".
+is not "the same key changed by two documents". Access requests under ``access/`` follow
+the same rule.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from controller.documents.rules import CHANGES_DIR, ENVIRONMENTS_DIR, POLICIES_DIR
+from controller.documents.rules import ENVIRONMENTS_DIR, POLICIES_DIR, REQUEST_DIRS
 
 REMOVED = "removed"
 """GitHub's status of a file the pull request deletes; others: added, modified, renamed,
@@ -37,7 +38,8 @@ class PullFiles:
     """Every path the pull request touches, a rename's old path included (a rename out of
     ``policies/`` edits the rules just as much as a rewrite)."""
     judged: tuple[str, ...]
-    """Change files read at the head and judged: under ``changes/`` and not removed."""
+    """Request files read at the head and judged: under ``changes/`` or ``access/`` and not
+    removed (a removed access request asks for nothing)."""
 
     @property
     def touches_rules(self) -> bool:
@@ -58,4 +60,4 @@ def pull_files(rows: Iterable[FileChange]) -> PullFiles:
 
 
 def is_judged_change(row: FileChange) -> bool:
-    return row.status != REMOVED and row.filename.startswith(f"{CHANGES_DIR}/")
+    return row.status != REMOVED and row.filename.startswith(tuple(f"{d}/" for d in REQUEST_DIRS))

@@ -26,6 +26,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 ENVIRONMENTS_DIR = "environments"
 POLICIES_DIR = "policies"
 CHANGES_DIR = "changes"
+ACCESS_DIR = "access"
+REQUEST_DIRS = (CHANGES_DIR, ACCESS_DIR)
+"""Directories of request files (changes and access requests); anything else is governance."""
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 """Refused unless an environment lists them by exact name: a Secret written there reaches

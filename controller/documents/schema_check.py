@@ -26,6 +26,7 @@ SCHEMA_FILES: Mapping[str, str] = {
     "Environment": "environment.schema.json",
     "ApprovalPolicy": "policy.schema.json",
     "SecretChange": "change.schema.json",
+    "AccessRequest": "access.schema.json",
 }
 
 SECRET_KEY_PATTERN = "[-._a-zA-Z0-9]+"  # noqa: S105 - a regex for key names, not a password

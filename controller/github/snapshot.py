@@ -8,7 +8,8 @@ reads, and from where:
   made on (and, when one was dismissed, who dismissed it: ``controller.github.dismissals``),
   its comments with whether they were edited;
 - who pushed the head branch (``controller.github.pushes``);
-- the contents of the changed files under ``changes/`` at the **head**;
+- the contents of the changed request files (under ``changes/`` and ``access/``) at the
+  **head**;
 - ``environments/`` and ``policies/`` at the **current tip of the base branch**, never the
   head nor the (possibly stale) ``base.sha``, so a pull request cannot loosen the rules it is
   judged by;
@@ -74,9 +75,10 @@ MAX_PULL_COMMITS = 250
 MAX_PULL_FILES = 3000
 
 MAX_CHANGED_FILES = 200
-"""Files one pull request may change. Each changed file under ``changes/`` costs a request
-the first time it is read, so this bounds what one pull request can spend of the
-installation's rate limit; over it, the pull request is invalid and no file is read."""
+"""Files one pull request may change. Each changed request file (under ``changes/`` or
+``access/``) costs a request the first time it is read, so this bounds what one pull request
+can spend of the installation's rate limit; over it, the pull request is invalid and no file
+is read."""
 
 DEFAULT_BLOB_CACHE_BYTES = 64 * 1024 * 1024
 """Room for every file of a pull request at the cap and the per-file limit, plus rules."""
@@ -99,7 +101,8 @@ class PullRequestSnapshot:
     state: PullState
     facts: PullRequestFacts
     change_files: Mapping[str, bytes] = field(default_factory=frozen_map)
-    """Path → bytes at the head, for changed files under ``changes/`` that still exist."""
+    """Path → bytes at the head, for changed request files (under ``changes/`` and
+    ``access/``) that still exist: one mapping, the directory tells the kind."""
     rule_files: Mapping[str, bytes] = field(default_factory=frozen_map)
     """Path → bytes at the base, for every YAML file in ``environments/`` and ``policies/``."""
     proposed_rule_files: Mapping[str, bytes] | None = None

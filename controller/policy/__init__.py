@@ -12,8 +12,13 @@ Decisions made here that a reader of the rules may wonder about:
 - Steps order review but do not time it: an approval given early for a later step is kept
   (the step is reported as waiting) and counts once the earlier steps are satisfied,
   unless a push invalidates it. Within one policy a person fills at most one step.
-- A pull request whose changed files include anything outside ``changes/`` is a
-  governance change; without a governance policy it is invalid (fail closed).
+- A pull request whose changed files include anything outside ``changes/`` and
+  ``access/`` is a governance change; without a governance policy it is invalid (fail
+  closed). Access requests (``access/``) mixed with changes or governance files are invalid.
+- An access request is judged by the policies whose ``actions`` list ``access``, at the
+  current tier of each secret it reads; its requester must be the author, its duration
+  within every covering policy's ``maxDuration``. ``/sealgate approve-for`` by an approver
+  whose approval counts only shortens the grant (``Decision.granted_duration``).
 - Break-glass overrides missing approvals and change requests, never an invalid or an
   expired pull request; a bypass that was not needed is reported, not recorded.
 - A pull request with neither secret changes nor governance files is invalid: there is
@@ -22,6 +27,7 @@ Decisions made here that a reader of the rules may wonder about:
 
 from __future__ import annotations
 
+from controller.policy.approve_for import grant_duration
 from controller.policy.commands import Command, GivenCommand, commands_on_head, parse_command
 from controller.policy.contributors import Contributors, contributors
 from controller.policy.engine import applicable_policies, evaluate
@@ -37,6 +43,7 @@ __all__ = [
     "commands_on_head",
     "contributors",
     "evaluate",
+    "grant_duration",
     "parse_command",
     "secret_glob_matches",
     "teams_referenced",

@@ -24,9 +24,9 @@ from controller.model import Comment, PullRequestFacts
 from controller.policy.contributors import head_pushed_at
 from controller.policy.text import short_sha, timestamp
 
-CommandName = Literal["plan", "merge", "bypass"]
+CommandName = Literal["plan", "merge", "bypass", "approve-for"]
 _PREFIX = "/sealgate"
-_NAMES: frozenset[str] = frozenset({"plan", "merge", "bypass"})
+_NAMES: frozenset[str] = frozenset({"plan", "merge", "bypass", "approve-for"})
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
@@ -64,7 +64,8 @@ def _plain_lines(body: str) -> Iterator[str]:
 
 
 def parse_command(body: str) -> Command | None:
-    """The first ``/sealgate plan|merge|bypass ...`` that starts a plain line of ``body``.
+    """The first ``/sealgate plan|merge|bypass|approve-for ...`` that starts a plain line of
+    ``body``.
 
     Only a line that *starts* with the command counts, so mentioning it mid-sentence or in
     backticks does nothing, and neither do quotes or code blocks.

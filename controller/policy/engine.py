@@ -15,6 +15,7 @@ from datetime import datetime
 
 from controller.errors import Problem
 from controller.model import (
+    AccessRequest,
     Decision,
     DecisionState,
     Environment,
@@ -24,15 +25,15 @@ from controller.model import (
     ReviewState,
     SecretChange,
     StepResult,
-    Tier,
     frozen_map,
 )
+from controller.policy.approve_for import granted_duration
 from controller.policy.bypass import BypassGrant, find_bypass
+from controller.policy.classify import PullScope, classify
 from controller.policy.commands import commands_on_head
 from controller.policy.contributors import contributors, unverified_commits
 from controller.policy.judge import PolicyStanding, judge_policy
 from controller.policy.people import Directory, latest_votes, login_key
-from controller.policy.scope import change_files, governance_files, scope_changes
 from controller.policy.text import duration, names, short_sha, timestamp
 
 # Break-glass overrides missing or objecting reviews, never broken input or a lapsed request.
@@ -62,13 +63,6 @@ class _Reasons:
         return (*self.invalid, *self.expired, *self.rejected, *self.pending, *self.notes)
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    governance: bool
-    applicable: list[Policy]
-    tiers: Mapping[str, Tier]
-
-
 def evaluate(
     *,
     environments: Mapping[str, Environment],
@@ -76,17 +70,23 @@ def evaluate(
     changes: Sequence[SecretChange],
     facts: PullRequestFacts,
     problems: Sequence[Problem] = (),
+    access_requests: Sequence[AccessRequest] = (),
 ) -> Decision:
-    """Decide a pull request. ``problems`` are input errors found while loading its files."""
+    """Decide a pull request. ``problems`` are input errors found while loading its files.
+    ``access_requests``: its ``AccessRequest`` documents (a pull request asks for access or
+    changes secrets, never both)."""
     reasons = _Reasons()
     reasons.invalid.extend(
         str(p) for p in sorted(problems, key=lambda p: (p.file, p.line or 0, p.field, p.message))
     )
     ordered_policies = sorted(policies, key=lambda p: (p.name, p.source))
     ordered_changes = sorted(changes, key=lambda c: (c.path, c.source, c.document_index, c.name))
+    ordered_requests = sorted(access_requests, key=lambda r: (r.source, r.document_index, r.name))
     _check_unique_names(ordered_policies, reasons)
 
-    scope = _scope(environments, ordered_policies, ordered_changes, facts, reasons)
+    scope = classify(environments, ordered_policies, ordered_changes, ordered_requests, facts)
+    reasons.invalid.extend(scope.invalid)
+    reasons.notes.extend(scope.notes)
     directory = Directory.of(facts)
     votes = latest_votes(facts.reviews)
     standings = [judge_policy(p, facts, votes, directory) for p in scope.applicable]
@@ -94,6 +94,9 @@ def evaluate(
         _report_standing(standing, votes, reasons)
     _report_ignored_votes(standings, votes, facts, directory, reasons)
     _report_contributors(scope.applicable, facts, reasons)
+    steps = tuple(step for standing in standings for step in standing.steps)
+    granted = granted_duration(ordered_requests if scope.access else (), steps, facts)
+    reasons.notes.extend(granted.notes)
 
     expires_at = _expiry(scope.applicable, facts, reasons)
     outcome = find_bypass(facts, scope.applicable, directory)
@@ -116,7 +119,7 @@ def evaluate(
     return Decision(
         state=DecisionState.APPROVED if grant is not None else reviewed,
         reasons=headline + reasons.ordered(),
-        steps=tuple(step for standing in standings for step in standing.steps),
+        steps=steps,
         bypassed=grant is not None,
         bypassed_by=grant.user if grant is not None else None,
         bypass_reason=grant.reason if grant is not None else None,
@@ -126,6 +129,8 @@ def evaluate(
         governance=scope.governance,
         auto_merge=all(policy.auto_merge for policy in scope.applicable),
         tiers=frozen_map(scope.tiers),
+        access=scope.access,
+        granted_duration=granted.duration,
     )
 
 
@@ -144,41 +149,6 @@ def _check_unique_names(policies: Sequence[Policy], reasons: _Reasons) -> None:
             f"Policy name '{name}' is used by more than one policy ({sources}); give each"
             " policy a unique metadata.name."
         )
-
-
-def _scope(
-    environments: Mapping[str, Environment],
-    policies: Sequence[Policy],
-    changes: Sequence[SecretChange],
-    facts: PullRequestFacts,
-    reasons: _Reasons,
-) -> _Scope:
-    rule_files = governance_files(facts.changed_files)
-    if rule_files:
-        if changes or change_files(facts.changed_files):
-            reasons.invalid.append(
-                f"The pull request changes rules or other files ({names(rule_files)}) and"
-                " secrets under changes/ together; split it into a governance pull request"
-                " and a secret-change pull request."
-            )
-        governing = [policy for policy in policies if policy.is_governance]
-        if not governing:
-            reasons.invalid.append(
-                f"The pull request changes files outside changes/ ({names(rule_files)}), which"
-                " only a governance policy may approve, and no policy lists the 'governance'"
-                " environment; add one (spec.environments: [governance])."
-            )
-        return _Scope(governance=True, applicable=governing, tiers={})
-
-    scope = scope_changes(environments, policies, changes, facts.current_tiers)
-    reasons.invalid.extend(scope.invalid)
-    reasons.notes.extend(scope.notes)
-    if not changes:
-        reasons.invalid.append(
-            "The pull request carries no secret change and no governance change, so there is"
-            " nothing to approve; add a change file under changes/<environment>/."
-        )
-    return _Scope(governance=False, applicable=scope.applicable, tiers=scope.tiers)
 
 
 def _report_standing(
@@ -380,9 +350,10 @@ def _bypass_headline(grant: BypassGrant, applicable: Sequence[Policy]) -> str:
     )
 
 
-def _approved_headline(scope: _Scope) -> str:
+def _approved_headline(scope: PullScope) -> str:
     if not scope.applicable:
-        return "Approved: no policy applies and every environment allows unmatched changes."
+        what = "access requests" if scope.access else "changes"
+        return f"Approved: no policy applies and every environment allows unmatched {what}."
     return (
         "Approved: every applicable policy is satisfied"
         f" ({names(p.name for p in scope.applicable)})."

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.model import Comment, Decision, DecisionState, Policy, PullRequestFacts
+from controller.policy.approve_for import parse_approve_for
 from controller.policy.bypass import bypass_refusals
 from controller.policy.commands import command_word, void_reason
 from controller.policy.people import Directory, latest_votes, login_key
-from controller.policy.text import names, short_sha, timestamp
+from controller.policy.text import duration, names, short_sha, timestamp
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     (
@@ -38,11 +39,19 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         " applicable policy, approves their own request with a reason of 10 or more"
         " characters; approvers are notified and the audit log keeps the reason",
     ),
+    (
+        "approve-for <duration>",
+        "for an access request: grant it for at most this long (30m, 2h, 1d); counts with"
+        " your approval, and only ever shortens the requested duration",
+    ),
     ("plan", "judge the pull request again now and refresh the summary"),
     ("help", "list these commands"),
 )
 """Every command sealgate takes, with what it does: the help reply lists them."""
 _KNOWN = tuple(spec.split()[0] for spec, _ in COMMANDS)
+_SUGGESTED = tuple(word for word in _KNOWN if word != "approve-for")
+"""Never offered for a mistyped word: someone typing ``/sealgate approve`` wants to approve,
+and approve-for approves nothing (it only shortens an approval given by review)."""
 _PLAIN_WORD = re.compile(r"[a-z][a-z-]{0,15}")
 """A mistyped command word shown back: letters and hyphens only, short (a value has digits
 or is long)."""
@@ -149,6 +158,8 @@ def _reply(comment: Comment, word: str, argument: str, ctx: _Pass) -> CommandRep
         return make(ReplyKind.NOT_COUNTED, f"**Not counted:** {_sentence(void)}")
     if word == "merge":
         kind, text = _merge(comment, ctx)
+    elif word == "approve-for":
+        kind, text = _approve_for(comment, argument, decision)
     else:
         kind, text = _bypass(comment, argument, ctx)
     return make(kind, text)
@@ -209,13 +220,37 @@ def _bypass(comment: Comment, argument: str, ctx: _Pass) -> tuple[ReplyKind, str
     )
 
 
+def _approve_for(comment: Comment, argument: str, decision: Decision) -> tuple[ReplyKind, str]:
+    if not decision.access or decision.granted_duration is None:
+        return ReplyKind.WRONG_STATE, (
+            "**Nothing done:** `/sealgate approve-for` shortens access requests, and this pull"
+            " request asks for no access."
+        )
+    asked = parse_approve_for(argument)
+    if asked is None:
+        return ReplyKind.NOT_COUNTED, (
+            "**Not counted:** give one duration, such as `/sealgate approve-for 2h` (m, h, d"
+            " or w), in a new comment."
+        )
+    granted = duration(decision.granted_duration)
+    if login_key(comment.user) not in {p for s in decision.steps for p in s.approved_by}:
+        return ReplyKind.NOT_COUNTED, (
+            f"**Not counted yet:** it counts together with your approval, if your approval"
+            f" counts under an applicable policy; the grant now lasts {granted}."
+        )
+    return ReplyKind.DONE, (
+        f"**Noted:** you grant at most {duration(asked)}; the grant lasts {granted}, the"
+        " shortest of the requested duration and every approver's approve-for."
+    )
+
+
 def _unknown(comment: Comment, word: str) -> CommandReply:
     if not word:
         return CommandReply(
             comment.id, "", ReplyKind.UNKNOWN, "**No command given.** " + help_text()
         )
     folded = word.casefold()
-    near = difflib.get_close_matches(folded, _KNOWN, n=1, cutoff=0.6)
+    near = difflib.get_close_matches(folded, _SUGGESTED, n=1, cutoff=0.6)
     shown = folded if _PLAIN_WORD.fullmatch(folded) else ""
     what = f"`{shown}` is not a sealgate command" if shown else "That is not a sealgate command"
     hint = f"; did you mean `/sealgate {near[0]}`?" if near else "."

@@ -1,9 +1,10 @@
 """What a pull request is, and which policies judge it.
 
-A pull request either changes secrets (only files under ``changes/``) or changes the rules
-(anything else: ``policies/``, ``environments/``, CI, code): the latter is a governance
-change, judged by the governance policies. Mixing both is refused, so a secret change can
-never ride along with a rule change that would judge it.
+A pull request either changes secrets (only files under ``changes/``), asks for access
+(only files under ``access/``) or changes the rules (anything else: ``policies/``,
+``environments/``, CI, code): the last is a governance change, judged by the governance
+policies. Mixing any two is refused, so a secret change can never ride along with a rule
+change that would judge it, and access is never granted by approvals given to a change.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from controller.model import (
     GOVERNANCE,
+    Action,
     Environment,
     Policy,
     RolloutFailure,
@@ -24,16 +26,24 @@ from controller.policy.globs import secret_glob_matches
 from controller.policy.tiers import current_tier
 
 CHANGES_DIR = "changes/"
+ACCESS_DIR = "access/"
 ANY_ENVIRONMENT = "*"
 
 
 def governance_files(changed_files: Sequence[str]) -> tuple[str, ...]:
-    """Changed files that make a pull request a governance change: anything outside changes/."""
-    return tuple(sorted(path for path in changed_files if not path.startswith(CHANGES_DIR)))
+    """Changed files that make a pull request a governance change: anything outside
+    changes/ and access/."""
+    return tuple(
+        sorted(path for path in changed_files if not path.startswith((CHANGES_DIR, ACCESS_DIR)))
+    )
 
 
 def change_files(changed_files: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(path for path in changed_files if path.startswith(CHANGES_DIR)))
+
+
+def access_files(changed_files: Sequence[str]) -> tuple[str, ...]:
+    return tuple(sorted(path for path in changed_files if path.startswith(ACCESS_DIR)))
 
 
 def effective_tier(
@@ -71,15 +81,23 @@ def rollout_failure(
 
 
 def covers(policy: Policy, change: SecretChange, tier: Tier) -> bool:
-    """Environment (``*`` never reaches the reserved governance), secret glob and tier."""
+    """Action ``change``, environment (``*`` never reaches the reserved governance), secret
+    glob and tier."""
+    return Action.CHANGE in policy.actions and covers_secret(
+        policy, change.environment, change.secret, tier
+    )
+
+
+def covers_secret(policy: Policy, environment: str, secret: str, tier: Tier) -> bool:
+    """Whether ``policy`` covers ``secret`` of ``environment`` at ``tier``, whatever the action."""
     environments = policy.environments
-    in_environment = change.environment in environments or (
-        ANY_ENVIRONMENT in environments and change.environment != GOVERNANCE
+    in_environment = environment in environments or (
+        ANY_ENVIRONMENT in environments and environment != GOVERNANCE
     )
     return (
         in_environment
         and tier in policy.tiers
-        and any(secret_glob_matches(glob, change.secret) for glob in policy.secrets)
+        and any(secret_glob_matches(glob, secret) for glob in policy.secrets)
     )
 
 

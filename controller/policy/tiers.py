@@ -30,9 +30,14 @@ def current_tier(
     change: SecretChange, environment: Environment, current_tiers: Mapping[str, Tier]
 ) -> Tier:
     """The highest of the stored tier (``defaultTier`` when new) and the secret's floor."""
-    stored = current_tiers.get(change.path)
+    return secret_tier(environment, change.secret, current_tiers.get(change.path))
+
+
+def secret_tier(environment: Environment, secret: str, stored: Tier | None) -> Tier:
+    """The tier of ``<namespace>/<name>`` now: ``stored`` (``defaultTier`` when None),
+    raised to its floor. Reading a secret is judged at it, as changing it would be."""
     tier = stored if stored is not None else environment.default_tier
-    floor = tier_floor(environment, change.secret)
+    floor = tier_floor(environment, secret)
     return Tier.highest(tier, floor) if floor is not None else tier
 
 

@@ -17,6 +17,7 @@ from controller.crypto import replay_problems, sealed_digests
 from controller.crypto.quoting import QUOTED_MESSAGE, quotes_any
 from controller.crypto.strength import generate_problem, value_problem
 from controller.documents import Rules
+from controller.documents.access_rules import access_store_problems
 from controller.documents.secret_shape import content_problem, shape_problems
 from controller.errors import Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
@@ -24,6 +25,7 @@ from controller.github.summary_keys import StoredSecret
 from controller.model import (
     MAX_SECRET_BYTES,
     OPAQUE,
+    AccessRequest,
     Decision,
     Environment,
     Policy,
@@ -80,6 +82,8 @@ class Evaluation:
     reasons_withheld: frozenset[str] = frozenset()
     """Sources whose reason quotes a value the store holds now: the summary leaves it out
     (the store withholds it from the audit log as it applies)."""
+    access_requests: tuple[AccessRequest, ...] = ()
+    """The pull request's access requests (``changes`` is then empty: nothing is applied)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -192,6 +196,13 @@ def assess(
     problems.extend(judged.problems)
     rules = judged.rules
     changes = judged.secret_changes
+    requests = judged.access_requests
+    if requests and current_secrets is not None:
+        problems.extend(
+            access_store_problems(
+                requests, {path: frozenset(info.keys) for path, info in current_secrets.items()}
+            )
+        )
     # From here on every change carries the tier the store must keep, so a new secret is
     # stored at the tier it is judged at (its environment's default, or its floor).
     moves = _tier_moves(changes, rules.environments, current_tiers)
@@ -241,7 +252,12 @@ def assess(
         changes=changes,
         facts=facts,
         problems=problems,
+        access_requests=requests,
     )
+    if decision.access:
+        # Approved access is recorded as a grant, never applied as a change: stray change
+        # documents of a mixed (invalid) pull request must not reach the store either.
+        changes = []
     return Evaluation(
         snapshot=snapshot,
         facts=facts,
@@ -259,6 +275,7 @@ def assess(
         before=None if before is None else frozen_map(before),
         after=frozen_map(after),
         own_change_ids=own_change_ids,
+        access_requests=tuple(requests),
     )
 
 

@@ -32,5 +32,6 @@ def with_teams(evaluation: Evaluation, teams: Mapping[str, frozenset[str]]) -> E
         changes=evaluation.changes,
         facts=facts,
         problems=evaluation.problems,
+        access_requests=evaluation.access_requests,
     )
     return dataclasses.replace(evaluation, facts=facts, decision=decision)

@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller.documents import Located, Rules, check_changes, parse_located, parse_rules
-from controller.documents.rules import CONTROLLER_NAMESPACE
+from controller.documents.access_rules import check_access_requests
+from controller.documents.rules import ACCESS_DIR, CONTROLLER_NAMESPACE
 from controller.errors import DocumentError, Problem
-from controller.model import SecretChange
+from controller.model import AccessRequest, SecretChange
 from controller.policy.tiers import tier_problems
 
 CHANGE_KINDS = ("SecretChange",)
+ACCESS_KINDS = ("AccessRequest",)
+
+
+def kinds_for(path: str) -> tuple[str, ...]:
+    """The document kinds a request file may hold, by its directory."""
+    return ACCESS_KINDS if path.startswith(f"{ACCESS_DIR}/") else CHANGE_KINDS
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,16 @@ class JudgedDocuments:
     changes: tuple[Located, ...]
     """Every valid change document, in file then document order, with its lines."""
     problems: tuple[Problem, ...]
+    access: tuple[Located, ...] = ()
+    """Every valid access request, in file order, with its lines."""
 
     @property
     def secret_changes(self) -> list[SecretChange]:
         return [c.document for c in self.changes if isinstance(c.document, SecretChange)]
+
+    @property
+    def access_requests(self) -> list[AccessRequest]:
+        return [a.document for a in self.access if isinstance(a.document, AccessRequest)]
 
 
 def judge_documents(
@@ -43,7 +56,8 @@ def judge_documents(
     with_lines: bool = False,
 ) -> JudgedDocuments:
     """``rule_files`` (``environments/``, ``policies/``) judge ``change_files`` (path ->
-    bytes; each file's documents must be SecretChanges). Without rules (``None``: none
+    bytes: request files; each file's documents must be SecretChanges, or one
+    AccessRequest under ``access/``). Without rules (``None``: none
     could be found, or they do not parse) only what needs none is checked.
     ``proposed_rule_files``: the rules a governance pull request leaves behind.
     ``with_lines`` adds line numbers to the cross-file problems."""
@@ -60,11 +74,18 @@ def judge_documents(
         # Once is enough when the rules left behind fail as the judging ones do.
         problems.extend(p for p in proposed_rule_problems(proposed_rule_files) if p not in problems)
     located: list[Located] = []
+    access: list[Located] = []
     for path, data in sorted(change_files.items()):
+        kinds = kinds_for(path)
         try:
-            located.extend(parse_located(path, data, CHANGE_KINDS))
+            found = parse_located(path, data, kinds)
         except DocumentError as exc:
             problems.extend(exc.problems)
+            continue
+        if kinds == ACCESS_KINDS:
+            access.extend(_one_request(path, found, problems))
+        else:
+            located.extend(found)
     changes = [c.document for c in located if isinstance(c.document, SecretChange)]
     lines = (
         {(c.source, c.document_index): at.lines for c, at in zip(changes, located, strict=True)}
@@ -83,9 +104,39 @@ def judge_documents(
         )
     )
     problems.extend(tier_problems(changes, rules.environments))
-    return JudgedDocuments(
-        rules=rules, rules_parsed=parsed, changes=tuple(located), problems=tuple(problems)
+    problems.extend(
+        check_access_requests(
+            [a.document for a in access if isinstance(a.document, AccessRequest)],
+            judged_by,
+            lines={a.document.source: a.lines for a in access} if with_lines else None,
+            controller_namespace=controller_namespace or CONTROLLER_NAMESPACE,
+        )
     )
+    return JudgedDocuments(
+        rules=rules,
+        rules_parsed=parsed,
+        changes=tuple(located),
+        problems=tuple(problems),
+        access=tuple(access),
+    )
+
+
+def _one_request(
+    path: str, found: tuple[Located, ...], problems: list[Problem]
+) -> tuple[Located, ...]:
+    """An access request file holds one request: its file name is the request's id."""
+    if len(found) <= 1:
+        return found
+    problems.append(
+        Problem(
+            path,
+            "",
+            f"holds {len(found)} documents; an AccessRequest file holds exactly one (its file"
+            " name is the request's id): split it into one file per request",
+            found[1].lines.get(()),
+        )
+    )
+    return ()
 
 
 def proposed_rule_problems(files: Mapping[str, bytes]) -> list[Problem]:

@@ -54,7 +54,7 @@ def test_valid_repository(repo: Path) -> None:
     assert result.stdout == "valid: 4 files, 4 documents\n"
     # Outside git there is no pull request to compare with: say that everything was judged.
     assert result.stderr == (
-        f"{repo.as_posix()}: not in a git checkout: judging every file under changes/, "
+        f"{repo.as_posix()}: not in a git checkout: judging every file under changes/ and access/, "
         "applied ones included\n"
     )
 
@@ -145,8 +145,8 @@ def test_json_output(repo: Path, tmp_path: Path) -> None:
                 "base": None,
                 "mergeBase": None,
                 "judged": None,
-                "note": "not in a git checkout: judging every file under changes/, applied "
-                "ones included",
+                "note": "not in a git checkout: judging every file under changes/ and access/,"
+                " applied ones included",
             }
         ],
     }

@@ -147,7 +147,9 @@ def test_a_key_can_be_rotated_twice(checkout: Checkout) -> None:
         f"{second}:10"
     ]
     assert f"{DUPLICATE} {first}" in everything.stdout
-    assert "--all: judging every file under changes/, applied ones included" in (everything.stderr)
+    assert "--all: judging every file under changes/ and access/, applied ones included" in (
+        everything.stderr
+    )
 
 
 def test_validate_reports_what_the_controller_reports_for_the_pull_requests_files(

@@ -73,19 +73,19 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "kind-missing",
         mutated(CHANGE, (("kind",), DELETE)),
         ("kind",),
-        "must be ApprovalPolicy or Environment or SecretChange here",
+        "must be AccessRequest or ApprovalPolicy or Environment or SecretChange here",
     ),
     (
         "kind-unknown",
         mutated(CHANGE, (("kind",), "Secret")),
         ("kind",),
-        "must be ApprovalPolicy or Environment or SecretChange here",
+        "must be AccessRequest or ApprovalPolicy or Environment or SecretChange here",
     ),
     (
         "kind-not-string",
         mutated(CHANGE, (("kind",), ["SecretChange"])),
         ("kind",),
-        "must be ApprovalPolicy or Environment or SecretChange here",
+        "must be AccessRequest or ApprovalPolicy or Environment or SecretChange here",
     ),
     (
         "top-level-extra",

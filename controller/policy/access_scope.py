@@ -1,0 +1,145 @@
+"""Which policies judge an access request, at which tier, and what is wrong with it.
+
+An access request is judged like a change of the secrets it reads: a policy covers it when
+the policy governs ``access`` (``spec.actions``), and its environments, secret globs and
+tiers match every secret asked for. The tier is the secret's tier now (stored, else the
+environment's default, raised to its floor): reading a critical secret is judged at
+critical, whatever the request says. Every covering policy applies, so the strictest wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from controller.model import (
+    GOVERNANCE,
+    AccessRequest,
+    Action,
+    Environment,
+    Policy,
+    PullRequestFacts,
+    SecretAccess,
+    Tier,
+    Unmatched,
+)
+from controller.policy.people import login_key
+from controller.policy.scope import covers_secret
+from controller.policy.text import duration
+from controller.policy.tiers import secret_tier
+
+
+def covers_access(policy: Policy, environment: str, secret: str, tier: Tier) -> bool:
+    """Action ``access``, environment, secret glob and tier."""
+    return Action.ACCESS in policy.actions and covers_secret(policy, environment, secret, tier)
+
+
+def access_tiers(
+    request: AccessRequest, environment: Environment, current_tiers: Mapping[str, Tier]
+) -> dict[str, Tier]:
+    """``<env>/<namespace>/<name>`` -> the tier reading it is judged at."""
+    return {
+        f"{request.environment}/{item.secret}": secret_tier(
+            environment,
+            item.secret,
+            current_tiers.get(f"{request.environment}/{item.secret}"),
+        )
+        for item in request.secrets
+    }
+
+
+def covering_policies(
+    request: AccessRequest,
+    tiers: Mapping[str, Tier],
+    policies: Sequence[Policy],
+) -> list[Policy]:
+    """Every policy covering some secret of ``request`` (in ``policies`` order)."""
+    return [
+        policy
+        for policy in policies
+        if any(
+            covers_access(policy, request.environment, item.secret, tiers[_path(request, item)])
+            for item in request.secrets
+        )
+    ]
+
+
+@dataclass(slots=True)
+class AccessScope:
+    """The policies a set of access requests brings in, and what is wrong with them."""
+
+    applicable: list[Policy] = field(default_factory=list)
+    tiers: dict[str, Tier] = field(default_factory=dict)
+    invalid: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def scope_access(
+    environments: Mapping[str, Environment],
+    policies: Sequence[Policy],
+    requests: Sequence[AccessRequest],
+    facts: PullRequestFacts,
+) -> AccessScope:
+    """Tiers, applicable policies (in ``policies`` order), and the requests that are invalid:
+    a requester other than the author, a duration over a policy's ``maxDuration``, a secret
+    no policy covers where the environment denies unmatched requests."""
+    scope = AccessScope()
+    applicable: set[str] = set()
+    for request in requests:
+        where = request.source or request.name
+        if login_key(request.requester) != login_key(facts.author):
+            scope.invalid.append(
+                f"{where}: spec.requester: '{request.requester}' is not the author of the pull"
+                f" request ({login_key(facts.author)}); access is asked for by the person who"
+                " will use it: open the pull request as them, or name the author."
+            )
+        environment = environments.get(request.environment)
+        if request.environment == GOVERNANCE or environment is None:
+            known = ", ".join(sorted(environments)) or "none are defined"
+            scope.invalid.append(
+                f"{where}: spec.environment: environment '{request.environment}' does not exist"
+                f" in environments/ of the base commit (known: {known}); fix the name."
+            )
+            continue
+        tiers = access_tiers(request, environment, facts.current_tiers)
+        for path, tier in tiers.items():
+            scope.tiers[path] = Tier.highest(tier, scope.tiers.get(path, tier))
+        covering = covering_policies(request, tiers, policies)
+        applicable.update(policy.name for policy in covering)
+        scope.invalid.extend(_too_long(request, covering))
+        for item in request.secrets:
+            path = _path(request, item)
+            if any(
+                covers_access(p, request.environment, item.secret, tiers[path]) for p in covering
+            ):
+                continue
+            if environment.unmatched is Unmatched.ALLOW:
+                scope.notes.append(
+                    f"{where}: access to {path} (tier {tiers[path]}) is covered by no policy;"
+                    f" environment '{environment.name}' allows unmatched requests, so it needs"
+                    " no approval."
+                )
+            else:
+                scope.invalid.append(
+                    f"{where}: access to {path} (tier {tiers[path]}) is covered by no policy"
+                    f" and environment '{environment.name}' denies unmatched requests; add a"
+                    " policy with spec.actions listing access whose environments, secrets and"
+                    " tiers cover it."
+                )
+    scope.applicable = [policy for policy in policies if policy.name in applicable]
+    return scope
+
+
+def _too_long(request: AccessRequest, covering: Sequence[Policy]) -> list[str]:
+    where = request.source or request.name
+    return [
+        f"{where}: spec.duration: {duration(request.duration)} is longer than the"
+        f" {duration(policy.max_duration)} policy '{policy.name}' allows (spec.maxDuration);"
+        " ask for less."
+        for policy in covering
+        if policy.max_duration is not None and request.duration > policy.max_duration
+    ]
+
+
+def _path(request: AccessRequest, item: SecretAccess) -> str:
+    return f"{request.environment}/{item.secret}"
