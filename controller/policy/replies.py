@@ -15,8 +15,8 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.model import Comment, Decision, DecisionState, Policy, PullRequestFacts
@@ -43,6 +43,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "approve-for <duration>",
         "for an access request: grant it for at most this long (30m, 2h, 1d); counts with"
         " your approval, and only ever shortens the requested duration",
+    ),
+    (
+        "revoke <reason>",
+        "for a granted access request: end its access now; the requester or anyone who may"
+        " approve it can revoke, and the audit log keeps who and why",
     ),
     ("plan", "judge the pull request again now and refresh the summary"),
     ("help", "list these commands"),
@@ -77,6 +82,9 @@ class PassOutcome:
     merged_now: bool = False
     """sealgate merged it in this pass."""
     merged_at: datetime | None = None
+    revoke_replies: Mapping[int, tuple[str, str]] = field(default_factory=dict)
+    """Comment id -> (reply kind, text) for the ``/sealgate revoke`` comments the pass
+    judged against the pull request's grants (``controller.reconciler.revoking``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,9 @@ def _reply(comment: Comment, word: str, argument: str, ctx: _Pass) -> CommandRep
             f"**Judged again** on head `{short_sha(facts.head_sha)}`:"
             f" {_standing(decision)}. The summary comment is up to date.",
         )
+    if word == "revoke":
+        # Not tied to a head: a grant rests on the merged request, not on a commit.
+        return make(*_revoke(comment, decision, outcome))
     late = outcome.merged_at is not None and comment.created_at > outcome.merged_at
     if outcome.state == "merged" and late:
         return make(ReplyKind.WRONG_STATE, "**Nothing done:** the pull request is already merged.")
@@ -241,6 +252,30 @@ def _approve_for(comment: Comment, argument: str, decision: Decision) -> tuple[R
     return ReplyKind.DONE, (
         f"**Noted:** you grant at most {duration(asked)}; the grant lasts {granted}, the"
         " shortest of the requested duration and every approver's approve-for."
+    )
+
+
+def _revoke(comment: Comment, decision: Decision, outcome: PassOutcome) -> tuple[ReplyKind, str]:
+    judged = outcome.revoke_replies.get(comment.id)
+    if judged is not None:
+        return ReplyKind(judged[0]), judged[1]
+    if not decision.access:
+        return (
+            ReplyKind.WRONG_STATE,
+            "**Nothing done:** `/sealgate revoke` ends the access an approved access request"
+            " granted; this pull request asks for no access.",
+        )
+    if outcome.state == "merged":
+        return (
+            ReplyKind.WRONG_STATE,
+            "**Nothing to revoke yet:** no grant of this pull request is recorded; sealgate"
+            " records it right after the merge. Comment again once the summary shows it.",
+        )
+    return (
+        ReplyKind.WRONG_STATE,
+        "**Nothing to revoke yet:** access is granted only once the request is approved and"
+        " merged. To withdraw the request, close the pull request (or, as an approver,"
+        " request changes).",
     )
 
 

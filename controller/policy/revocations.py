@@ -58,6 +58,8 @@ class RevocationOutcome:
     the grant, the others change nothing)."""
     ignored: tuple[str, ...]
     """One sentence per ``/sealgate revoke`` comment that does not count, saying why."""
+    ignored_by_comment: tuple[tuple[int, str], ...] = ()
+    """(comment id, why) of each comment that does not count: what its reply says."""
 
 
 def parse_revoke(body: str) -> str | None:
@@ -96,6 +98,7 @@ def revocations(
     allowed = {login_key(p) for p in eligible} | {login_key(requester)}
     counted: list[Revocation] = []
     ignored: list[str] = []
+    by_comment: list[tuple[int, str]] = []
     for comment in sorted(comments, key=lambda c: (c.created_at, c.id, c.user, c.body)):
         user = login_key(comment.user)
         if user == me:
@@ -119,7 +122,8 @@ def revocations(
                 f"The /sealgate revoke comment by {user} at {timestamp(comment.created_at)}"
                 f" was {why}."
             )
-    return RevocationOutcome(tuple(counted), tuple(ignored))
+            by_comment.append((comment.id, why))
+    return RevocationOutcome(tuple(counted), tuple(ignored), tuple(by_comment))
 
 
 def _void(

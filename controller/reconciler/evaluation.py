@@ -21,6 +21,7 @@ from controller.documents.access_rules import access_store_problems
 from controller.documents.secret_shape import content_problem, shape_problems
 from controller.errors import Problem, SealedValueError
 from controller.github.summary import Summary, render_summary
+from controller.github.summary_access import access_view
 from controller.github.summary_keys import StoredSecret
 from controller.model import (
     MAX_SECRET_BYTES,
@@ -28,6 +29,7 @@ from controller.model import (
     AccessRequest,
     Decision,
     Environment,
+    Grant,
     Policy,
     PullRequestFacts,
     RolloutFailure,
@@ -39,6 +41,7 @@ from controller.policy import applicable_policies, evaluate
 from controller.policy.people import self_excluded
 from controller.policy.scope import covers, rollout_failure
 from controller.policy.tiers import current_tier, new_tier, with_new_tiers
+from controller.reconciler.access_reasons import reasons_quoting_values
 from controller.reconciler.judging import judge_documents
 from controller.reconciler.ports import KeysPort, Snapshot
 from controller.reconciler.store_state import HistoryCache, store_states
@@ -84,6 +87,8 @@ class Evaluation:
     (the store withholds it from the audit log as it applies)."""
     access_requests: tuple[AccessRequest, ...] = ()
     """The pull request's access requests (``changes`` is then empty: nothing is applied)."""
+    grants: tuple[Grant, ...] = ()
+    """The grants recorded for this pull request's access requests, as the store holds them."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -127,6 +132,19 @@ class Evaluation:
                 if name in self.environments
             },
             contributors=self_excluded(self.facts),
+            access=(
+                access_view(
+                    self.access_requests,
+                    self.decision,
+                    {},
+                    None,
+                    self.facts.now,
+                    grants=self.grants,
+                    withheld=self.reasons_withheld,
+                )
+                if self.decision.access
+                else None
+            ),
         )
 
     def _change_policies(self) -> dict[str, list[str]]:
@@ -271,7 +289,8 @@ def assess(
         tier_moves=frozen_map(moves),
         rules_untrusted=untrusted is not None,
         restores=versions.restores,
-        reasons_withheld=_quoting_current(changes, current_values),
+        reasons_withheld=_quoting_current(changes, current_values)
+        | reasons_quoting_values(requests, current_values),
         before=None if before is None else frozen_map(before),
         after=frozen_map(after),
         own_change_ids=own_change_ids,

@@ -110,6 +110,14 @@ class GrantKeeper:
 
     new_grants = staticmethod(new_grants)
 
+    def live_pulls(self, repo: str) -> set[int]:
+        """Pull requests of ``repo`` with a grant whose end is not recorded yet."""
+        return {
+            g.pull_request
+            for g in self._grants.grants(live_only=True)
+            if g.repo == repo and not g.ended_recorded
+        }
+
     def of_pull(self, repo: str, number: int) -> list[Grant]:
         """Every grant recorded for pull request ``repo#number``, ended ones included."""
         key = repo.casefold()

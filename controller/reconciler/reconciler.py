@@ -17,12 +17,19 @@ from controller.errors import (
     ConflictError,
     DocumentError,
     InputError,
+    IntegrityError,
     SealgateError,
 )
 from controller.github.records import MergedPull, SyncCheckState
 from controller.model import DecisionState
 from controller.notify.events import NotificationKind
 from controller.policy.replies import PassOutcome
+from controller.reconciler.access_flow import (
+    grant_merged,
+    granted_check,
+    revoke_commented,
+    with_grants,
+)
 from controller.reconciler.answers import CommandAnswers
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
@@ -45,8 +52,10 @@ from controller.reconciler.ports import (
 )
 from controller.reconciler.provenance import origin_of, reasons_of
 from controller.reconciler.reviewers import ask_reviewers
+from controller.reconciler.revoking import RevokePass
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
+from controller.reconciler.status_access import access_statuses
 from controller.reconciler.sync_text import refused_check, sync_check
 from controller.reconciler.trust import RulesTrust
 from controller.store.crashpoint import crashpoint
@@ -182,6 +191,10 @@ class Reconciler:
         poll, and merged ones whose ``sealgate/sync`` is not complete (not yet applied, or
         applied but not yet synced)."""
         items = set(self._github.changed_pulls(repo)) | self._overlaps.rechecks(repo)
+        if self.grant_keeper is not None:
+            # A merged access request stays watched while its grants live: a `/sealgate
+            # revoke` on it must be seen even without a webhook.
+            items |= self.grant_keeper.live_pulls(repo)
         for merged in self._github.recently_merged(repo):
             key = (repo, merged.number, merged.head_sha)
             with self._state:
@@ -339,6 +352,7 @@ class Reconciler:
             judge_stale=snapshot.state != "merged",
             current_values=self._store.read_secret,
         )
+        evaluation = with_grants(evaluation, self.grant_keeper)
         if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:
             # Only the default branch's rules may teach drift repair where environments live:
             # a pull request into any other branch would otherwise redirect everyone's syncs.
@@ -473,6 +487,8 @@ class Reconciler:
         # Judged as of the merge, from the same head and base facts: an approval that has
         # since expired still covered the merge, and a crash after the merge is repaired.
         evaluation = self._assess(snapshot, when)
+        if _complete(state) and evaluation.decision.access and evaluation.grants:
+            return self._keep_access(evaluation, when)
         if _complete(state):
             self._answers.answer(evaluation, PassOutcome("merged", merged_at=when))
             with self._state:
@@ -488,7 +504,12 @@ class Reconciler:
             if parent is not None:
                 parent_rules = self._github.rules_at(repo, parent)
                 evaluation = self._assess(snapshot, when, rules_at=(parent, parent_rules))
-        self._answers.answer(evaluation, PassOutcome("merged", merged_at=merge.merged_at))
+        granting = (
+            evaluation.decision.access and evaluation.decision.state is DecisionState.APPROVED
+        )
+        if not granting:
+            # An access request is answered once its grants exist (`/sealgate revoke`).
+            self._answers.answer(evaluation, PassOutcome("merged", merged_at=merge.merged_at))
         if evaluation.decision.state is not DecisionState.APPROVED:
             return self._refuse(evaluation, merge)
         self._remember(self._status_of(evaluation, Status.MERGED, messages=("merged",)))
@@ -521,6 +542,8 @@ class Reconciler:
         return self._remember(self._status_of(evaluation, Status.FAILED, messages=(reason,)))
 
     def _deliver(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
+        if evaluation.decision.access:
+            return self._grant(evaluation, merge)
         snapshot = evaluation.snapshot
         decision = evaluation.decision
         repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
@@ -562,6 +585,87 @@ class Reconciler:
             log.warning("%s#%d: apply or sync failed, will retry: %s", repo, number, exc)
             raise
         return self._outcome(evaluation, merge, tuple(outcomes))
+
+    def _grant(self, evaluation: Evaluation, merge: MergedPull) -> RequestStatus:
+        """A merged access request: record its grants, deliver them, report what was
+        granted. Idempotent: a replayed pass finds the grants recorded."""
+        keeper = self.grant_keeper
+        if keeper is None:
+            return self._failed(
+                evaluation,
+                [],
+                "this controller records no access grants (no store grants or clusters are"
+                " configured); nothing was granted",
+            )
+        judged = evaluation
+        try:
+            evaluation = grant_merged(
+                keeper,
+                judged,
+                merge,
+                bot_login=self._github.login(),
+                clusters_of=lambda environment: self._clusters_of(judged, environment),
+            )
+        except (InputError, IntegrityError) as exc:
+            return self._failed(evaluation, [], f"no access was granted: {exc}")
+        except BackendError as exc:
+            if not exc.retryable:
+                return self._failed(evaluation, [], f"no access was granted: {exc}")
+            self._observer.failure("grant")
+            raise
+        snapshot = evaluation.snapshot
+        repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
+        log.info(
+            "%s#%d: granted %s",
+            repo,
+            number,
+            ", ".join(f"{g.id} to {g.requester}" for g in evaluation.grants) or "nothing",
+        )
+        status = self._keep_access(evaluation, merge.merged_at, fresh=True)
+        self._notify(
+            NotificationKind.APPLIED,
+            evaluation,
+            actor=merge.merged_by,
+            details=tuple(
+                f"access {g.id}: {g.requester}, {', '.join(i.secret for i in g.secrets)}"
+                for g in evaluation.grants
+            ),
+        )
+        self._github.report_sync(repo, number, head, granted_check(evaluation.grants))
+        with self._state:
+            self._finished.add((repo, number, head))
+        return status
+
+    def _keep_access(
+        self, evaluation: Evaluation, merged_at: datetime, *, fresh: bool = False
+    ) -> RequestStatus:
+        """Every pass over a granted access request: its revocations, its summary (the
+        grants' states move with the clock and every use), the replies."""
+        keeper = self.grant_keeper
+        if keeper is not None:
+            judged = evaluation
+            revoking = revoke_commented(
+                keeper,
+                evaluation,
+                bot_login=self._github.login(),
+                clusters_of=lambda environment: self._clusters_of(judged, environment),
+            )
+            if revoking.revoked:
+                evaluation = with_grants(evaluation, keeper)
+        else:
+            revoking = RevokePass()
+        self._report(evaluation, applied=True)
+        self._answers.answer(
+            evaluation,
+            PassOutcome("merged", merged_at=merged_at, revoke_replies=revoking.replies),
+        )
+        return self._remember(
+            self._status_of(
+                evaluation,
+                Status.GRANTED,
+                messages=("access granted" if fresh else "granted",),
+            )
+        )
 
     def _clusters_of(self, evaluation: Evaluation, environment: str) -> tuple[str, ...]:
         """Where this delivery goes: the environment's clusters in the rules that judged it
@@ -810,6 +914,9 @@ class Reconciler:
             versions=versions,
             sync=sync,
             messages=messages,
+            access=access_statuses(
+                evaluation.access_requests, evaluation.decision, evaluation.grants
+            ),
         )
 
     def _remember(self, status: RequestStatus) -> RequestStatus:

@@ -26,6 +26,8 @@ class Status(enum.StrEnum):
     MERGED = "merged"
     APPLIED = "applied"
     SYNCED = "synced"
+    GRANTED = "granted"
+    """An access request's grants are recorded (``access`` says how each stands)."""
     FAILED = "failed"
     CLOSED = "closed"
     """Closed without merging: sealgate ignores it."""
