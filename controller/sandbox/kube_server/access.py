@@ -2,7 +2,8 @@
 
 The attributes follow a real API server's request info: a GET of a namespace is in that
 namespace, and a list or watch whose field selector pins ``metadata.name`` names that
-object (so a rule with resourceNames can allow watching one Secret, but never listing all).
+object (so a rule with resourceNames can allow watching one Secret, but never listing all),
+and ``namespaces/{name}/status`` is the namespace's status, not a kind called "status".
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 from controller.sandbox.kube_server import errors
 from controller.sandbox.kube_server.identity import UserInfo
 from controller.sandbox.kube_server.rbac import Attributes, RbacAuthorizer
+
+NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+# Routed as a collection, a namespace's subresource is still one object.
+_ON_ONE_OBJECT = {"list": "get", "watch": "get", "deletecollection": "delete"}
 
 
 def _selected_name(field_selector: str | None) -> str:
@@ -36,6 +41,10 @@ def resource_attributes(
     field_selector: str | None,
 ) -> Attributes:
     named = name or ""
+    if namespace and not name and resource in NAMESPACE_SUBRESOURCES:
+        # /api/v1/namespaces/{name}/status is a subresource of the namespace, not a kind.
+        resource, subresource, named = "namespaces", resource, namespace
+        verb = _ON_ONE_OBJECT.get(verb, verb)
     if not named and verb in ("list", "watch"):
         named = _selected_name(field_selector)
     scope = namespace or ""
