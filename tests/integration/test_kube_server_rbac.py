@@ -250,3 +250,52 @@ def test_impersonating_groups_without_a_user_is_refused(
             kube.CoreV1Api(api_client).list_namespaced_secret("payments")
     assert caught.value.status == 500
     assert "without impersonating a user" in error_body(caught.value)["message"]
+
+
+def test_rbac_writes_cannot_grant_what_the_writer_does_not_hold(
+    server: KubeApiServer, impersonate: Impersonate
+) -> None:
+    stripe_reader(server)
+    writes = rule(["roles", "rolebindings"], ["create", "patch"], group=RBAC)
+    server.put(role("rbac-writer", "payments", writes))
+    server.put(binding("rbac-writer", "payments", "Role", "rbac-writer", user(DEV)))
+    server.put(role("secret-admin", None, rule(["secrets"], ["*"])))
+    rbac = kube.RbacAuthorizationV1Api(impersonate(DEV))
+    held = f'user "{DEV}" (groups=["system:authenticated"]) is attempting to grant RBAC '
+    held += "permissions not currently held:\n"
+
+    grab = binding("grab", "payments", "ClusterRole", "secret-admin", user(DEV))
+    assert refused(rbac.create_namespaced_role_binding, "payments", grab) == (
+        f'rolebindings.{RBAC} "grab" is forbidden: {held}'
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["*"]}'
+    )
+    wider = role("wider", "payments", rule(["secrets"], ["get", "list"]))
+    assert refused(rbac.create_namespaced_role, "payments", wider) == (
+        f'roles.{RBAC} "wider" is forbidden: {held}'
+        '{APIGroups:[""], Resources:["secrets"], Verbs:["get" "list"]}'
+    )
+    missing = binding("missing", "payments", "ClusterRole", "nope", user(DEV))
+    assert refused(rbac.create_namespaced_role_binding, "payments", missing) == (
+        f'rolebindings.{RBAC} "missing" is forbidden: clusterrole.{RBAC} "nope" not found'
+    )
+    assert server.get(f"{RBAC}/v1", "RoleBinding", "payments", "grab") is None
+    assert server.get(f"{RBAC}/v1", "Role", "payments", "wider") is None
+
+    # Passing on what one holds is allowed, and so is a label change of a wider role.
+    rbac.create_namespaced_role_binding(
+        "payments", binding("pass-on", "payments", "Role", "stripe-reader", user("dev2"))
+    )
+    narrow = role("narrow", "payments", rule(["secrets"], ["get"], "stripe"))
+    rbac.create_namespaced_role("payments", narrow)
+    server.put(wider)
+    rbac.patch_namespaced_role("wider", "payments", {"metadata": {"labels": {"team": "pay"}}})
+    more = {"rules": [rule(["secrets"], ["delete"])]}
+    assert refused(rbac.patch_namespaced_role, "narrow", "payments", more).startswith(
+        f'roles.{RBAC} "narrow" is forbidden: {held}'
+    )
+    # The bind verb on a role lets a user bind it without holding it.
+    may_bind = rule(["clusterroles"], ["bind"], "secret-admin", group=RBAC)
+    server.put(role("binder", "payments", may_bind))
+    server.put(binding("binder", "payments", "Role", "binder", user(DEV)))
+    rbac.create_namespaced_role_binding("payments", grab)
+    assert kube.CoreV1Api(impersonate(DEV)).list_namespaced_secret("payments").items

@@ -24,6 +24,7 @@ from controller.sandbox.kube_server import (
     access,
     discovery,
     errors,
+    escalation,
     identity,
     openapi,
     protobuf,
@@ -343,9 +344,17 @@ class KubeApp:
         namespace: str | None,
         *,
         dry_run: bool,
+        previewing: bool = False,
     ) -> Response:
         verb = target.verb
         name = target.name or ""
+        if escalation.guarded(rtype, target.user, verb) and not previewing and target.user:
+            # What the write would store decides whether it escalates: preview it first.
+            preview = self._serve(request, target, rtype, namespace, dry_run=True, previewing=True)
+            if preview.status_code < 300:
+                previous = self.store.find(rtype, namespace, name) if verb != "create" else None
+                stored = json.loads(preview.get_data())
+                escalation.check(self.authorizer, target.user, rtype, stored, previous)
         if rtype in REVIEW_TYPES:
             user = target.user or identity.caller(bool(request.authorization))
             if request.mimetype == protobuf.MEDIA_TYPE:

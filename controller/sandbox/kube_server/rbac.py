@@ -169,9 +169,10 @@ class RbacAuthorizer:
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
 
-    def _role_rules(
+    def role_rules(
         self, ref: dict[str, Any], binding_namespace: str
     ) -> tuple[tuple[dict[str, Any], ...], str]:
+        """The rules of the role ``ref`` names, or why they cannot be read."""
         kind, name = ref.get("kind"), str(ref.get("name", ""))
         if ref.get("apiGroup", RBAC_GROUP) != RBAC_GROUP or kind not in ("Role", "ClusterRole"):
             return (), f'unsupported role reference kind: "{kind}"'
@@ -207,7 +208,7 @@ class RbacAuthorizer:
                 if subject is None:
                     continue
                 ref = binding.get("roleRef") or {}
-                rules, error = self._role_rules(ref, binding_namespace)
+                rules, error = self.role_rules(ref, binding_namespace)
                 name = str(binding["metadata"]["name"])
                 label = f"{name}/{binding_namespace}" if binding_namespace else name
                 yield _Source(
