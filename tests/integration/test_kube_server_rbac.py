@@ -9,6 +9,7 @@ says, and against the official ``Status``.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -299,3 +300,22 @@ def test_rbac_writes_cannot_grant_what_the_writer_does_not_hold(
     server.put(binding("binder", "payments", "Role", "binder", user(DEV)))
     rbac.create_namespaced_role_binding("payments", grab)
     assert kube.CoreV1Api(impersonate(DEV)).list_namespaced_secret("payments").items
+
+
+def test_decisions_are_recorded_and_leak_nothing(
+    server: KubeApiServer, impersonate: Impersonate, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    stripe_reader(server)
+    core = kube.CoreV1Api(impersonate(DEV))
+    server.reset_request_log()
+    core.read_namespaced_secret("stripe", "payments")
+    refused(core.read_namespaced_secret, "other", "payments")
+    seen = [(r.user, r.verb, r.name, r.status) for r in server.request_log]
+    assert seen == [(DEV, "get", "stripe", 200), (DEV, "get", "other", 403)]
+    assert CANARY not in caplog.text
+    # The control API gives the same answers without HTTP.
+    assert server.can(DEV, "get", "secrets", namespace="payments", name="stripe")
+    assert not server.can(DEV, "list", "secrets", namespace="payments")
+    assert not server.can("dev2", "get", "secrets", namespace="payments", name="stripe")
+    assert server.can("dev2", "delete", "nodes", groups=["system:masters"])

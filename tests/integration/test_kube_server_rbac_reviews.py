@@ -152,6 +152,13 @@ def test_invalid_reviews_are_refused_with_the_field_named(admin: kube.ApiClient)
         'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": '
         "at least one of user or group must be specified"
     )
+    # Reviews are answered, never stored: there is nothing to list.
+    method, url, headers, _, _ = admin.param_serialize(
+        "GET", "/apis/authorization.k8s.io/v1/subjectaccessreviews", auth_settings=["BearerToken"]
+    )
+    listing = admin.call_api(method, url, headers)
+    listing.read()
+    assert listing.status == 405
     neither = kube.V1SelfSubjectAccessReview(spec=kube.V1SelfSubjectAccessReviewSpec())
     with pytest.raises(ApiException) as caught:
         authz.create_self_subject_access_review(neither, _preload_content=False)
