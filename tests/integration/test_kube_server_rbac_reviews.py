@@ -296,3 +296,24 @@ def test_kubectl_get_as_a_user_is_allowed_or_refused(server: KubeApiServer, kube
         assert CANARY not in result.stdout + result.stderr
     admin_view = kubectl("get", "secrets", "-n", "payments", "-o", "name")
     assert admin_view.stdout.split() == ["secret/other", "secret/stripe"]
+
+
+def test_kubectl_auth_whoami_shows_the_impersonated_groups(kubectl: Any) -> None:
+    result = kubectl("auth", "whoami", "--as", "system:serviceaccount:payments:app", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)["status"]["userInfo"]
+    assert info == {
+        "username": "system:serviceaccount:payments:app",
+        "groups": [
+            "system:serviceaccounts",
+            "system:serviceaccounts:payments",
+            "system:authenticated",
+        ],
+    }
+    as_groups = ("--as", DEV, "--as-group", "a", "--as-group", "b")
+    grouped = kubectl("auth", "whoami", *as_groups, "-o", "json")
+    assert json.loads(grouped.stdout)["status"]["userInfo"]["groups"] == [
+        "a",
+        "b",
+        "system:authenticated",
+    ]

@@ -7,8 +7,9 @@ JSON merge / strategic merge / JSON patch, server-side apply, dry runs, ``Status
 Rollouts are simulated over time (``rollout``), and tests can inject 403s, 5xx, 429,
 conflicts and delays. Impersonated requests (``Impersonate-User``, kubectl's ``--as``) are
 held to the stored Roles and bindings, and access reviews answer as RBAC decides;
-unimpersonated callers stay unrestricted. Discovery, OpenAPI v3 stubs and server-side tables make ``kubectl``
-``get``, ``describe``, ``rollout status`` and ``apply`` work against it.
+unimpersonated callers stay unrestricted. Discovery, OpenAPI v3 stubs and server-side
+tables make ``kubectl`` ``get``, ``describe``, ``rollout status``, ``apply`` and
+``auth can-i`` / ``auth whoami`` work against it.
 
 Modules: ``server`` (start/stop and the control API), ``app`` (HTTP routing), ``state``
 (storage, watch history, the rollout ticker), ``objects`` (defaulting and validation on

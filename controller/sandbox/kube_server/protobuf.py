@@ -1,7 +1,8 @@
 """Just enough of the Kubernetes protobuf encoding to read an access review.
 
 ``kubectl auth can-i`` POSTs its SelfSubjectAccessReview (and ``--list`` its
-SelfSubjectRulesReview) as ``application/vnd.kubernetes.protobuf``, as a typed client-go
+SelfSubjectRulesReview, ``auth whoami`` its SelfSubjectReview) as
+``application/vnd.kubernetes.protobuf``, as a typed client-go
 client does; a real server reads either encoding. The body is the magic ``k8s\\0`` and a
 ``runtime.Unknown`` envelope (type meta, then the object's own bytes). The field numbers
 below are those of ``k8s.io/api/authorization/v1/generated.proto``; only the fields a
@@ -49,12 +50,15 @@ SCHEMAS: dict[str, _Schema] = {
     "ExtraEntry": {1: ("key", "string", False), 2: ("value", "ExtraValue", False)},
     "ExtraValue": {1: ("items", "string", True)},
     "SelfSubjectRulesReviewSpec": {1: ("namespace", "string", False)},
+    # A SelfSubjectReview has no spec: field 2 is its (ignored) status.
+    "Nothing": {},
 }
 SPEC_OF = {
     "SelfSubjectAccessReview": "SelfSubjectAccessReviewSpec",
     "SubjectAccessReview": "SubjectAccessReviewSpec",
     "LocalSubjectAccessReview": "SubjectAccessReviewSpec",
     "SelfSubjectRulesReview": "SelfSubjectRulesReviewSpec",
+    "SelfSubjectReview": "Nothing",
 }
 
 

@@ -89,7 +89,13 @@ SELF_SUBJECT_RULES_REVIEWS = ResourceType(
     _AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview",
     False, verbs=_CREATE_ONLY,
 )  # fmt: skip
+_AUTHN = "authentication.k8s.io"
+SELF_SUBJECT_REVIEWS = ResourceType(
+    _AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", False,
+    verbs=_CREATE_ONLY,
+)  # fmt: skip
 REVIEW_TYPES: tuple[ResourceType, ...] = (
+    SELF_SUBJECT_REVIEWS,
     LOCAL_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
@@ -118,6 +124,7 @@ GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
     "apps": ("v1",),
     "coordination.k8s.io": ("v1",),
     _RBAC: ("v1",),
+    _AUTHN: ("v1",),
     _AUTHZ: ("v1",),
 }
 

@@ -1,4 +1,5 @@
-"""``authorization.k8s.io/v1`` access reviews: "may this user do that?" answered by RBAC.
+"""Access reviews (``authorization.k8s.io/v1``): "may this user do that?" answered by RBAC;
+and ``authentication.k8s.io/v1`` SelfSubjectReview: "who am I?".
 
 A review is created (POST) and answered in the same breath; nothing is stored. The answer
 echoes the request's metadata and spec and adds ``status``, as a real server's does:
@@ -16,6 +17,7 @@ from controller.sandbox.kube_server.identity import UserInfo
 from controller.sandbox.kube_server.rbac import Attributes, RbacAuthorizer
 from controller.sandbox.kube_server.resources import (
     LOCAL_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
     SUBJECT_ACCESS_REVIEWS,
     ResourceType,
@@ -138,6 +140,21 @@ def _rules_status(authorizer: RbacAuthorizer, user: UserInfo, namespace: str) ->
     return status
 
 
+def _who_am_i(rtype: ResourceType, body: dict[str, Any], user: UserInfo) -> dict[str, Any]:
+    """``kubectl auth whoami``: the identity the request acted as."""
+    info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    if user.extra:
+        info["extra"] = {key: list(values) for key, values in user.extra.items()}
+    return {
+        "kind": rtype.kind,
+        "apiVersion": rtype.api_version,
+        "metadata": _metadata(body, None),
+        "status": {"userInfo": info},
+    }
+
+
 def answer(
     authorizer: RbacAuthorizer,
     rtype: ResourceType,
@@ -151,6 +168,8 @@ def answer(
         raise errors.bad_request(
             f"the body is a {body.get('kind')}, but this endpoint takes a {rtype.kind}"
         )
+    if rtype is SELF_SUBJECT_REVIEWS:
+        return _who_am_i(rtype, body, user)
     spec = _object(body.get("spec"))
     if spec is None:
         raise _invalid(rtype, [("spec", None, "a review needs a spec")])
