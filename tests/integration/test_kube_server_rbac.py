@@ -65,6 +65,14 @@ def test_resource_names_allow_that_secret_only(
     # ...unless the list pins metadata.name to the allowed object, as a real server reads it.
     pinned = core.list_namespaced_secret("payments", field_selector="metadata.name=stripe")
     assert [item.metadata.name for item in pinned.items] == ["stripe"]
+    watched = core.list_namespaced_secret(
+        "payments", field_selector="metadata.name=stripe", watch=True, timeout_seconds=1,
+        _preload_content=False,
+    )  # fmt: skip
+    events = [json.loads(line) for line in watched.data.decode().splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "stripe")]
+    wider = "metadata.name=stripe,metadata.name=other"
+    assert core.list_namespaced_secret("payments", field_selector=wider).items == []
     # The same name in another namespace is another object.
     assert refused(core.read_namespaced_secret, "stripe", "billing") == denial(
         "get", "secrets", "billing", "stripe"

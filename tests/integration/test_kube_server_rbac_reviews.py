@@ -294,6 +294,11 @@ def test_kubectl_get_as_a_user_is_allowed_or_refused(server: KubeApiServer, kube
     assert 'cannot list resource "secrets"' in listed.stderr
     for result in (got, other, listed):
         assert CANARY not in result.stdout + result.stderr
+    # kubectl watches one named object with a metadata.name field selector: allowed.
+    watch = ("get", "secret", "stripe", "-n", "payments", "--as", DEV, "-w", "-o", "name")
+    watched = kubectl(*watch, "--request-timeout=2s")
+    assert "Forbidden" not in watched.stderr
+    assert watched.stdout.split()[:1] == ["secret/stripe"]
     admin_view = kubectl("get", "secrets", "-n", "payments", "-o", "name")
     assert admin_view.stdout.split() == ["secret/other", "secret/stripe"]
 

@@ -122,6 +122,8 @@ def test_impersonated_users_get_the_groups_a_real_server_adds() -> None:
         Impersonate_User="system:serviceaccount:payments:app", Impersonate_Group="x"
     )
     assert sa_grouped.groups == ("x", "system:authenticated")
+    # Impersonating system:masters is the admin's to give, as on a real server.
+    assert acting(Impersonate_User="dev1", Impersonate_Group="system:masters").unrestricted
     anonymous = acting(Impersonate_User="system:anonymous")
     assert anonymous.groups == ("system:unauthenticated",)
     extra = acting(Impersonate_User="dev1", Impersonate_Extra_Scopes="view, edit")
