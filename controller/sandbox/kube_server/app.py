@@ -16,17 +16,29 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from controller.sandbox.kube_server import discovery, errors, openapi, tables, watch
+from controller.sandbox.kube_server import (
+    access,
+    discovery,
+    errors,
+    escalation,
+    identity,
+    openapi,
+    protobuf,
+    reviews,
+    tables,
+    watch,
+)
 from controller.sandbox.kube_server.errors import ApiError
 from controller.sandbox.kube_server.faults import FaultPlan
 from controller.sandbox.kube_server.ownership import manager_from_user_agent
 from controller.sandbox.kube_server.patch import PATCH_TYPES, PatchError, apply_patch
+from controller.sandbox.kube_server.rbac import RbacAuthorizer
 from controller.sandbox.kube_server.request_log import RequestRecord
-from controller.sandbox.kube_server.resources import ResourceType, by_path
+from controller.sandbox.kube_server.resources import REVIEW_TYPES, ResourceType, by_path
 from controller.sandbox.kube_server.selectors import field_matcher, label_matcher
 from controller.sandbox.kube_server.state import ObjectStore
 
@@ -86,6 +98,8 @@ class _Target:
     name: str | None = None
     dropped: bool = False
     """The request was served but its answer is cut off (an injected fault)."""
+    user: identity.UserInfo | None = None
+    """Who the request acts as, once its impersonation headers are read."""
 
 
 def _json_response(body: Any, status: int = 200, content_type: str = JSON) -> Response:
@@ -170,6 +184,7 @@ class KubeApp:
         self.faults = faults
         self._record = record
         self._server_address = server_address
+        self.authorizer = RbacAuthorizer(store)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -200,6 +215,7 @@ class KubeApp:
                 name=target.name,
                 status=0 if target.dropped else response.status_code,
                 user_agent=request.user_agent.string,
+                user=target.user.name if target.user else "",
             )
         )
         if target.dropped:
@@ -215,8 +231,18 @@ class KubeApp:
     # --- routing -------------------------------------------------------------------------
 
     def _dispatch(self, request: Request, target: _Target) -> Response:
+        user = identity.acting_user(
+            dict(request.headers), request.path, authenticated=bool(request.authorization)
+        )
+        target.user = user
         adapter = URL_MAP.bind_to_environ(request.environ)
-        endpoint, args = adapter.match()
+        try:
+            endpoint, args = adapter.match()
+        except NotFound:
+            access.check_path(self.authorizer, user, request.method, request.path)
+            raise
+        if endpoint not in ("collection", "object"):
+            access.check_path(self.authorizer, user, request.method, request.path)
         accept = request.headers.get("Accept", "")
         if endpoint == "version":
             return _json_response(discovery.version())
@@ -256,23 +282,33 @@ class KubeApp:
         target.namespace = args.get("namespace")
         target.name = args.get("name")
         target.subresource = args.get("subresource")
+        method = request.method
+        if endpoint == "collection":
+            verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
+        else:
+            verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        verb = verbs.get(method, method.lower())
+        if verb == "list" and _truthy(request.args.get("watch")):
+            verb = "watch"
+        target.verb = verb
+        # As on a real server, RBAC decides before the resource is even looked up.
+        user = target.user or identity.caller(bool(request.authorization))
+        access.check(
+            self.authorizer,
+            access.resource_attributes(
+                user, verb=verb, group=target.api_group, resource=target.resource,
+                subresource=target.subresource, namespace=target.namespace, name=target.name,
+                field_selector=request.args.get("fieldSelector"),
+            ),
+        )  # fmt: skip
         rtype = by_path(args["group"], args["version"], args["resource"])
         if rtype is None or (target.namespace is not None and not rtype.namespaced):
             raise ApiError(404, "the server could not find the requested resource")
         namespace = target.namespace
         if rtype.namespaced and namespace is None and endpoint == "object":
             raise ApiError(404, "the server could not find the requested resource")
-        method = request.method
-        if endpoint == "collection":
-            verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
-        else:
-            verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-        if method not in verbs:
+        if method not in verbs or verb not in rtype.verbs:
             raise ApiError(405, "the server does not allow this method on the requested resource")
-        verb = verbs[method]
-        if verb == "list" and _truthy(request.args.get("watch")):
-            verb = "watch"
-        target.verb = verb
         if rtype.namespaced and namespace is None and verb not in ("list", "watch"):
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if target.subresource is not None and (
@@ -280,14 +316,13 @@ class KubeApp:
         ):
             raise ApiError(404, "the server could not find the requested resource")
         dry_run = _dry_run(request)
-        user = "loopback-admin" if request.authorization else "system:anonymous"
         decision = self.faults.decide(
             rtype=rtype,
             verb=verb,
             subresource=target.subresource,
             namespace=namespace,
             name=target.name,
-            user=user,
+            user=user.name,
         )
         if decision.delay_seconds > 0:
             time.sleep(decision.delay_seconds)
@@ -309,9 +344,26 @@ class KubeApp:
         namespace: str | None,
         *,
         dry_run: bool,
+        previewing: bool = False,
     ) -> Response:
         verb = target.verb
         name = target.name or ""
+        if escalation.guarded(rtype, target.user, verb) and not previewing and target.user:
+            # What the write would store decides whether it escalates: preview it first.
+            preview = self._serve(request, target, rtype, namespace, dry_run=True, previewing=True)
+            if preview.status_code < 300:
+                previous = self.store.find(rtype, namespace, name) if verb != "create" else None
+                stored = json.loads(preview.get_data())
+                escalation.check(self.authorizer, target.user, rtype, stored, previous)
+        if rtype in REVIEW_TYPES:
+            user = target.user or identity.caller(bool(request.authorization))
+            if request.mimetype == protobuf.MEDIA_TYPE:
+                body = protobuf.decode_review(request.get_data())
+            else:
+                body = _object_body(request)
+            return _json_response(
+                reviews.answer(self.authorizer, rtype, body, user, namespace), 201
+            )
         if verb == "list":
             return self._list(request, rtype, namespace)
         if verb == "watch":

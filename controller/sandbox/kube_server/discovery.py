@@ -12,7 +12,6 @@ from typing import Any
 from controller.sandbox.kube_server.resources import (
     ALL_TYPES,
     GROUP_VERSIONS,
-    STANDARD_VERBS,
     ResourceType,
     in_group_version,
 )
@@ -78,7 +77,7 @@ def _legacy_resources(rtype: ResourceType) -> list[dict[str, Any]]:
         "singularName": rtype.singular,
         "namespaced": rtype.namespaced,
         "kind": rtype.kind,
-        "verbs": list(STANDARD_VERBS),
+        "verbs": list(rtype.verbs),
     }
     if rtype.short_names:
         main["shortNames"] = list(rtype.short_names)
@@ -118,7 +117,7 @@ def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
         "responseKind": kind,
         "scope": "Namespaced" if rtype.namespaced else "Cluster",
         "singularResource": rtype.singular,
-        "verbs": list(STANDARD_VERBS),
+        "verbs": list(rtype.verbs),
     }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)

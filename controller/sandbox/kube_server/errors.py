@@ -105,13 +105,53 @@ def stale(rtype: ResourceType, name: str) -> ApiError:
 def forbidden(
     rtype: ResourceType, verb: str, user: str, namespace: str | None, name: str | None
 ) -> ApiError:
-    subject = f'{_qualified(rtype)} "{name}"' if name else _qualified(rtype)
+    return forbidden_request(
+        group=rtype.group, resource=rtype.plural, verb=verb, user=user,
+        namespace=namespace, name=name,
+    )  # fmt: skip
+
+
+def _with_reason(message: str, reason: str) -> str:
+    return f"{message}: {reason}" if reason else message
+
+
+def forbidden_request(
+    *,
+    group: str,
+    resource: str,
+    verb: str,
+    user: str,
+    namespace: str | None,
+    name: str | None,
+    subresource: str | None = None,
+    reason: str = "",
+) -> ApiError:
+    """A refused resource request, worded as a real API server words it (with the
+    authorizer's reason, such as a binding to a missing role, after a colon)."""
+    qualified = f"{resource}.{group}" if group else resource
+    subject = f'{qualified} "{name}"' if name else qualified
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    combined = f"{resource}/{subresource}" if subresource else resource
+    details: dict[str, Any] = {"kind": resource}
+    if group:
+        details["group"] = group
+    if name:
+        details["name"] = name
     return ApiError(
         403,
-        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{rtype.plural}" '
-        f'in API group "{rtype.group}"{scope}',
-        details=_details(rtype, name),
+        _with_reason(
+            f'{subject} is forbidden: User "{user}" cannot {verb} resource "{combined}" '
+            f'in API group "{group}"{scope}',
+            reason,
+        ),
+        details=details,
+    )
+
+
+def forbidden_path(*, verb: str, user: str, path: str, reason: str = "") -> ApiError:
+    """A refused non-resource request (discovery, /version, /healthz, ...)."""
+    return ApiError(
+        403, _with_reason(f'forbidden: User "{user}" cannot {verb} path "{path}"', reason)
     )
 
 

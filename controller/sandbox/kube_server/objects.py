@@ -14,8 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.sandbox.kube_server import errors
-from controller.sandbox.kube_server.rbac_objects import prepare_rbac
+from controller.sandbox.kube_server import errors, rbac_objects
 from controller.sandbox.kube_server.resources import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -303,10 +302,10 @@ def prepare(
             if field in existing["metadata"]:
                 metadata[field] = existing["metadata"][field]
     _canonical_times(rtype, body)
+    if rtype in rbac_objects.RBAC_TYPES:
+        rbac_objects.validate(rtype, body, existing)
     if rtype is SECRETS:
         _fold_secret(body, existing)
-    elif rtype.group == "rbac.authorization.k8s.io":
-        prepare_rbac(rtype, body, existing)
     elif rtype is NAMESPACES:
         metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata["name"]
         body["spec"] = {"finalizers": ["kubernetes"]}

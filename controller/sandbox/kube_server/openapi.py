@@ -61,6 +61,8 @@ def _paths(rtype: ResourceType) -> dict[str, Any]:
         "get": _operation(rtype, "list", ()),
         "post": _operation(rtype, "post", ("application/json",)),
     }
+    if "get" not in rtype.verbs:
+        return {f"{scope}/{rtype.plural}": {"post": collection["post"]}}
     return {f"{scope}/{rtype.plural}": collection, f"{scope}/{rtype.plural}/{{name}}": item}
 
 

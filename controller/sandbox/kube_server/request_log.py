@@ -21,3 +21,5 @@ class RequestRecord:
     name: str | None
     status: int
     user_agent: str
+    user: str = ""
+    """Who the request acted as: an impersonated user, or the unrestricted caller."""

@@ -32,6 +32,8 @@ class ResourceType:
     # Workloads keep status in a subresource and count spec changes in metadata.generation.
     has_status: bool = False
     tracks_generation: bool = False
+    # Access reviews only answer a POST: nothing is stored, the answer is the verdict.
+    verbs: tuple[str, ...] = STANDARD_VERBS
 
     @property
     def api_version(self) -> str:
@@ -69,6 +71,36 @@ CLUSTERROLES = ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", "cluster
 CLUSTERROLEBINDINGS = ResourceType(
     _RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False
 )
+_AUTHZ = "authorization.k8s.io"
+_CREATE_ONLY = ("create",)
+SUBJECT_ACCESS_REVIEWS = ResourceType(
+    _AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", False,
+    verbs=_CREATE_ONLY,
+)  # fmt: skip
+LOCAL_SUBJECT_ACCESS_REVIEWS = ResourceType(
+    _AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
+    "localsubjectaccessreview", True, verbs=_CREATE_ONLY,
+)  # fmt: skip
+SELF_SUBJECT_ACCESS_REVIEWS = ResourceType(
+    _AUTHZ, "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+    "selfsubjectaccessreview", False, verbs=_CREATE_ONLY,
+)  # fmt: skip
+SELF_SUBJECT_RULES_REVIEWS = ResourceType(
+    _AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+    False, verbs=_CREATE_ONLY,
+)  # fmt: skip
+_AUTHN = "authentication.k8s.io"
+SELF_SUBJECT_REVIEWS = ResourceType(
+    _AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", False,
+    verbs=_CREATE_ONLY,
+)  # fmt: skip
+REVIEW_TYPES: tuple[ResourceType, ...] = (
+    SELF_SUBJECT_REVIEWS,
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
+    SUBJECT_ACCESS_REVIEWS,
+)
 
 ALL_TYPES: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -82,6 +114,7 @@ ALL_TYPES: tuple[ResourceType, ...] = (
     ROLEBINDINGS,
     CLUSTERROLES,
     CLUSTERROLEBINDINGS,
+    *REVIEW_TYPES,
 )
 WORKLOAD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 
@@ -91,6 +124,8 @@ GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
     "apps": ("v1",),
     "coordination.k8s.io": ("v1",),
     _RBAC: ("v1",),
+    _AUTHN: ("v1",),
+    _AUTHZ: ("v1",),
 }
 
 

@@ -1,6 +1,6 @@
 """``KubeApiServer``: the loopback Kubernetes API server and its control API for tests.
 
-The control methods (``put``, ``get``, ``list``, ``fail_rollouts``, ``forbid``,
+The control methods (``put``, ``get``, ``list``, ``can``, ``fail_rollouts``, ``forbid``,
 ``inject_faults``, ...) act on the same state the HTTP API serves, without going through
 HTTP, so tests can seed a cluster and break it on purpose.
 """
@@ -8,6 +8,7 @@ HTTP, so tests can seed a cluster and break it on purpose.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from controller.sandbox.kube_server.app import KubeApp
 from controller.sandbox.kube_server.faults import DROP, FaultPlan
+from controller.sandbox.kube_server.identity import UserInfo, with_implied_groups
+from controller.sandbox.kube_server.rbac import Attributes, RbacAuthorizer
 from controller.sandbox.kube_server.request_log import RequestRecord
 from controller.sandbox.kube_server.resources import (
     NAMESPACES,
@@ -65,6 +68,7 @@ class KubeApiServer:
         self._log_lock = threading.Lock()
         self._store = ObjectStore(rollout_seconds, watch_history=watch_history)
         self._faults = FaultPlan()
+        self._authorizer = RbacAuthorizer(self._store)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -184,6 +188,29 @@ class KubeApiServer:
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> None:
         self._store.delete(_resource_type(api_version, kind), namespace, name)
+
+    def can(
+        self,
+        user: str,
+        verb: str,
+        resource: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        group: str = "",
+        subresource: str = "",
+        groups: Sequence[str] = (),
+    ) -> bool:
+        """What RBAC answers for ``user`` impersonated with ``groups`` (plus the groups a
+        real server adds), without HTTP: the same decision a request or review gets."""
+        acting = UserInfo(
+            user, groups=with_implied_groups(user, list(groups), groups_given=bool(groups))
+        )
+        wanted = Attributes(
+            user=acting, verb=verb, api_group=group, resource=resource,
+            subresource=subresource, namespace=namespace or "", name=name or "",
+        )  # fmt: skip
+        return self._authorizer.authorize(wanted).allowed
 
     # --- rollouts ------------------------------------------------------------------------
 
