@@ -1,0 +1,469 @@
+"""Access grants in the store: every state change one commit, with its audit record.
+
+A write re-reads the grant from the head inside the store's writer lock, builds the new grant
+file, its head record and the audit records, and publishes them in one commit (a crash leaves
+the old state or the new one). Reads check each file against its head record and the audit
+record that head names (see ``grantfile``), so a file edited by hand is refused on read; one
+edited together with its audit record breaks the hash chain, which ``audit_verify`` reports.
+
+Reasons are text people typed, kept whole; one that looks like it holds a credential is
+withheld from the file, the record and the commit (a revocation is never refused for its
+reason: stopping access matters more than the note about why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from controller.documents.reason_check import credential_in
+from controller.errors import InputError, IntegrityError, Problem
+from controller.model import Grant, GrantState
+from controller.store import audit
+from controller.store.audit_log import AuditLog
+from controller.store.checks import ENVIRONMENT
+from controller.store.gitobjects import GitObjects
+from controller.store.grantfile import (
+    GRANT_HEADS_ROOT,
+    GRANT_ID,
+    GRANTS_ROOT,
+    GrantHead,
+    decode,
+    digest,
+    encode,
+    grant_head_path,
+    grant_path,
+    seconds,
+    secrets_document,
+)
+from controller.store.layout import commit_message
+from controller.store.trailers import one_line, origin_fields, origin_trailers
+from controller.store.types import PullRequestOrigin
+
+_log = logging.getLogger(__name__)
+GRANT_EVENTS = ("grant-approved", "grant-activated", "grant-used", "grant-revoked", "grant-ended")
+"""Audit events that change a grant's file (each carries ``grantDigest``)."""
+REFUSED_EVENT = "access-refused"
+WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
+_ENDINGS = frozenset({GrantState.ENDED, GrantState.LAPSED, GrantState.REVOKED})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def safe_reason(text: str) -> tuple[str, bool]:
+    """(what to store, withheld?): the reason as given unless it looks like a credential."""
+    kind = credential_in(text)
+    return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
+
+
+def _no_grant(grant_id: str) -> InputError:
+    return InputError(
+        [Problem(f"grant {grant_id}", "id", "no such grant in the store; list them with "
+                 "`sealgate access ls --all`")]
+    )  # fmt: skip
+
+
+class Grants:
+    """The grant half of ``controller.store.Store`` (which delegates here)."""
+
+    def __init__(
+        self,
+        git: GitObjects,
+        audit_log: AuditLog,
+        clock: Callable[[], datetime],
+        push: Callable[[], None],
+    ) -> None:
+        self._git = git
+        self._audit = audit_log
+        self._clock = clock
+        self._push = push
+
+    # ============================================================== writes
+
+    def record(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
+        _check_new(grant)
+        with self._git.writer_lock():
+            head, tree = self._head()
+            stored = self._find(tree, grant.id)
+            if stored is not None:
+                _log.info("grant %s was already recorded", grant.id)
+            else:
+                reason, withheld = safe_reason(grant.reason)
+                stored = dataclasses.replace(grant, reason=reason)
+                event = {
+                    **origin_fields(origin),
+                    **self._fields(stored, actor),
+                    "repository": stored.repo,
+                    "pullRequest": stored.pull_request,
+                    "requestId": stored.request_id,
+                    "requester": stored.requester,
+                    "secrets": secrets_document(stored),
+                    "deliver": sorted(d.value for d in stored.deliver),
+                    "approvers": list(stored.approvers),
+                    "approvedAt": _iso(stored.approved_at),
+                    "activateBy": _iso(stored.activate_by),
+                    "duration": seconds(stored.duration),
+                    "tier": stored.tier.value,
+                    "reason": reason,
+                    "reasonWithheld": withheld,
+                }
+                subject = (
+                    f"Grant {stored.id} in {stored.environment}: {len(stored.secrets)} "
+                    f"secret(s) to {stored.requester} for {seconds(stored.duration)}s"
+                )
+                trailers = [("Actor", actor), ("Grant", stored.id), *origin_trailers(origin)]
+                self._commit(
+                    head,
+                    tree,
+                    stored,
+                    [("grant-approved", event)],
+                    subject=subject,
+                    trailers=trailers,
+                )
+        self._push()
+        return stored
+
+    def use(
+        self, grant_id: str, *, at: datetime, actor: str, secret: str, keys: Sequence[str], via: str
+    ) -> Grant:
+        with self._git.writer_lock():
+            head, tree = self._head()
+            grant = self._find(tree, grant_id)
+            if grant is None:
+                raise _no_grant(grant_id)
+            problems = _use_problems(grant, at, secret, keys)
+            if problems:
+                raise InputError(problems)
+            first = grant.first_used_at is None
+            updated = dataclasses.replace(
+                grant, first_used_at=at if first else grant.first_used_at, uses=grant.uses + 1
+            )
+            fields = self._fields(updated, actor)
+            events: list[tuple[str, dict[str, Any]]] = []
+            if first:
+                events.append(
+                    ("grant-activated", {**fields, "at": _iso(at), "endsAt": _iso(updated.ends_at)})
+                )
+            used = {**fields, "at": _iso(at), "secret": secret, "keys": list(keys), "via": via}
+            events.append(("grant-used", {**used, "uses": updated.uses}))
+            subject = f"Grant {grant_id}: use {updated.uses} of {secret} by {actor} ({via})"
+            if first:
+                subject += ", activated"
+            self._commit(
+                head,
+                tree,
+                updated,
+                events,
+                subject=subject,
+                trailers=[("Actor", actor), ("Grant", grant_id)],
+            )
+        self._push()
+        return updated
+
+    def revoke(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
+        with self._git.writer_lock():
+            head, tree = self._head()
+            grant = self._find(tree, grant_id)
+            if grant is None:
+                raise _no_grant(grant_id)
+            if grant.revoked_at is not None or grant.ended_recorded or not grant.state(at).live:
+                _log.info(
+                    "grant %s is already over (%s): nothing to revoke", grant_id, grant.state(at)
+                )
+                updated = None
+            else:
+                text, withheld = safe_reason(reason)
+                updated = dataclasses.replace(
+                    grant, revoked_at=at, revoked_by=actor, revoke_reason=text
+                )
+                event = {
+                    **self._fields(updated, actor),
+                    "at": _iso(at),
+                    "reason": text,
+                    "reasonWithheld": withheld,
+                }
+                trailers = [("Actor", actor), ("Grant", grant_id), ("Reason", one_line(text))]
+                subject = f"Grant {grant_id}: revoked by {actor}"
+                self._commit(
+                    head,
+                    tree,
+                    updated,
+                    [("grant-revoked", event)],
+                    subject=subject,
+                    trailers=trailers,
+                )
+        self._push()
+        return grant if updated is None else updated
+
+    def end(self, grant_id: str, *, at: datetime, state: GrantState) -> Grant:
+        if state not in _ENDINGS:
+            raise InputError(
+                [Problem(f"grant {grant_id}", "state", "must be ended, lapsed or revoked")]
+            )
+        with self._git.writer_lock():
+            head, tree = self._head()
+            grant = self._find(tree, grant_id)
+            if grant is None:
+                raise _no_grant(grant_id)
+            if grant.ended_recorded:
+                updated = None
+            else:
+                actual = grant.state(at)
+                if actual.live:
+                    raise InputError(
+                        [Problem(f"grant {grant_id}", "state", f"is {actual} until "
+                                 f"{_iso(grant.ends_at)}: it has not ended")]
+                    )  # fmt: skip
+                if actual is not state:
+                    # The grant's own clock is the record: a caller's stale view is not.
+                    _log.warning("grant %s ended %s, not %s as asked", grant_id, actual, state)
+                updated = dataclasses.replace(grant, ended_recorded=True)
+                event = {**self._fields(updated, "sealgate"), "at": _iso(at), "state": str(actual)}
+                subject = f"Grant {grant_id}: {actual}, access removed"
+                self._commit(
+                    head,
+                    tree,
+                    updated,
+                    [("grant-ended", event)],
+                    subject=subject,
+                    trailers=[("Grant", grant_id)],
+                )
+        self._push()
+        return grant if updated is None else updated
+
+    def refuse(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        environment: str,
+        secret: str,
+        reason: str,
+        grant_id: str | None,
+    ) -> None:
+        text, withheld = safe_reason(reason)
+        event = {
+            "actor": actor,
+            "environment": environment,
+            "secret": secret,
+            "at": _iso(at),
+            "reason": text,
+            "reasonWithheld": withheld,
+            "grantId": grant_id,
+        }
+        trailers = [("Actor", actor)] + ([("Grant", grant_id)] if grant_id else [])
+        with self._git.writer_lock():
+            head, tree = self._head()
+            subject = f"Access refused: {actor} to {environment}/{secret}"
+            self._commit(
+                head, tree, None, [(REFUSED_EVENT, event)], subject=subject, trailers=trailers
+            )
+        self._push()
+
+    # ============================================================== reads
+
+    def get(self, grant_id: str) -> Grant | None:
+        return self._find(self._head()[1], grant_id)
+
+    def all(self, *, live_only: bool = False) -> list[Grant]:
+        found = [grant for grant, _ in self._verified_all(self._head()[1])]
+        found.sort(key=lambda g: (g.approved_at, g.id))
+        return [g for g in found if not (live_only and g.ended_recorded)]
+
+    def problems(self, bodies: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """``audit_verify``'s part: every grant file verifies and equals what the audit log's
+        latest record of that grant wrote; every audited grant has its file."""
+        latest: dict[str, str] = {}
+        for _, body in bodies:
+            if body.get("event") in GRANT_EVENTS and isinstance(body.get("grantId"), str):
+                latest[body["grantId"]] = str(body.get("grantDigest"))
+        tree = self._head()[1]
+        problems: list[str] = []
+        try:
+            for grant, file_digest in self._verified_all(tree):
+                expected = latest.pop(grant.id, None)
+                if expected != file_digest:
+                    problems.append(
+                        f"{grant_path(grant.environment, grant.id)}: differs from what the audit "
+                        "log's latest record of the grant wrote: it was rolled back or written "
+                        "outside the controller"
+                    )
+        except IntegrityError as exc:
+            problems.append(str(exc))
+            return problems
+        problems.extend(
+            f"grant {grant_id}: the audit log records it but the store has no file"
+            for grant_id in sorted(latest)
+        )
+        return problems
+
+    # ============================================================== internals
+
+    def _head(self) -> tuple[str | None, bytes | None]:
+        head = self._git.head()
+        return head, (self._git.commit_tree(head) if head else None)
+
+    def _environments(self, tree: bytes | None) -> list[str]:
+        names: set[str] = set()
+        for root in (GRANTS_ROOT, GRANT_HEADS_ROOT):
+            entry = self._git.lookup(tree, root)
+            if entry is not None:
+                names.update(self._git.tree_entries(entry[0]))
+        return sorted(n for n in names if ENVIRONMENT.fullmatch(n))
+
+    def _find(self, tree: bytes | None, grant_id: str) -> Grant | None:
+        if not GRANT_ID.fullmatch(grant_id):
+            return None
+        for env in self._environments(tree):
+            data = self._git.read_path(tree, grant_path(env, grant_id))
+            pin = self._git.read_path(tree, grant_head_path(env, grant_id))
+            if data is not None or pin is not None:
+                return self._verified(tree, env, grant_id, data=data, pin=pin, cache={})[0]
+        return None
+
+    def _verified_all(self, tree: bytes | None) -> Iterator[tuple[Grant, str]]:
+        files: dict[tuple[str, str], dict[str, bytes]] = {}
+        for root, kind in ((GRANTS_ROOT, "file"), (GRANT_HEADS_ROOT, "head")):
+            entry = self._git.lookup(tree, root)
+            if entry is None:
+                continue
+            listed = [(p, sha) for p, sha in self._git.walk_blobs(entry[0]) if p.endswith(".json")]
+            blobs = self._git.read_blobs([sha for _, sha in listed])
+            for (path, _), blob in zip(listed, blobs, strict=True):
+                env, _, name = path.partition("/")
+                files.setdefault((env, name.removesuffix(".json")), {})[kind] = blob
+        cache: dict[str, dict[int, dict[str, Any]]] = {}
+        for (env, grant_id), found in sorted(files.items()):
+            yield self._verified(
+                tree, env, grant_id, data=found.get("file"), pin=found.get("head"), cache=cache
+            )
+
+    def _verified(
+        self,
+        tree: bytes | None,
+        env: str,
+        grant_id: str,
+        *,
+        data: bytes | None,
+        pin: bytes | None,
+        cache: dict[str, dict[int, dict[str, Any]]],
+    ) -> tuple[Grant, str]:
+        where = grant_path(env, grant_id)
+        if data is None or pin is None:
+            missing = "file" if data is None else "head record"
+            raise IntegrityError(
+                f"{where}: the grant's {missing} is missing: it was deleted or added outside "
+                "the controller; restore the store from its history or its remote"
+            )
+        grant = decode(data, where=where)
+        if (grant.environment, grant.id) != (env, grant_id):
+            raise IntegrityError(f"{where}: holds grant {grant.id}: it was moved or copied")
+        head = GrantHead.decode(pin, where=grant_head_path(env, grant_id))
+        file_digest = digest(data)
+        if head.digest != file_digest:
+            raise IntegrityError(
+                f"{where}: the file is not the one the controller last wrote (its digest "
+                "differs from the head record's): it was edited outside the controller; "
+                "restore it from the store's history"
+            )
+        if head.audit_file not in cache:
+            content = self._git.read_path(tree, head.audit_file) or b""
+            cache[head.audit_file] = {
+                int(body.get("seq", 0)): body
+                for body in audit.parse_lines(content, where=head.audit_file)
+            }
+        record = cache[head.audit_file].get(head.seq)
+        if (
+            record is None
+            or record.get("hash") != head.hash
+            or audit.record_hash(record) != head.hash
+            or record.get("grantId") != grant_id
+            or record.get("grantDigest") != file_digest
+        ):
+            raise IntegrityError(
+                f"{where}: the audit record {head.seq} its head names does not record this "
+                "file: the grant or the audit log was edited outside the controller; run "
+                "`sealgate audit verify`"
+            )
+        return grant, file_digest
+
+    @staticmethod
+    def _fields(grant: Grant, actor: str) -> dict[str, Any]:
+        return {"grantId": grant.id, "environment": grant.environment, "actor": actor}
+
+    def _commit(
+        self,
+        head: str | None,
+        tree: bytes | None,
+        grant: Grant | None,
+        events: list[tuple[str, dict[str, Any]]],
+        *,
+        subject: str,
+        trailers: list[tuple[str, str]],
+    ) -> str:
+        now = self._clock()
+        contents: dict[str, bytes] = {}
+        if grant is not None:
+            data = encode(grant)
+            for _, fields in events:
+                fields["grantDigest"] = digest(data)
+            contents[grant_path(grant.environment, grant.id)] = data
+        audit_path, audit_content, audit_head = self._audit.append(tree, events, now)
+        contents[audit_path] = audit_content
+        if grant is not None:
+            seq, last_hash = audit_head.split(" ")
+            pin = GrantHead(digest(data), audit_path, int(seq), last_hash)
+            contents[grant_head_path(grant.environment, grant.id)] = pin.encode()
+        paths = sorted(contents)
+        shas = self._git.write_blobs([contents[p] for p in paths])
+        new_tree = self._git.update_tree(tree, dict(zip(paths, shas, strict=True)))
+        message = commit_message(
+            one_line(subject),
+            [*((k, one_line(v)) for k, v in trailers), ("Audit-Head", audit_head)],
+        )
+        commit = self._git.write_commit(new_tree, message, head, now)
+        self._git.advance(commit, head)
+        _log.info("%s (%s)", one_line(subject), commit[:12])
+        return commit
+
+
+def _check_new(grant: Grant) -> None:
+    where = f"grant {grant.id}"
+    problems: list[Problem] = []
+    if not GRANT_ID.fullmatch(grant.id):
+        problems.append(Problem(where, "id", "must be a Kubernetes label value (grant_id_for)"))
+    if not ENVIRONMENT.fullmatch(grant.environment):
+        problems.append(Problem(where, "environment", "must match [a-z0-9][a-z0-9-]{0,62}"))
+    if not grant.secrets:
+        problems.append(Problem(where, "secrets", "a grant names at least one secret"))
+    if not grant.deliver:
+        problems.append(Problem(where, "deliver", "a grant names at least one delivery"))
+    if grant.duration.total_seconds() <= 0:
+        problems.append(Problem(where, "duration", "must be positive"))
+    if grant.first_used_at is not None or grant.uses or grant.revoked_at or grant.ended_recorded:
+        problems.append(
+            Problem(where, "state", "a new grant is unused, unrevoked and not ended; record "
+                    "uses, revocation and end through the store")
+        )  # fmt: skip
+    if problems:
+        raise InputError(problems)
+
+
+def _use_problems(grant: Grant, at: datetime, secret: str, keys: Sequence[str]) -> list[Problem]:
+    where = f"grant {grant.id}"
+    state = grant.state(at)
+    if grant.ended_recorded or grant.revoked_at is not None or not state.live:
+        over = GrantState.REVOKED if grant.revoked_at is not None else state
+        return [Problem(where, "state", f"is {over}: it gives no access any more")]
+    if at < grant.approved_at:
+        return [Problem(where, "at", "is before the grant was approved")]
+    missing = [k for k in keys if not grant.covers(secret, k)]
+    if not grant.covers(secret) or missing:
+        named = f"{secret} ({', '.join(missing)})" if missing and grant.covers(secret) else secret
+        return [Problem(where, "secret", f"does not cover {named}")]
+    return []
