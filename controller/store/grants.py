@@ -19,19 +19,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.documents.reason_check import credential_in
 from controller.errors import InputError, IntegrityError, Problem
 from controller.model import Grant, GrantState
-from controller.store import audit
 from controller.store.audit_log import AuditLog
 from controller.store.checks import ENVIRONMENT
 from controller.store.gitobjects import GitObjects
+from controller.store.grant_checks import (
+    audit_by_seq,
+    check_new,
+    safe_reason,
+    use_problems,
+    verify_grant,
+)
 from controller.store.grantfile import (
     GRANT_HEADS_ROOT,
     GRANT_ID,
     GRANTS_ROOT,
     GrantHead,
-    decode,
     digest,
     encode,
     grant_head_path,
@@ -47,18 +51,11 @@ _log = logging.getLogger(__name__)
 GRANT_EVENTS = ("grant-approved", "grant-activated", "grant-used", "grant-revoked", "grant-ended")
 """Audit events that change a grant's file (each carries ``grantDigest``)."""
 REFUSED_EVENT = "access-refused"
-WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
 _ENDINGS = frozenset({GrantState.ENDED, GrantState.LAPSED, GrantState.REVOKED})
 
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-def safe_reason(text: str) -> tuple[str, bool]:
-    """(what to store, withheld?): the reason as given unless it looks like a credential."""
-    kind = credential_in(text)
-    return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
 
 
 def _no_grant(grant_id: str) -> InputError:
@@ -86,7 +83,7 @@ class Grants:
     # ============================================================== writes
 
     def record(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
-        _check_new(grant)
+        check_new(grant)
         with self._git.writer_lock():
             head, tree = self._head()
             stored = self._find(tree, grant.id)
@@ -136,7 +133,7 @@ class Grants:
             grant = self._find(tree, grant_id)
             if grant is None:
                 raise _no_grant(grant_id)
-            problems = _use_problems(grant, at, secret, keys)
+            problems = use_problems(grant, at, secret, keys)
             if problems:
                 raise InputError(problems)
             first = grant.first_used_at is None
@@ -337,7 +334,7 @@ class Grants:
             for (path, _), blob in zip(listed, blobs, strict=True):
                 env, _, name = path.partition("/")
                 files.setdefault((env, name.removesuffix(".json")), {})[kind] = blob
-        cache: dict[str, dict[int, dict[str, Any]]] = {}
+        cache: dict[str, dict[int, Mapping[str, Any]]] = {}
         for (env, grant_id), found in sorted(files.items()):
             yield self._verified(
                 tree, env, grant_id, data=found.get("file"), pin=found.get("head"), cache=cache
@@ -351,46 +348,15 @@ class Grants:
         *,
         data: bytes | None,
         pin: bytes | None,
-        cache: dict[str, dict[int, dict[str, Any]]],
+        cache: dict[str, dict[int, Mapping[str, Any]]],
     ) -> tuple[Grant, str]:
-        where = grant_path(env, grant_id)
-        if data is None or pin is None:
-            missing = "file" if data is None else "head record"
-            raise IntegrityError(
-                f"{where}: the grant's {missing} is missing: it was deleted or added outside "
-                "the controller; restore the store from its history or its remote"
-            )
-        grant = decode(data, where=where)
-        if (grant.environment, grant.id) != (env, grant_id):
-            raise IntegrityError(f"{where}: holds grant {grant.id}: it was moved or copied")
-        head = GrantHead.decode(pin, where=grant_head_path(env, grant_id))
-        file_digest = digest(data)
-        if head.digest != file_digest:
-            raise IntegrityError(
-                f"{where}: the file is not the one the controller last wrote (its digest "
-                "differs from the head record's): it was edited outside the controller; "
-                "restore it from the store's history"
-            )
-        if head.audit_file not in cache:
-            content = self._git.read_path(tree, head.audit_file) or b""
-            cache[head.audit_file] = {
-                int(body.get("seq", 0)): body
-                for body in audit.parse_lines(content, where=head.audit_file)
-            }
-        record = cache[head.audit_file].get(head.seq)
-        if (
-            record is None
-            or record.get("hash") != head.hash
-            or audit.record_hash(record) != head.hash
-            or record.get("grantId") != grant_id
-            or record.get("grantDigest") != file_digest
-        ):
-            raise IntegrityError(
-                f"{where}: the audit record {head.seq} its head names does not record this "
-                "file: the grant or the audit log was edited outside the controller; run "
-                "`sealgate audit verify`"
-            )
-        return grant, file_digest
+        def record_at(audit_file: str, seq: int) -> Mapping[str, Any] | None:
+            if audit_file not in cache:
+                content = self._git.read_path(tree, audit_file) or b""
+                cache[audit_file] = audit_by_seq(content, where=audit_file)
+            return cache[audit_file].get(seq)
+
+        return verify_grant(env, grant_id, data=data, pin=pin, record_at=record_at)
 
     @staticmethod
     def _fields(grant: Grant, actor: str) -> dict[str, Any]:
@@ -430,40 +396,3 @@ class Grants:
         self._git.advance(commit, head)
         _log.info("%s (%s)", one_line(subject), commit[:12])
         return commit
-
-
-def _check_new(grant: Grant) -> None:
-    where = f"grant {grant.id}"
-    problems: list[Problem] = []
-    if not GRANT_ID.fullmatch(grant.id):
-        problems.append(Problem(where, "id", "must be a Kubernetes label value (grant_id_for)"))
-    if not ENVIRONMENT.fullmatch(grant.environment):
-        problems.append(Problem(where, "environment", "must match [a-z0-9][a-z0-9-]{0,62}"))
-    if not grant.secrets:
-        problems.append(Problem(where, "secrets", "a grant names at least one secret"))
-    if not grant.deliver:
-        problems.append(Problem(where, "deliver", "a grant names at least one delivery"))
-    if grant.duration.total_seconds() <= 0:
-        problems.append(Problem(where, "duration", "must be positive"))
-    if grant.first_used_at is not None or grant.uses or grant.revoked_at or grant.ended_recorded:
-        problems.append(
-            Problem(where, "state", "a new grant is unused, unrevoked and not ended; record "
-                    "uses, revocation and end through the store")
-        )  # fmt: skip
-    if problems:
-        raise InputError(problems)
-
-
-def _use_problems(grant: Grant, at: datetime, secret: str, keys: Sequence[str]) -> list[Problem]:
-    where = f"grant {grant.id}"
-    state = grant.state(at)
-    if grant.ended_recorded or grant.revoked_at is not None or not state.live:
-        over = GrantState.REVOKED if grant.revoked_at is not None else state
-        return [Problem(where, "state", f"is {over}: it gives no access any more")]
-    if at < grant.approved_at:
-        return [Problem(where, "at", "is before the grant was approved")]
-    missing = [k for k in keys if not grant.covers(secret, k)]
-    if not grant.covers(secret) or missing:
-        named = f"{secret} ({', '.join(missing)})" if missing and grant.covers(secret) else secret
-        return [Problem(where, "secret", f"does not cover {named}")]
-    return []

@@ -1,0 +1,118 @@
+"""What grant writes refuse, and how a grant file read back is checked (see ``grantfile``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from controller.documents.reason_check import credential_in
+from controller.errors import InputError, IntegrityError, Problem
+from controller.model import Grant, GrantState
+from controller.store import audit
+from controller.store.checks import ENVIRONMENT
+from controller.store.grantfile import (
+    GRANT_ID,
+    GrantHead,
+    decode,
+    digest,
+    grant_head_path,
+    grant_path,
+)
+
+WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
+
+
+def safe_reason(text: str) -> tuple[str, bool]:
+    """(what to store, withheld?): the reason as given unless it looks like a credential."""
+    kind = credential_in(text)
+    return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
+
+
+def check_new(grant: Grant) -> None:
+    where = f"grant {grant.id}"
+    problems: list[Problem] = []
+    if not GRANT_ID.fullmatch(grant.id):
+        problems.append(Problem(where, "id", "must be a Kubernetes label value (grant_id_for)"))
+    if not ENVIRONMENT.fullmatch(grant.environment):
+        problems.append(Problem(where, "environment", "must match [a-z0-9][a-z0-9-]{0,62}"))
+    if not grant.secrets:
+        problems.append(Problem(where, "secrets", "a grant names at least one secret"))
+    if not grant.deliver:
+        problems.append(Problem(where, "deliver", "a grant names at least one delivery"))
+    if grant.duration.total_seconds() <= 0:
+        problems.append(Problem(where, "duration", "must be positive"))
+    if grant.first_used_at is not None or grant.uses or grant.revoked_at or grant.ended_recorded:
+        problems.append(
+            Problem(where, "state", "a new grant is unused, unrevoked and not ended; record "
+                    "uses, revocation and end through the store")
+        )  # fmt: skip
+    if problems:
+        raise InputError(problems)
+
+
+def use_problems(grant: Grant, at: datetime, secret: str, keys: Sequence[str]) -> list[Problem]:
+    where = f"grant {grant.id}"
+    state = grant.state(at)
+    if grant.ended_recorded or grant.revoked_at is not None or not state.live:
+        over = GrantState.REVOKED if grant.revoked_at is not None else state
+        return [Problem(where, "state", f"is {over}: it gives no access any more")]
+    if at < grant.approved_at:
+        return [Problem(where, "at", "is before the grant was approved")]
+    missing = [k for k in keys if not grant.covers(secret, k)]
+    if not grant.covers(secret) or missing:
+        named = f"{secret} ({', '.join(missing)})" if missing and grant.covers(secret) else secret
+        return [Problem(where, "secret", f"does not cover {named}")]
+    return []
+
+
+def audit_by_seq(content: bytes, *, where: str) -> dict[int, Mapping[str, Any]]:
+    found: dict[int, Mapping[str, Any]] = {}
+    for body in audit.parse_lines(content, where=where):
+        seq = body.get("seq")
+        if isinstance(seq, int):
+            found[seq] = body
+    return found
+
+
+def verify_grant(
+    env: str,
+    grant_id: str,
+    *,
+    data: bytes | None,
+    pin: bytes | None,
+    record_at: Callable[[str, int], Mapping[str, Any] | None],
+) -> tuple[Grant, str]:
+    """The grant in ``data`` and its digest, once file, head record and audit record agree."""
+    where = grant_path(env, grant_id)
+    if data is None or pin is None:
+        missing = "file" if data is None else "head record"
+        raise IntegrityError(
+            f"{where}: the grant's {missing} is missing: it was deleted or added outside "
+            "the controller; restore the store from its history or its remote"
+        )
+    grant = decode(data, where=where)
+    if (grant.environment, grant.id) != (env, grant_id):
+        raise IntegrityError(f"{where}: holds grant {grant.id}: it was moved or copied")
+    head = GrantHead.decode(pin, where=grant_head_path(env, grant_id))
+    file_digest = digest(data)
+    if head.digest != file_digest:
+        raise IntegrityError(
+            f"{where}: the file is not the one the controller last wrote (its digest "
+            "differs from the head record's): it was edited outside the controller; "
+            "restore it from the store's history"
+        )
+    record = record_at(head.audit_file, head.seq)
+    if (
+        record is None
+        or record.get("hash") != head.hash
+        or audit.record_hash(record) != head.hash
+        or record.get("grantId") != grant_id
+        or record.get("grantDigest") != file_digest
+    ):
+        raise IntegrityError(
+            f"{where}: the audit record {head.seq} its head names does not record this "
+            "file: the grant or the audit log was edited outside the controller; run "
+            "`sealgate audit verify`"
+        )
+    return grant, file_digest
