@@ -10,7 +10,7 @@ from controller.documents.reason_check import credential_in
 from controller.errors import InputError, IntegrityError, Problem
 from controller.model import Grant, GrantState
 from controller.store import audit
-from controller.store.checks import ENVIRONMENT
+from controller.store.checks import ENVIRONMENT, secret_problems
 from controller.store.grantfile import (
     GRANT_ID,
     GrantHead,
@@ -29,6 +29,13 @@ def safe_reason(text: str) -> tuple[str, bool]:
     return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
 
 
+def no_grant(grant_id: str) -> InputError:
+    return InputError(
+        [Problem(f"grant {grant_id}", "id", "no such grant in the store; list them with "
+                 "`sealgate access ls --all`")]
+    )  # fmt: skip
+
+
 def check_new(grant: Grant) -> None:
     where = f"grant {grant.id}"
     problems: list[Problem] = []
@@ -38,6 +45,10 @@ def check_new(grant: Grant) -> None:
         problems.append(Problem(where, "environment", "must match [a-z0-9][a-z0-9-]{0,62}"))
     if not grant.secrets:
         problems.append(Problem(where, "secrets", "a grant names at least one secret"))
+    for item in grant.secrets:
+        problems.extend(secret_problems(where, item.secret, item.keys))
+    for name, moment in (("approved_at", grant.approved_at), ("activate_by", grant.activate_by)):
+        problems.extend(aware_problems(where, name, moment))
     if not grant.deliver:
         problems.append(Problem(where, "deliver", "a grant names at least one delivery"))
     if grant.duration.total_seconds() <= 0:
@@ -47,6 +58,19 @@ def check_new(grant: Grant) -> None:
             Problem(where, "state", "a new grant is unused, unrevoked and not ended; record "
                     "uses, revocation and end through the store")
         )  # fmt: skip
+    if problems:
+        raise InputError(problems)
+
+
+def aware_problems(where: str, name: str, moment: datetime) -> list[Problem]:
+    """A time without a zone cannot be compared with the grant's: refuse it up front."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return [Problem(where, name, "must carry a time zone (UTC)")]
+    return []
+
+
+def check_time(grant_id: str, at: datetime) -> None:
+    problems = aware_problems(f"grant {grant_id}", "at", at)
     if problems:
         raise InputError(problems)
 

@@ -78,6 +78,24 @@ def secrets_document(grant: Grant) -> list[dict[str, Any]]:
     return [{"secret": s.secret, "keys": list(s.keys)} for s in grant.secrets]
 
 
+def approval_fields(grant: Grant) -> dict[str, Any]:
+    """What the ``grant-approved`` audit record says of the grant."""
+    return {
+        "repository": grant.repo,
+        "pullRequest": grant.pull_request,
+        "requestId": grant.request_id,
+        "requester": grant.requester,
+        "secrets": secrets_document(grant),
+        "deliver": sorted(d.value for d in grant.deliver),
+        "approvers": list(grant.approvers),
+        "approvedAt": _time(grant.approved_at),
+        "activateBy": _time(grant.activate_by),
+        "duration": seconds(grant.duration),
+        "tier": grant.tier.value,
+        "reason": grant.reason,
+    }
+
+
 def encode(grant: Grant) -> bytes:
     return json.dumps(to_document(grant), sort_keys=True, indent=2).encode() + b"\n"
 

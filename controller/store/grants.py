@@ -23,10 +23,13 @@ from controller.errors import InputError, IntegrityError, Problem
 from controller.model import Grant, GrantState
 from controller.store.audit_log import AuditLog
 from controller.store.checks import ENVIRONMENT
+from controller.store.crashpoint import crashpoint
 from controller.store.gitobjects import GitObjects
 from controller.store.grant_checks import (
     audit_by_seq,
     check_new,
+    check_time,
+    no_grant,
     safe_reason,
     use_problems,
     verify_grant,
@@ -36,12 +39,12 @@ from controller.store.grantfile import (
     GRANT_ID,
     GRANTS_ROOT,
     GrantHead,
+    approval_fields,
     digest,
     encode,
     grant_head_path,
     grant_path,
     seconds,
-    secrets_document,
 )
 from controller.store.layout import commit_message
 from controller.store.trailers import one_line, origin_fields, origin_trailers
@@ -56,13 +59,6 @@ _ENDINGS = frozenset({GrantState.ENDED, GrantState.LAPSED, GrantState.REVOKED})
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
-
-
-def _no_grant(grant_id: str) -> InputError:
-    return InputError(
-        [Problem(f"grant {grant_id}", "id", "no such grant in the store; list them with "
-                 "`sealgate access ls --all`")]
-    )  # fmt: skip
 
 
 class Grants:
@@ -93,20 +89,10 @@ class Grants:
                 reason, withheld = safe_reason(grant.reason)
                 stored = dataclasses.replace(grant, reason=reason)
                 event = {
+                    # The pull request's people first: the grant's own fields below win.
                     **origin_fields(origin),
                     **self._fields(stored, actor),
-                    "repository": stored.repo,
-                    "pullRequest": stored.pull_request,
-                    "requestId": stored.request_id,
-                    "requester": stored.requester,
-                    "secrets": secrets_document(stored),
-                    "deliver": sorted(d.value for d in stored.deliver),
-                    "approvers": list(stored.approvers),
-                    "approvedAt": _iso(stored.approved_at),
-                    "activateBy": _iso(stored.activate_by),
-                    "duration": seconds(stored.duration),
-                    "tier": stored.tier.value,
-                    "reason": reason,
+                    **approval_fields(stored),
                     "reasonWithheld": withheld,
                 }
                 subject = (
@@ -128,11 +114,12 @@ class Grants:
     def use(
         self, grant_id: str, *, at: datetime, actor: str, secret: str, keys: Sequence[str], via: str
     ) -> Grant:
+        check_time(grant_id, at)
         with self._git.writer_lock():
             head, tree = self._head()
             grant = self._find(tree, grant_id)
             if grant is None:
-                raise _no_grant(grant_id)
+                raise no_grant(grant_id)
             problems = use_problems(grant, at, secret, keys)
             if problems:
                 raise InputError(problems)
@@ -146,7 +133,9 @@ class Grants:
                 events.append(
                     ("grant-activated", {**fields, "at": _iso(at), "endsAt": _iso(updated.ends_at)})
                 )
-            used = {**fields, "at": _iso(at), "secret": secret, "keys": list(keys), "via": via}
+            # No keys named: the keys the grant gives of that secret (none listed: all of them).
+            named = list(keys) or list(grant.keys_of(secret) or ())
+            used = {**fields, "at": _iso(at), "secret": secret, "keys": named, "via": via}
             events.append(("grant-used", {**used, "uses": updated.uses}))
             subject = f"Grant {grant_id}: use {updated.uses} of {secret} by {actor} ({via})"
             if first:
@@ -163,11 +152,12 @@ class Grants:
         return updated
 
     def revoke(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
+        check_time(grant_id, at)
         with self._git.writer_lock():
             head, tree = self._head()
             grant = self._find(tree, grant_id)
             if grant is None:
-                raise _no_grant(grant_id)
+                raise no_grant(grant_id)
             if grant.revoked_at is not None or grant.ended_recorded or not grant.state(at).live:
                 _log.info(
                     "grant %s is already over (%s): nothing to revoke", grant_id, grant.state(at)
@@ -198,6 +188,7 @@ class Grants:
         return grant if updated is None else updated
 
     def end(self, grant_id: str, *, at: datetime, state: GrantState) -> Grant:
+        check_time(grant_id, at)
         if state not in _ENDINGS:
             raise InputError(
                 [Problem(f"grant {grant_id}", "state", "must be ended, lapsed or revoked")]
@@ -206,7 +197,7 @@ class Grants:
             head, tree = self._head()
             grant = self._find(tree, grant_id)
             if grant is None:
-                raise _no_grant(grant_id)
+                raise no_grant(grant_id)
             if grant.ended_recorded:
                 updated = None
             else:
@@ -243,6 +234,7 @@ class Grants:
         reason: str,
         grant_id: str | None,
     ) -> None:
+        check_time(grant_id or "-", at)
         text, withheld = safe_reason(reason)
         event = {
             "actor": actor,
@@ -272,14 +264,15 @@ class Grants:
         found.sort(key=lambda g: (g.approved_at, g.id))
         return [g for g in found if not (live_only and g.ended_recorded)]
 
-    def problems(self, bodies: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    def problems(
+        self, tree: bytes | None, bodies: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[str]:
         """``audit_verify``'s part: every grant file verifies and equals what the audit log's
         latest record of that grant wrote; every audited grant has its file."""
         latest: dict[str, str] = {}
         for _, body in bodies:
             if body.get("event") in GRANT_EVENTS and isinstance(body.get("grantId"), str):
                 latest[body["grantId"]] = str(body.get("grantDigest"))
-        tree = self._head()[1]
         problems: list[str] = []
         try:
             for grant, file_digest in self._verified_all(tree):
@@ -387,12 +380,15 @@ class Grants:
             contents[grant_head_path(grant.environment, grant.id)] = pin.encode()
         paths = sorted(contents)
         shas = self._git.write_blobs([contents[p] for p in paths])
+        crashpoint("grant:blobs-written")
         new_tree = self._git.update_tree(tree, dict(zip(paths, shas, strict=True)))
         message = commit_message(
             one_line(subject),
             [*((k, one_line(v)) for k, v in trailers), ("Audit-Head", audit_head)],
         )
         commit = self._git.write_commit(new_tree, message, head, now)
+        crashpoint("grant:commit-written")
         self._git.advance(commit, head)
+        crashpoint("grant:ref-updated")
         _log.info("%s (%s)", one_line(subject), commit[:12])
         return commit

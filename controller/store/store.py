@@ -781,7 +781,7 @@ class Store:
                     )
         for path in sorted(audited):
             problems.append(f"{path}: the audit log records it but the store has no file")
-        problems.extend(self._grants.problems(bodies))
+        problems.extend(self._grants.problems(tree, bodies))
         return AuditReport(
             records=count, secrets=secrets_seen, head=last_hash, problems=tuple(problems)
         )

@@ -408,3 +408,56 @@ def test_an_older_grant_file_put_back_is_caught(world: World) -> None:
     # File, head and the first audit record agree: only the whole log shows the rollback.
     report = world.store.audit_verify()
     assert any("rolled back or written outside the controller" in p for p in report.problems)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"secrets": (SecretAccess("../etc/passwd"),)}, "secret '../etc/passwd'"),
+        ({"secrets": (SecretAccess("payments/db", ("bad key",)),)}, "key 'bad key'"),
+        ({"secrets": ()}, "secrets"),
+        ({"id": "Production/../x"}, "id"),
+        ({"environment": "Prod"}, "environment"),
+        ({"approved_at": datetime(2026, 11, 21, 10, 0)}, "approved_at"),
+        ({"duration": timedelta(0)}, "duration"),
+        ({"uses": 3}, "state"),
+    ],
+)
+def test_a_bad_new_grant_is_refused_naming_the_field(
+    world: World, fields: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InputError, match=field.replace("(", r"\(")):
+        world.store.record_grant(make_grant(**fields), actor="sealgate", origin=ORIGIN)
+    assert world.commits() == 0
+
+
+def test_a_time_without_a_zone_is_refused_before_anything_is_written(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    naive = datetime(2026, 11, 21, 10, 5)
+    with pytest.raises(InputError, match="time zone"):
+        _use(world.store, naive)
+    with pytest.raises(InputError, match="time zone"):
+        world.store.revoke_grant(GRANT_ID, at=naive, actor="ops", reason="r")
+    assert world.commits() == 1
+
+
+def test_a_use_naming_no_keys_records_the_keys_the_grant_gives(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    world.store.record_use(GRANT_ID, at=T0, actor="dana", secret="payments/db", keys=(), via="open")
+    world.store.record_use(
+        GRANT_ID, at=T0, actor="dana", secret="payments/stripe", keys=(), via="kubernetes"
+    )
+    used = [r.fields["keys"] for r in world.store.audit_records() if r.event == "grant-used"]
+    assert used == [["password"], []]
+
+
+def test_names_in_a_commit_subject_cannot_forge_trailers(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    world.store.revoke_grant(
+        GRANT_ID, at=T0, actor="ops\nAudit-Head: 1 " + "0" * 64, reason="a\nGrant: other"
+    )
+    message = _git(world.path, "log", "-1", "--format=%B", "main")
+    lines = message.strip().splitlines()
+    assert [line for line in lines if line.startswith("Audit-Head:")] == [lines[-1]]
+    assert "Grant: other" not in lines
+    assert world.store.audit_verify().ok
