@@ -461,3 +461,10 @@ def test_names_in_a_commit_subject_cannot_forge_trailers(world: World) -> None:
     assert [line for line in lines if line.startswith("Audit-Head:")] == [lines[-1]]
     assert "Grant: other" not in lines
     assert world.store.audit_verify().ok
+
+
+def test_end_records_the_state_the_grant_is_in_not_a_stale_one(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    world.store.revoke_grant(GRANT_ID, at=T0, actor="ops", reason="r")
+    world.store.end_grant(GRANT_ID, at=T0 + timedelta(minutes=1), state=GrantState.ENDED)
+    assert list(world.store.audit_records())[-1].fields["state"] == "revoked"
