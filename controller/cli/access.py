@@ -1,10 +1,12 @@
 """``sealgate access ls|revoke``: the store's access grants, and an operator's revocation.
 
-A grant holds names, people and times, never a value, and is kept in clear: listing and
-revoking need the store only, not its key-encryption key. A revocation written here takes
-effect at once for ``open`` (the controller reads the store before handing out anything); the
-running controller removes a ``kubernetes`` delivery and records the grant's end on its next
-expiry pass.
+A grant holds names, people and times, never a value, but each is MACed under its
+environment's data key (a grant opens values, so nobody who merely writes the store's
+repository may mint one): listing verifies and revoking signs, so both need the key
+directory's KEK, like ``sealgate store ls``. A revocation written here takes effect at once
+for ``open`` (the controller reads the store before handing out anything); the running
+controller removes a ``kubernetes`` delivery and records the grant's end on its next expiry
+pass.
 """
 
 from __future__ import annotations
@@ -18,41 +20,22 @@ from typing import Any
 import click
 
 from controller.cli.exit_codes import ExitCode, epilog
-from controller.cli.keys import fail
+from controller.cli.keys import fail, key_dir_option
 from controller.cli.output import Column, Format, dump, output_option, print_text, render, timestamp
-from controller.cli.store import store_option
+from controller.cli.store import open_store, store_option
 from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
-from controller.errors import IntegrityError, SealgateError
+from controller.errors import SealgateError
 from controller.model import Grant
 from controller.store import Store
 
 
-class _NoKeys:
-    """Stands in for the KEK and the sealing keys: grant commands never open a value."""
-
-    key_id = "none"
-
-    def wrap(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        raise IntegrityError("grant commands hold no key-encryption key")
-
-    def unwrap(self, wrapped: bytes, associated_data: bytes) -> bytes:
-        raise IntegrityError("grant commands hold no key-encryption key")
-
-    def open(self, sealed: str, *, environment: str, secret: str, key: str) -> bytes:
-        raise IntegrityError("grant commands hold no sealing keys")
-
-    def fingerprint(self, value: bytes, *, environment: str, secret: str, key: str) -> str:
-        raise IntegrityError("grant commands hold no sealing keys")
-
-
-def open_grants(store_dir: Path) -> Store:
+def open_grants(store_dir: Path, key_dir: Path | None) -> Store:
     if not (store_dir / "HEAD").is_file():
         raise click.BadParameter(
             f"{store_dir} is not a store (a bare git repository): give the store's path",
             param_hint="--store",
         )
-    keys = _NoKeys()
-    return Store(store_dir, keys, keys)
+    return open_store(store_dir, key_dir)
 
 
 # ------------------------------------------------------------------------------ rows
@@ -137,12 +120,15 @@ def access() -> None:
 @click.option(
     "--all", "show_all", is_flag=True, help="Also grants that ended (lapsed, ended, revoked)."
 )
+@key_dir_option
 @output_option(help="table: one row per grant; json or yaml: one object per grant.")
-def ls(store_dir: Path, env: str | None, show_all: bool, output: Format) -> None:
+def ls(
+    store_dir: Path, env: str | None, show_all: bool, key_dir: Path | None, output: Format
+) -> None:
     """The grants whose end is not recorded yet (with --all: every grant), oldest first."""
     now = datetime.now(UTC)
     try:
-        with open_grants(store_dir) as store:
+        with open_grants(store_dir, key_dir) as store:
             grants = store.grants(live_only=not show_all)
     except SealgateError as exc:
         raise fail(exc) from exc
@@ -164,8 +150,17 @@ def ls(store_dir: Path, env: str | None, show_all: bool, output: Format) -> None
 @store_option
 @click.option("--reason", required=True, help="Why, for the audit log and the requester.")
 @click.option("--actor", default=None, help="Who revokes, for the audit log (default: your login).")
+@key_dir_option
 @output_option(help="table: what happened; json or yaml: the grant after the revocation.")
-def revoke(grant_id: str, store_dir: Path, reason: str, actor: str | None, output: Format) -> None:
+def revoke(
+    *,
+    grant_id: str,
+    store_dir: Path,
+    reason: str,
+    actor: str | None,
+    key_dir: Path | None,
+    output: Format,
+) -> None:
     """Revoke GRANT_ID at once; the controller then removes its delivery."""
     if not reason.strip():
         raise click.BadParameter("say why the grant is revoked", param_hint="--reason")
@@ -174,7 +169,7 @@ def revoke(grant_id: str, store_dir: Path, reason: str, actor: str | None, outpu
         raise click.BadParameter(REASON_CREDENTIAL_MESSAGE.format(kind=kind), param_hint="--reason")
     now = datetime.now(UTC)
     try:
-        with open_grants(store_dir) as store:
+        with open_grants(store_dir, key_dir) as store:
             before = store.grant(grant_id)
             if before is None:
                 raise click.ClickException(

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.store import AuditRecord
-from controller.store.grants import GRANT_EVENTS, REFUSED_EVENT
+from controller.store.grantfile import GRANT_EVENTS
+from controller.store.grants import REFUSED_EVENT
 
 ACCESS_EVENTS = (*GRANT_EVENTS, REFUSED_EVENT)
 ACCESS_ALIASES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -11,12 +12,15 @@ from controller.errors import InputError, IntegrityError, Problem
 from controller.model import Grant, GrantState
 from controller.store import audit
 from controller.store.checks import ENVIRONMENT, secret_problems
+from controller.store.gitobjects import GitObjects
 from controller.store.grantfile import (
+    GRANT_EVENTS,
     GRANT_ID,
     GrantHead,
     decode,
     digest,
     grant_head_path,
+    grant_mac,
     grant_path,
 )
 
@@ -106,8 +110,10 @@ def verify_grant(
     data: bytes | None,
     pin: bytes | None,
     record_at: Callable[[str, int], Mapping[str, Any] | None],
-) -> tuple[Grant, str]:
-    """The grant in ``data`` and its digest, once file, head record and audit record agree."""
+    data_key: Callable[[str], bytes],
+) -> tuple[Grant, GrantHead]:
+    """The grant in ``data`` and its head record, once file, MAC, head record and audit record
+    agree. ``data_key`` gives the environment's data key by id."""
     where = grant_path(env, grant_id)
     if data is None or pin is None:
         missing = "file" if data is None else "head record"
@@ -126,9 +132,16 @@ def verify_grant(
             "differs from the head record's): it was edited outside the controller; "
             "restore it from the store's history"
         )
+    expected = grant_mac(data_key(head.data_key_id), env, grant_id, file_digest)
+    if not hmac.compare_digest(expected, head.mac):
+        raise IntegrityError(
+            f"{where}: the grant's MAC does not match: it was written outside the controller "
+            "(or copied from another store); restore it from the store's history"
+        )
     record = record_at(head.audit_file, head.seq)
     if (
         record is None
+        or record.get("event") not in GRANT_EVENTS
         or record.get("hash") != head.hash
         or audit.record_hash(record) != head.hash
         or record.get("grantId") != grant_id
@@ -139,4 +152,32 @@ def verify_grant(
             "file: the grant or the audit log was edited outside the controller; run "
             "`sealgate audit verify`"
         )
-    return grant, file_digest
+    return grant, head
+
+
+def latest_seqs(git: GitObjects, tree: bytes | None, since: str) -> dict[str, int]:
+    """Grant id -> the sequence number of its latest state change, from the audit files
+    ``since`` on (their names sort in the order they were written)."""
+    root = git.lookup(tree, audit.AUDIT_ROOT)
+    latest: dict[str, int] = {}
+    if root is None:
+        return latest
+    for path, sha in git.walk_blobs(root[0], audit.AUDIT_ROOT + "/"):
+        if path < since:
+            continue
+        for body in audit.parse_lines(git.read_blob(sha), where=path):
+            grant_id, seq = body.get("grantId"), body.get("seq")
+            if body.get("event") in GRANT_EVENTS and isinstance(grant_id, str):
+                latest[grant_id] = seq if isinstance(seq, int) else -1
+    return latest
+
+
+def refuse_rolled_back(grant: Grant, head: GrantHead, latest: Mapping[str, int]) -> None:
+    """A whole earlier state put back (file, head and MAC all valid) is still not the one
+    the audit log ends with: a revocation undone that way must not give access again."""
+    if latest.get(grant.id) != head.seq:
+        raise IntegrityError(
+            f"{grant_path(grant.environment, grant.id)}: an earlier state of the grant was put "
+            f"back (the audit log records a later one than record {head.seq}): it was rolled "
+            "back outside the controller; restore the latest from the store's history"
+        )

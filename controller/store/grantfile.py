@@ -2,11 +2,12 @@
 
 ``.sealgate/grants/<env>/<grant id>.json`` holds the ``Grant`` (camelCase keys, sorted; times
 in RFC 3339 UTC, durations in seconds). A grant holds names, people and times, never a value,
-so it is neither encrypted nor keyed: reading and revoking grants need no KEK. What guards a
-file is the audit log: ``.sealgate/grant-heads/<env>/<grant id>.json`` names the file's digest
-and the audit record (file, sequence number, hash) of the state change that wrote it, and
-that record carries the same digest. Grants live under ``.sealgate/`` because every top-level
-directory of the store is an environment (and ``grants`` is a valid environment name).
+so it is kept in clear. ``.sealgate/grant-heads/<env>/<grant id>.json`` names the file's
+digest, its MAC under the environment's data key (a grant opens values: whoever can write
+the repository must not be able to mint one), and the audit record (file, sequence number,
+hash) of the state change that wrote it, which carries the same digest. Grants live under
+``.sealgate/`` because every top-level directory of the store is an environment (and
+``grants`` is a valid environment name).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from controller.crypto.envelope import file_mac, mac_key
 from controller.errors import IntegrityError
 from controller.model import AccessDelivery, Grant, KubernetesSubject, SecretAccess, Tier
 from controller.store.layout import META
 
 GRANTS_ROOT = f"{META}/grants"
 GRANT_HEADS_ROOT = f"{META}/grant-heads"
+GRANT_EVENTS = ("grant-approved", "grant-activated", "grant-used", "grant-revoked", "grant-ended")
+"""Audit events that change a grant's file (each carries ``grantDigest``)."""
 GRANT_ID = re.compile(r"[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?")
 """What ``grant_id_for`` makes: a Kubernetes label value, and a safe file name."""
 
@@ -156,25 +160,41 @@ def _optional_time(text: Any) -> datetime | None:
     return None if text is None else _parse_time(text)
 
 
+def grant_mac(data_key: bytes, env: str, grant_id: str, file_digest: str) -> str:
+    """The environment's data key vouches for this file at this place: without the KEK
+    nobody can mint or widen a grant, however they write the store's repository."""
+    content = {"kind": "Grant", "environment": env, "id": grant_id, "digest": file_digest}
+    return file_mac(mac_key(data_key), content)
+
+
 @dataclass(frozen=True, slots=True)
 class GrantHead:
-    """Pins a grant file to the audit record of the state change that wrote it."""
+    """Pins a grant file to the audit record of the state change that wrote it, and carries
+    the file's MAC under the environment's data key."""
 
     digest: str
     audit_file: str
     seq: int
     hash: str
+    data_key_id: str
+    mac: str
 
     def encode(self) -> bytes:
         doc = {"digest": self.digest, "auditFile": self.audit_file, "seq": self.seq}
-        return json.dumps({**doc, "hash": self.hash}, sort_keys=True).encode()
+        keyed = {"dataKeyId": self.data_key_id, "mac": self.mac}
+        return json.dumps({**doc, "hash": self.hash, **keyed}, sort_keys=True).encode()
 
     @staticmethod
     def decode(data: bytes, *, where: str) -> GrantHead:
         try:
             doc = json.loads(data)
             return GrantHead(
-                str(doc["digest"]), str(doc["auditFile"]), int(doc["seq"]), str(doc["hash"])
+                str(doc["digest"]),
+                str(doc["auditFile"]),
+                int(doc["seq"]),
+                str(doc["hash"]),
+                str(doc["dataKeyId"]),
+                str(doc["mac"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise IntegrityError(f"{where}: grant head record is malformed") from exc

@@ -1,10 +1,11 @@
 """Access grants in the store: every state change one commit, with its audit record.
 
 A write re-reads the grant from the head inside the store's writer lock, builds the new grant
-file, its head record and the audit records, and publishes them in one commit (a crash leaves
-the old state or the new one). Reads check each file against its head record and the audit
-record that head names (see ``grantfile``), so a file edited by hand is refused on read; one
-edited together with its audit record breaks the hash chain, which ``audit_verify`` reports.
+file, its keyed head record and the audit records, and publishes them in one commit (a crash
+leaves the old state or the new one). Reads check each file against its MAC, its head record
+and the audit record that head names (see ``grantfile``): a file edited, added or copied by
+hand is refused on read; one put back whole from an earlier state (file, head and all) is
+valid on its own, and ``audit_verify`` reports that it is not the audit log's latest.
 
 Reasons are text people typed, kept whole; one that looks like it holds a credential is
 withheld from the file, the record and the commit (a revocation is never refused for its
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,17 +25,21 @@ from controller.model import Grant, GrantState
 from controller.store.audit_log import AuditLog
 from controller.store.checks import ENVIRONMENT
 from controller.store.crashpoint import crashpoint
+from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
 from controller.store.grant_checks import (
     audit_by_seq,
     check_new,
     check_time,
+    latest_seqs,
     no_grant,
+    refuse_rolled_back,
     safe_reason,
     use_problems,
     verify_grant,
 )
 from controller.store.grantfile import (
+    GRANT_EVENTS,
     GRANT_HEADS_ROOT,
     GRANT_ID,
     GRANTS_ROOT,
@@ -43,6 +48,7 @@ from controller.store.grantfile import (
     digest,
     encode,
     grant_head_path,
+    grant_mac,
     grant_path,
     seconds,
 )
@@ -51,8 +57,6 @@ from controller.store.trailers import one_line, origin_fields, origin_trailers
 from controller.store.types import PullRequestOrigin
 
 _log = logging.getLogger(__name__)
-GRANT_EVENTS = ("grant-approved", "grant-activated", "grant-used", "grant-revoked", "grant-ended")
-"""Audit events that change a grant's file (each carries ``grantDigest``)."""
 REFUSED_EVENT = "access-refused"
 _ENDINGS = frozenset({GrantState.ENDED, GrantState.LAPSED, GrantState.REVOKED})
 
@@ -68,11 +72,13 @@ class Grants:
         self,
         git: GitObjects,
         audit_log: AuditLog,
+        data_keys: DataKeys,
         clock: Callable[[], datetime],
         push: Callable[[], None],
     ) -> None:
         self._git = git
         self._audit = audit_log
+        self._data_keys = data_keys
         self._clock = clock
         self._push = push
 
@@ -267,30 +273,21 @@ class Grants:
     def problems(
         self, tree: bytes | None, bodies: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[str]:
-        """``audit_verify``'s part: every grant file verifies and equals what the audit log's
+        """``audit_verify``'s part: every grant file verifies and is what the audit log's
         latest record of that grant wrote; every audited grant has its file."""
-        latest: dict[str, str] = {}
-        for _, body in bodies:
-            if body.get("event") in GRANT_EVENTS and isinstance(body.get("grantId"), str):
-                latest[body["grantId"]] = str(body.get("grantDigest"))
-        problems: list[str] = []
+        audited = {
+            str(body["grantId"])
+            for _, body in bodies
+            if body.get("event") in GRANT_EVENTS and isinstance(body.get("grantId"), str)
+        }
         try:
-            for grant, file_digest in self._verified_all(tree):
-                expected = latest.pop(grant.id, None)
-                if expected != file_digest:
-                    problems.append(
-                        f"{grant_path(grant.environment, grant.id)}: differs from what the audit "
-                        "log's latest record of the grant wrote: it was rolled back or written "
-                        "outside the controller"
-                    )
+            found = {grant.id for grant, _ in self._verified_all(tree)}
         except IntegrityError as exc:
-            problems.append(str(exc))
-            return problems
-        problems.extend(
+            return [str(exc)]
+        return [
             f"grant {grant_id}: the audit log records it but the store has no file"
-            for grant_id in sorted(latest)
-        )
-        return problems
+            for grant_id in sorted(audited - found)
+        ]
 
     # ============================================================== internals
 
@@ -313,10 +310,12 @@ class Grants:
             data = self._git.read_path(tree, grant_path(env, grant_id))
             pin = self._git.read_path(tree, grant_head_path(env, grant_id))
             if data is not None or pin is not None:
-                return self._verified(tree, env, grant_id, data=data, pin=pin, cache={})[0]
+                grant, head = self._verified(tree, env, grant_id, data=data, pin=pin, cache={})
+                refuse_rolled_back(grant, head, latest_seqs(self._git, tree, head.audit_file))
+                return grant
         return None
 
-    def _verified_all(self, tree: bytes | None) -> Iterator[tuple[Grant, str]]:
+    def _verified_all(self, tree: bytes | None) -> list[tuple[Grant, GrantHead]]:
         files: dict[tuple[str, str], dict[str, bytes]] = {}
         for root, kind in ((GRANTS_ROOT, "file"), (GRANT_HEADS_ROOT, "head")):
             entry = self._git.lookup(tree, root)
@@ -328,10 +327,17 @@ class Grants:
                 env, _, name = path.partition("/")
                 files.setdefault((env, name.removesuffix(".json")), {})[kind] = blob
         cache: dict[str, dict[int, Mapping[str, Any]]] = {}
-        for (env, grant_id), found in sorted(files.items()):
-            yield self._verified(
+        verified = [
+            self._verified(
                 tree, env, grant_id, data=found.get("file"), pin=found.get("head"), cache=cache
             )
+            for (env, grant_id), found in sorted(files.items())
+        ]
+        if verified:
+            latest = latest_seqs(self._git, tree, min(head.audit_file for _, head in verified))
+            for grant, head in verified:
+                refuse_rolled_back(grant, head, latest)
+        return verified
 
     def _verified(
         self,
@@ -342,14 +348,21 @@ class Grants:
         data: bytes | None,
         pin: bytes | None,
         cache: dict[str, dict[int, Mapping[str, Any]]],
-    ) -> tuple[Grant, str]:
+    ) -> tuple[Grant, GrantHead]:
         def record_at(audit_file: str, seq: int) -> Mapping[str, Any] | None:
             if audit_file not in cache:
                 content = self._git.read_path(tree, audit_file) or b""
                 cache[audit_file] = audit_by_seq(content, where=audit_file)
             return cache[audit_file].get(seq)
 
-        return verify_grant(env, grant_id, data=data, pin=pin, record_at=record_at)
+        return verify_grant(
+            env,
+            grant_id,
+            data=data,
+            pin=pin,
+            record_at=record_at,
+            data_key=lambda key_id: self._data_keys.by_id(tree, env, key_id),
+        )
 
     @staticmethod
     def _fields(grant: Grant, actor: str) -> dict[str, Any]:
@@ -375,9 +388,14 @@ class Grants:
         audit_path, audit_content, audit_head = self._audit.append(tree, events, now)
         contents[audit_path] = audit_content
         if grant is not None:
+            env = grant.environment
+            # Created with the first grant of an environment that holds no secret yet.
+            key_id, data_key, key_update = self._data_keys.current(tree, env)
+            contents.update(key_update)
             seq, last_hash = audit_head.split(" ")
-            pin = GrantHead(digest(data), audit_path, int(seq), last_hash)
-            contents[grant_head_path(grant.environment, grant.id)] = pin.encode()
+            mac = grant_mac(data_key, env, grant.id, digest(data))
+            pin = GrantHead(digest(data), audit_path, int(seq), last_hash, key_id, mac)
+            contents[grant_head_path(env, grant.id)] = pin.encode()
         paths = sorted(contents)
         shas = self._git.write_blobs([contents[p] for p in paths])
         crashpoint("grant:blobs-written")

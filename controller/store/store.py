@@ -128,7 +128,7 @@ class Store:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._data_keys = DataKeys(self._git, kek)
         self._audit = AuditLog(self._git)
-        self._grants = Grants(self._git, self._audit, self._clock, self._push)
+        self._grants = Grants(self._git, self._audit, self._data_keys, self._clock, self._push)
         self.repaired = self._git.repair()
         if self.repaired:
             _log.warning("store %s: removed stale git locks %s", path, ", ".join(self.repaired))

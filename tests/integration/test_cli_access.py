@@ -1,5 +1,5 @@
 """``sealgate access ls|revoke`` and the grant side of ``sealgate audit show``, over a real
-store holding live, used, revoked and ended grants; no key directory anywhere."""
+store holding live, used, revoked and ended grants."""
 
 from __future__ import annotations
 
@@ -48,10 +48,12 @@ def _grant(grant_id: str, env: str = "production", **fields: object) -> Grant:
 
 
 @pytest.fixture
-def store_dir(tmp_path: Path) -> Path:
-    kek = LocalKekFile(tmp_path / "setup-keys" / KEK_FILE_NAME, create=True)
+def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    keys = tmp_path / "keys"
+    monkeypatch.setenv(KEY_DIR_VARIABLE, str(keys))  # as an operator's shell would have it
+    kek = LocalKekFile(keys / KEK_FILE_NAME, create=True)
     path = tmp_path / "store"
-    with Store(path, kek, Keyring(tmp_path / "setup-keys", kek)) as store:
+    with Store(path, kek, Keyring(keys, kek)) as store:
         store.record_grant(_grant(WAITING), actor="sealgate", origin=None)
         store.record_grant(_grant(ACTIVE, requester="frank"), actor="sealgate", origin=None)
         store.record_use(
@@ -66,15 +68,9 @@ def store_dir(tmp_path: Path) -> Path:
     return path
 
 
-def run(*args: str) -> Result:
-    # A key directory that does not exist: grant commands must not need one.
-    runner = CliRunner(env={KEY_DIR_VARIABLE: "/nonexistent/sealgate-keys"})
+def run(*args: str, key_dir: Path | None = None) -> Result:
+    runner = CliRunner(env={KEY_DIR_VARIABLE: str(key_dir)} if key_dir is not None else None)
     return runner.invoke(main, list(args))
-
-
-def _keys(store_dir: Path) -> tuple[str, str]:
-    """``audit show`` opens the store with its keys; the access commands do not."""
-    return "--key-dir", str(store_dir.parent / "setup-keys")
 
 
 def _commits(path: Path) -> int:
@@ -148,7 +144,6 @@ def test_revoke_writes_once_and_is_audited(store_dir: Path) -> None:
     shown = run(
         "audit",
         "show",
-        *_keys(store_dir),
         "--store",
         str(store_dir),
         "--grant",
@@ -162,7 +157,6 @@ def test_revoke_writes_once_and_is_audited(store_dir: Path) -> None:
     table = run(
         "audit",
         "show",
-        *_keys(store_dir),
         "--store",
         str(store_dir),
         "--grant",
@@ -211,7 +205,6 @@ def test_audit_finds_grants_by_secret_and_person_and_verifies(store_dir: Path) -
     shown = run(
         "audit",
         "show",
-        *_keys(store_dir),
         "--store",
         str(store_dir),
         "--secret",
@@ -224,7 +217,6 @@ def test_audit_finds_grants_by_secret_and_person_and_verifies(store_dir: Path) -
     by_person = run(
         "audit",
         "show",
-        *_keys(store_dir),
         "--store",
         str(store_dir),
         "--person",
@@ -233,6 +225,15 @@ def test_audit_finds_grants_by_secret_and_person_and_verifies(store_dir: Path) -
         "json",
     )
     assert len(by_person.stdout.splitlines()) == 4
-    table = run("audit", "show", *_keys(store_dir), "--store", str(store_dir), "--event", "granted")
+    table = run("audit", "show", "--store", str(store_dir), "--event", "granted")
     assert table.exit_code == 0, table.output
     assert "requested dana; approved erin" in table.stdout
+
+
+def test_without_the_kek_nothing_is_read_or_written(store_dir: Path, tmp_path: Path) -> None:
+    commits = _commits(store_dir)
+    for args in (("ls",), ("revoke", ACTIVE, "--reason", "r")):
+        result = run("access", *args, "--store", str(store_dir), key_dir=tmp_path / "empty")
+        assert result.exit_code == 1
+        assert "key-encryption key" in result.output
+    assert _commits(store_dir) == commits

@@ -25,6 +25,7 @@ from controller.model import (
 )
 from controller.reconciler.ports import GrantsPort
 from controller.store import Store
+from controller.store import audit as audit_module
 from controller.store.gitobjects import GitObjects
 from controller.store.grantfile import GrantHead, digest, grant_head_path, grant_path
 from controller.store.types import CountedApproval, PullRequestOrigin
@@ -378,36 +379,105 @@ def test_a_hand_edited_grant_file_is_refused_on_read_and_by_verify(world: World)
     assert not world.store.audit_verify().ok
 
 
-def test_a_grant_file_and_head_edited_together_are_caught_by_the_audit_record(
-    world: World,
-) -> None:
+def _head_record(world: World) -> GrantHead:
+    shown = _git(world.path, "show", f"main:{grant_head_path(ENV, GRANT_ID)}")
+    return GrantHead.decode(shown.encode(), where="test")
+
+
+def test_a_grant_file_and_head_edited_together_fail_the_mac(world: World) -> None:
     world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
     data = _edit_grant(world, duration=10**6)
-    pin = GrantHead.decode(
-        _git(world.path, "show", f"main:{grant_head_path(ENV, GRANT_ID)}").encode(), where="t"
-    )
-    forged = replace(pin, digest=digest(data)).encode()
+    forged = replace(_head_record(world), digest=digest(data)).encode()
     _commit_outside(
         world.path, {grant_path(ENV, GRANT_ID): data, grant_head_path(ENV, GRANT_ID): forged}
     )
-    with pytest.raises(IntegrityError, match="audit record 1"):
+    with pytest.raises(IntegrityError, match="MAC does not match"):
         world.store.grant(GRANT_ID)
     report = world.store.audit_verify()
-    assert not report.ok
-    assert any(grant_path(ENV, GRANT_ID) in p for p in report.problems)
+    assert any("MAC does not match" in p for p in report.problems)
 
 
-def test_an_older_grant_file_put_back_is_caught(world: World) -> None:
+def test_a_grant_forged_with_its_audit_record_and_trailer_fails_the_mac(world: World) -> None:
+    """Everything without a key made to agree: the file, its head, the audit record (hash
+    recomputed) and the commit's Audit-Head. Only the data key's MAC is left to say no."""
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    data = _edit_grant(world, duration=10**6)
+    head = _head_record(world)
+    body = json.loads(_git(world.path, "show", f"main:{head.audit_file}").splitlines()[0])
+    body["grantDigest"] = digest(data)
+    body["duration"] = 10**6
+    body["hash"] = audit_module.record_hash(body)
+    forged_head = replace(head, digest=digest(data), hash=body["hash"]).encode()
+    repo = GitObjects(world.path)
+    try:
+        parent = repo.head()
+        assert parent is not None
+        updates = {
+            grant_path(ENV, GRANT_ID): repo.write_blob(data),
+            grant_head_path(ENV, GRANT_ID): repo.write_blob(forged_head),
+            head.audit_file: repo.write_blob(audit_module.encode_line(body)),
+        }
+        tree = repo.update_tree(repo.commit_tree(parent), updates)
+        message = f"Grant {GRANT_ID}\n\nAudit-Head: 1 {body['hash']}\n"
+        repo.advance(repo.write_commit(tree, message, parent, T0), parent)
+    finally:
+        repo.close()
+    with pytest.raises(IntegrityError, match="MAC does not match"):
+        world.store.grant(GRANT_ID)
+    with pytest.raises(IntegrityError, match="MAC does not match"):
+        world.store.grants()
+    with pytest.raises(IntegrityError):
+        _use(world.store, T0)
+    report = world.store.audit_verify()
+    assert [p for p in report.problems if "MAC" in p]
+
+
+def test_an_earlier_state_put_back_whole_is_refused(world: World) -> None:
     world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
     old_file = _git(world.path, "show", f"main:{grant_path(ENV, GRANT_ID)}").encode()
     old_head = _git(world.path, "show", f"main:{grant_head_path(ENV, GRANT_ID)}").encode()
     world.store.revoke_grant(GRANT_ID, at=T0, actor="ops", reason="r")
+    # Un-revoke by putting back the approved state: file, head and MAC all valid.
     _commit_outside(
         world.path, {grant_path(ENV, GRANT_ID): old_file, grant_head_path(ENV, GRANT_ID): old_head}
     )
-    # File, head and the first audit record agree: only the whole log shows the rollback.
+    with pytest.raises(IntegrityError, match="earlier state of the grant was put back"):
+        world.store.grant(GRANT_ID)
+    with pytest.raises(IntegrityError, match="earlier state"):
+        world.store.grants(live_only=True)
+    with pytest.raises(IntegrityError, match="earlier state"):
+        _use(world.store, T0 + timedelta(minutes=1))
     report = world.store.audit_verify()
-    assert any("rolled back or written outside the controller" in p for p in report.problems)
+    assert any("earlier state" in p for p in report.problems)
+
+
+def test_a_grant_copied_to_another_environment_is_refused(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    data = _git(world.path, "show", f"main:{grant_path(ENV, GRANT_ID)}").encode()
+    pin = _git(world.path, "show", f"main:{grant_head_path(ENV, GRANT_ID)}").encode()
+    _commit_outside(
+        world.path,
+        {grant_path("staging", GRANT_ID): data, grant_head_path("staging", GRANT_ID): pin},
+    )
+    with pytest.raises(IntegrityError, match="moved or copied"):
+        world.store.grants()
+    assert not world.store.audit_verify().ok
+
+
+def test_a_deleted_grant_is_reported_by_verify(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    repo = GitObjects(world.path)
+    try:
+        parent = repo.head()
+        assert parent is not None
+        gone = {grant_path(ENV, GRANT_ID): None, grant_head_path(ENV, GRANT_ID): None}
+        tree = repo.update_tree(repo.commit_tree(parent), gone)
+        repo.advance(repo.write_commit(tree, repo.commit_message(parent), parent, T0), parent)
+    finally:
+        repo.close()
+    assert world.store.grant(GRANT_ID) is None
+    report = world.store.audit_verify()
+    assert any("the audit log records it but the store has no file" in p for p in report.problems)
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,9 @@ def test_not_json_is_refused() -> None:
 
 
 def test_a_head_record_reads_back() -> None:
-    head = GrantHead("sha256:" + "a" * 64, ".sealgate/audit/2026-11/x.jsonl", 3, "b" * 64)
+    head = GrantHead(
+        "sha256:" + "a" * 64, ".sealgate/audit/2026-11/x.jsonl", 3, "b" * 64, "dk-1", "c" * 64
+    )
     assert GrantHead.decode(head.encode(), where="h") == head
     with pytest.raises(IntegrityError, match="h: grant head record is malformed"):
         GrantHead.decode(b'{"digest": 1}', where="h")
