@@ -106,14 +106,7 @@ class Grants:
                     f"secret(s) to {stored.requester} for {seconds(stored.duration)}s"
                 )
                 trailers = [("Actor", actor), ("Grant", stored.id), *origin_trailers(origin)]
-                self._commit(
-                    head,
-                    tree,
-                    stored,
-                    [("grant-approved", event)],
-                    subject=subject,
-                    trailers=trailers,
-                )
+                self._commit((head, tree), stored, [("grant-approved", event)], subject, trailers)
         self._push()
         return stored
 
@@ -123,9 +116,7 @@ class Grants:
         check_time(grant_id, at)
         with self._git.writer_lock():
             head, tree = self._head()
-            grant = self._find(tree, grant_id)
-            if grant is None:
-                raise no_grant(grant_id)
+            grant = self._existing(tree, grant_id)
             problems = use_problems(grant, at, secret, keys)
             if problems:
                 raise InputError(problems)
@@ -147,12 +138,7 @@ class Grants:
             if first:
                 subject += ", activated"
             self._commit(
-                head,
-                tree,
-                updated,
-                events,
-                subject=subject,
-                trailers=[("Actor", actor), ("Grant", grant_id)],
+                (head, tree), updated, events, subject, [("Actor", actor), ("Grant", grant_id)]
             )
         self._push()
         return updated
@@ -161,9 +147,7 @@ class Grants:
         check_time(grant_id, at)
         with self._git.writer_lock():
             head, tree = self._head()
-            grant = self._find(tree, grant_id)
-            if grant is None:
-                raise no_grant(grant_id)
+            grant = self._existing(tree, grant_id)
             if grant.revoked_at is not None or grant.ended_recorded or not grant.state(at).live:
                 _log.info(
                     "grant %s is already over (%s): nothing to revoke", grant_id, grant.state(at)
@@ -182,14 +166,7 @@ class Grants:
                 }
                 trailers = [("Actor", actor), ("Grant", grant_id), ("Reason", one_line(text))]
                 subject = f"Grant {grant_id}: revoked by {actor}"
-                self._commit(
-                    head,
-                    tree,
-                    updated,
-                    [("grant-revoked", event)],
-                    subject=subject,
-                    trailers=trailers,
-                )
+                self._commit((head, tree), updated, [("grant-revoked", event)], subject, trailers)
         self._push()
         return grant if updated is None else updated
 
@@ -201,9 +178,7 @@ class Grants:
             )
         with self._git.writer_lock():
             head, tree = self._head()
-            grant = self._find(tree, grant_id)
-            if grant is None:
-                raise no_grant(grant_id)
+            grant = self._existing(tree, grant_id)
             if grant.ended_recorded:
                 updated = None
             else:
@@ -220,12 +195,7 @@ class Grants:
                 event = {**self._fields(updated, "sealgate"), "at": _iso(at), "state": str(actual)}
                 subject = f"Grant {grant_id}: {actual}, access removed"
                 self._commit(
-                    head,
-                    tree,
-                    updated,
-                    [("grant-ended", event)],
-                    subject=subject,
-                    trailers=[("Grant", grant_id)],
+                    (head, tree), updated, [("grant-ended", event)], subject, [("Grant", grant_id)]
                 )
         self._push()
         return grant if updated is None else updated
@@ -255,9 +225,7 @@ class Grants:
         with self._git.writer_lock():
             head, tree = self._head()
             subject = f"Access refused: {actor} to {environment}/{secret}"
-            self._commit(
-                head, tree, None, [(REFUSED_EVENT, event)], subject=subject, trailers=trailers
-            )
+            self._commit((head, tree), None, [(REFUSED_EVENT, event)], subject, trailers)
         self._push()
 
     # ============================================================== reads
@@ -302,6 +270,12 @@ class Grants:
             if entry is not None:
                 names.update(self._git.tree_entries(entry[0]))
         return sorted(n for n in names if ENVIRONMENT.fullmatch(n))
+
+    def _existing(self, tree: bytes | None, grant_id: str) -> Grant:
+        grant = self._find(tree, grant_id)
+        if grant is None:
+            raise no_grant(grant_id)
+        return grant
 
     def _find(self, tree: bytes | None, grant_id: str) -> Grant | None:
         if not GRANT_ID.fullmatch(grant_id):
@@ -370,14 +344,13 @@ class Grants:
 
     def _commit(
         self,
-        head: str | None,
-        tree: bytes | None,
+        base: tuple[str | None, bytes | None],
         grant: Grant | None,
         events: list[tuple[str, dict[str, Any]]],
-        *,
         subject: str,
         trailers: list[tuple[str, str]],
     ) -> str:
+        head, tree = base
         now = self._clock()
         contents: dict[str, bytes] = {}
         if grant is not None:
