@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,9 @@ from controller.store.checks import ENVIRONMENT, secret_problems
 from controller.store.gitobjects import GitObjects
 from controller.store.grantfile import (
     GRANT_EVENTS,
+    GRANT_HEADS_ROOT,
     GRANT_ID,
+    GRANTS_ROOT,
     GrantHead,
     decode,
     digest,
@@ -181,3 +184,29 @@ def refuse_rolled_back(grant: Grant, head: GrantHead, latest: Mapping[str, int])
             f"back (the audit log records a later one than record {head.seq}): it was rolled "
             "back outside the controller; restore the latest from the store's history"
         )
+
+
+def grant_files(git: GitObjects, tree: bytes | None) -> dict[tuple[str, str], dict[str, bytes]]:
+    """(environment, grant id) -> its ``file`` and ``head`` blobs, read in one batch each."""
+    files: dict[tuple[str, str], dict[str, bytes]] = {}
+    for root, kind in ((GRANTS_ROOT, "file"), (GRANT_HEADS_ROOT, "head")):
+        entry = git.lookup(tree, root)
+        if entry is None:
+            continue
+        listed = [(p, sha) for p, sha in git.walk_blobs(entry[0]) if p.endswith(".json")]
+        blobs = git.read_blobs([sha for _, sha in listed])
+        for (path, _), blob in zip(listed, blobs, strict=True):
+            env, _, name = path.partition("/")
+            files.setdefault((env, name.removesuffix(".json")), {})[kind] = blob
+    return files
+
+
+@contextlib.contextmanager
+def collected(problems: list[str] | None) -> Iterator[None]:
+    """Integrity failures raise, or with a list to collect them in, are told there."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if problems is None:
+            raise
+        problems.append(str(exc))

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.errors import InputError, IntegrityError, Problem
+from controller.errors import InputError, Problem
 from controller.model import Grant, GrantState
 from controller.store.audit_log import AuditLog
 from controller.store.checks import ENVIRONMENT
@@ -31,6 +31,8 @@ from controller.store.grant_checks import (
     audit_by_seq,
     check_new,
     check_time,
+    collected,
+    grant_files,
     latest_seqs,
     no_grant,
     refuse_rolled_back,
@@ -248,14 +250,15 @@ class Grants:
             for _, body in bodies
             if body.get("event") in GRANT_EVENTS and isinstance(body.get("grantId"), str)
         }
-        try:
-            found = {grant.id for grant, _ in self._verified_all(tree)}
-        except IntegrityError as exc:
-            return [str(exc)]
-        return [
+        problems: list[str] = []
+        with collected(problems):
+            self._verified_all(tree, problems)
+        present = {grant_id for _, grant_id in grant_files(self._git, tree)}
+        problems.extend(
             f"grant {grant_id}: the audit log records it but the store has no file"
-            for grant_id in sorted(audited - found)
-        ]
+            for grant_id in sorted(audited - present)
+        )
+        return problems
 
     # ============================================================== internals
 
@@ -289,29 +292,31 @@ class Grants:
                 return grant
         return None
 
-    def _verified_all(self, tree: bytes | None) -> list[tuple[Grant, GrantHead]]:
-        files: dict[tuple[str, str], dict[str, bytes]] = {}
-        for root, kind in ((GRANTS_ROOT, "file"), (GRANT_HEADS_ROOT, "head")):
-            entry = self._git.lookup(tree, root)
-            if entry is None:
-                continue
-            listed = [(p, sha) for p, sha in self._git.walk_blobs(entry[0]) if p.endswith(".json")]
-            blobs = self._git.read_blobs([sha for _, sha in listed])
-            for (path, _), blob in zip(listed, blobs, strict=True):
-                env, _, name = path.partition("/")
-                files.setdefault((env, name.removesuffix(".json")), {})[kind] = blob
+    def _verified_all(
+        self, tree: bytes | None, problems: list[str] | None = None
+    ) -> list[tuple[Grant, GrantHead]]:
+        """Every grant, verified; with ``problems``, one that fails is told there and left out
+        (``audit_verify`` reports them all), else the first failure raises."""
         cache: dict[str, dict[int, Mapping[str, Any]]] = {}
-        verified = [
-            self._verified(
-                tree, env, grant_id, data=found.get("file"), pin=found.get("head"), cache=cache
-            )
-            for (env, grant_id), found in sorted(files.items())
-        ]
-        if verified:
-            latest = latest_seqs(self._git, tree, min(head.audit_file for _, head in verified))
-            for grant, head in verified:
+        verified: list[tuple[Grant, GrantHead]] = []
+        for (env, grant_id), got in sorted(grant_files(self._git, tree).items()):
+            with collected(problems):
+                verified.append(
+                    self._verified(
+                        tree, env, grant_id, data=got.get("file"), pin=got.get("head"), cache=cache
+                    )
+                )
+        latest = (
+            latest_seqs(self._git, tree, min(head.audit_file for _, head in verified))
+            if verified
+            else {}
+        )
+        kept: list[tuple[Grant, GrantHead]] = []
+        for grant, head in verified:
+            with collected(problems):
                 refuse_rolled_back(grant, head, latest)
-        return verified
+                kept.append((grant, head))
+        return kept
 
     def _verified(
         self,

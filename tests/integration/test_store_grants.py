@@ -538,3 +538,22 @@ def test_end_records_the_state_the_grant_is_in_not_a_stale_one(world: World) -> 
     world.store.revoke_grant(GRANT_ID, at=T0, actor="ops", reason="r")
     world.store.end_grant(GRANT_ID, at=T0 + timedelta(minutes=1), state=GrantState.ENDED)
     assert list(world.store.audit_records())[-1].fields["state"] == "revoked"
+
+
+def test_verify_reports_every_bad_grant_and_keeps_checking_the_good_ones(world: World) -> None:
+    other = grant_id_for(ENV, 43, "second")
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    world.store.record_grant(make_grant(id=other, pull_request=43), actor="s", origin=None)
+    third = grant_id_for(ENV, 44, "third")
+    world.store.record_grant(make_grant(id=third, pull_request=44), actor="s", origin=None)
+    _commit_outside(
+        world.path,
+        {
+            grant_path(ENV, GRANT_ID): _edit_grant(world, uses=0, reason="edited"),
+            grant_path(ENV, other): b"not json",
+        },
+    )
+    problems = world.store.audit_verify().problems
+    assert len([p for p in problems if GRANT_ID in p]) == 1
+    assert len([p for p in problems if other in p]) == 1
+    assert not [p for p in problems if third in p]
