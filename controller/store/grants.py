@@ -306,15 +306,16 @@ class Grants:
                         tree, env, grant_id, data=got.get("file"), pin=got.get("head"), cache=cache
                     )
                 )
-        latest = (
-            latest_seqs(self._git, tree, min(head.audit_file for _, head in verified))
-            if verified
-            else {}
-        )
+        # A grant whose end is recorded gives nothing, and no later state can follow it:
+        # only a full check (``problems``) reads the log back to the oldest of those.
+        checked = {g.id: h for g, h in verified if problems is not None or not g.ended_recorded}
+        since = min((h.audit_file for h in checked.values()), default=None)
+        latest = latest_seqs(self._git, tree, since) if since is not None else {}
         kept: list[tuple[Grant, GrantHead]] = []
         for grant, head in verified:
             with collected(problems):
-                refuse_rolled_back(grant, head, latest)
+                if grant.id in checked:
+                    refuse_rolled_back(grant, head, latest)
                 kept.append((grant, head))
         return kept
 

@@ -4,6 +4,7 @@ audit record per step; replays, refusals and hand edits."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -274,7 +275,10 @@ def test_revoke_is_idempotent_and_ends_access(world: World) -> None:
     assert world.store.grants(live_only=True) == [revoked]
 
 
-def test_a_credential_in_a_revocation_reason_is_withheld_never_refused(world: World) -> None:
+def test_a_credential_in_a_revocation_reason_is_withheld_never_refused(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     world.store.record_grant(make_grant(reason=f"paste {CANARY}"), actor="sealgate", origin=ORIGIN)
     revoked = world.store.revoke_grant(GRANT_ID, at=T0, actor="ops", reason=f"leaked {CANARY}")
     assert revoked.revoke_reason is not None
@@ -284,6 +288,8 @@ def test_a_credential_in_a_revocation_reason_is_withheld_never_refused(world: Wo
     everything = _git(world.path, "log", "-p", "--all", "--format=%B")
     assert CANARY not in everything
     assert CANARY not in json.dumps([dict(r.fields) for r in records])
+    assert CANARY not in caplog.text
+    assert CANARY not in repr(world.store.grants())
 
 
 def test_end_is_idempotent_and_leaves_the_live_list(world: World) -> None:
