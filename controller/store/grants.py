@@ -96,6 +96,9 @@ class Grants:
             else:
                 reason, withheld = safe_reason(grant.reason)
                 stored = dataclasses.replace(grant, reason=reason)
+                if origin is not None and origin.bypass_reason:
+                    bypass = safe_reason(origin.bypass_reason)[0]
+                    origin = dataclasses.replace(origin, bypass_reason=bypass)
                 event = {
                     # The pull request's people first: the grant's own fields below win.
                     **origin_fields(origin),
