@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -406,3 +407,27 @@ def test_end_records_the_state_the_grant_is_in_not_a_stale_one(world: World) -> 
     world.store.revoke_grant(GRANT_ID, at=T0, actor="ops", reason="r")
     world.store.end_grant(GRANT_ID, at=T0 + timedelta(minutes=1), state=GrantState.ENDED)
     assert list(world.store.audit_records())[-1].fields["state"] == "revoked"
+
+
+def test_uses_from_two_store_objects_at_once_are_all_counted(world: World) -> None:
+    world.store.record_grant(make_grant(), actor="sealgate", origin=ORIGIN)
+    other = Store(world.path, world.kek, world.keyring, clock=_clock())
+
+    def use_many(store: Store) -> None:
+        for minute in range(5):
+            use_grant(store, T0 + timedelta(minutes=minute))
+
+    try:
+        threads = [threading.Thread(target=use_many, args=(s,)) for s in (world.store, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        other.close()
+    grant = world.store.grant(GRANT_ID)
+    assert grant is not None
+    assert grant.uses == 10
+    assert world.events().count("grant-used") == 10
+    assert world.events().count("grant-activated") == 1
+    assert world.store.audit_verify().ok
