@@ -20,6 +20,8 @@ APPLY_STEPS = (
     "apply:ref-updated",
 )
 SYNC_STEPS = ("sync:secrets-written",)
+GRANT_STEPS = ("grant:blobs-written", "grant:commit-written", "grant:ref-updated")
+"""The steps of every grant write (record, use, revoke, end, refusal), in order."""
 REWRAP_STEPS = (
     "rewrap:next-kek-created",
     "rewrap:key-file-staged",

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),
     "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
+    "access": ("controller.cli.access:access", "List the store's access grants; revoke one."),
     "rules": (
         "controller.cli.rules:rules",
         "Trust the rules at a commit after an out-of-band change.",

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from controller.cli.audit_grants import ACCESS_EVENTS, describe_access
 from controller.cli.audit_query import (
     EVENTS,
     Query,
@@ -98,6 +99,13 @@ def print_verification(report: AuditReport, output: Format) -> None:
 @click.option("--since", help="From this time on: RFC 3339, or a span back from now (24h, 7d).")
 @click.option("--until", help="Up to this time: RFC 3339, or a span back from now.")
 @click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    help="Only records about this access grant (its approval, uses, revocation, end, and "
+    "refusals naming it). Repeatable.",
+)
+@click.option(
     "--event",
     "events",
     multiple=True,
@@ -121,6 +129,7 @@ def show(
     since: str | None,
     until: str | None,
     events: tuple[str, ...],
+    grants: tuple[str, ...],
     output: Format,
 ) -> None:
     """Print the records that match every filter given, oldest first."""
@@ -131,6 +140,7 @@ def show(
         since=parse_moment(since, now=now, option="--since") if since else None,
         until=parse_moment(until, now=now, option="--until") if until else None,
         events=parse_events(events),
+        grants=tuple(g.strip() for g in grants),
     )
     try:
         with open_store(store_dir, key_dir) as opened:
@@ -219,6 +229,8 @@ def describe(
             f"(= v{fields.get('toVersion')})"
         )
         return subject, f"by {fields.get('actor')}", str(fields.get("reason", "")), link or "-"
+    if event in ACCESS_EVENTS:
+        return (*describe_access(event, fields), link or "-")
     if event == "key":
         subject = f"{fields.get('environment')}: {fields.get('action')} {fields.get('keyId')}"
         return subject, f"by {fields.get('actor')}", "", link or "-"

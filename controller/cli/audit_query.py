@@ -14,10 +14,18 @@ from typing import Any
 
 import click
 
+from controller.cli.audit_grants import (
+    ACCESS_ALIASES,
+    ACCESS_EVENTS,
+    access_subjects,
+    grant_key,
+    granted_paths,
+)
 from controller.store import AuditRecord
 
-EVENTS = ("apply", "bypass", "rollback", "key", "rules-trusted")
+EVENTS = ("apply", "bypass", "rollback", "key", "rules-trusted", *ACCESS_EVENTS)
 ALIASES = {
+    **ACCESS_ALIASES,
     "applied": "apply",
     "bypassed": "bypass",
     "rolled-back": "rollback",
@@ -78,6 +86,7 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     events: frozenset[str] = frozenset()
+    grants: tuple[str, ...] = ()
 
     def select(self, records: Iterable[AuditRecord]) -> list[AuditRecord]:
         everything = list(records)
@@ -92,6 +101,8 @@ class Query:
 
     def _matches(self, record: AuditRecord, by_change: Mapping[str, Sequence[str]]) -> bool:
         if self.events and record.event not in self.events:
+            return False
+        if self.grants and record.fields.get("grantId") not in self.grants:
             return False
         if self.since is not None and record.time < self.since:
             return False
@@ -113,12 +124,15 @@ def _under(subject: str, prefix: str) -> bool:
 
 
 def _secrets_by_change(records: Iterable[AuditRecord]) -> dict[str, list[str]]:
-    """Change id -> the secrets its apply wrote: a bypass record names only the change."""
+    """Change id (or ``grant:<id>``) -> the secrets its apply wrote (or its grant names): a
+    bypass record names only the change, a revocation only the grant."""
     found: dict[str, list[str]] = {}
     for record in records:
         secrets = record.fields.get("secrets")
         if record.event == "apply" and isinstance(secrets, dict):
             found[str(record.fields.get("changeId"))] = sorted(str(p) for p in secrets)
+        elif record.event == "grant-approved":
+            found[grant_key(record.fields.get("grantId"))] = granted_paths(record.fields)
     return found
 
 
@@ -133,6 +147,8 @@ def subjects_of(record: AuditRecord, by_change: Mapping[str, Sequence[str]]) -> 
         return [str(fields.get("path", ""))]
     if record.event == "key":
         return [str(fields.get("environment", ""))]
+    if record.event in ACCESS_EVENTS:
+        return access_subjects(record, by_change)
     return []
 
 
@@ -140,9 +156,10 @@ def people_of(fields: Mapping[str, Any]) -> list[str]:
     """Everyone a record names: requester, approvers, merger, whoever asked for the merge,
     bypasser, actor."""
     people = [str(fields[k]) for k in _PEOPLE_FIELDS if isinstance(fields.get(k), str)]
-    approved = fields.get("approvedBy")
-    if isinstance(approved, list):
-        people.extend(str(p) for p in approved)
+    for listed in ("approvedBy", "approvers"):
+        approved = fields.get(listed)
+        if isinstance(approved, list):
+            people.extend(str(p) for p in approved)
     approvals = fields.get("approvals")
     if isinstance(approvals, list):
         people.extend(str(a["login"]) for a in approvals if isinstance(a, dict) and "login" in a)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from controller.errors import Problem
 from controller.model import SecretChange
@@ -26,3 +27,17 @@ def check_names(change: SecretChange) -> list[Problem]:
         if not _KEY.fullmatch(key):
             problems.append(Problem(where, f"key {key!r}", "must match [-._a-zA-Z0-9]+"))
     return problems
+
+
+def secret_problems(where: str, secret: str, keys: Iterable[str]) -> list[Problem]:
+    """``<namespace>/<name>`` and key names as ``check_names`` wants them, for grants."""
+    parts = secret.split("/")
+    if len(parts) != 2 or not all(_NAME_PART.fullmatch(p) for p in parts):
+        return [
+            Problem(where, f"secret {secret!r}", "must be <namespace>/<name>, lowercase DNS labels")
+        ]
+    return [
+        Problem(where, f"secret {secret} key {key!r}", "must match [-._a-zA-Z0-9]+")
+        for key in keys
+        if not _KEY.fullmatch(key)
+    ]

@@ -38,6 +38,8 @@ from controller.errors import InputError, IntegrityError, Problem
 from controller.model import (
     DEFAULT_SHAPE,
     MAX_SECRET_BYTES,
+    Grant,
+    GrantState,
     SecretChange,
     SecretShape,
     Tier,
@@ -49,6 +51,7 @@ from controller.store.checks import ENVIRONMENT, check_names
 from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
+from controller.store.grants import Grants
 from controller.store.kek_rewrap import data_key_environments, rewrap
 from controller.store.layout import (
     HEADS_ROOT,
@@ -125,6 +128,7 @@ class Store:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._data_keys = DataKeys(self._git, kek)
         self._audit = AuditLog(self._git)
+        self._grants = Grants(self._git, self._audit, self._data_keys, self._clock, self._push)
         self.repaired = self._git.repair()
         if self.repaired:
             _log.warning("store %s: removed stale git locks %s", path, ", ".join(self.repaired))
@@ -646,6 +650,44 @@ class Store:
             if name.endswith(".json")
         )
 
+    # ================================================================== grants
+    # The logic lives in ``grants``; see ``controller.reconciler.ports.GrantsPort``.
+
+    def record_grant(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
+        return self._grants.record(grant, actor=actor, origin=origin)
+
+    def grant(self, grant_id: str) -> Grant | None:
+        return self._grants.get(grant_id)
+
+    def grants(self, *, live_only: bool = False) -> list[Grant]:
+        return self._grants.all(live_only=live_only)
+
+    def record_use(
+        self, grant_id: str, *, at: datetime, actor: str, secret: str, keys: Sequence[str], via: str
+    ) -> Grant:
+        return self._grants.use(grant_id, at=at, actor=actor, secret=secret, keys=keys, via=via)
+
+    def revoke_grant(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
+        return self._grants.revoke(grant_id, at=at, actor=actor, reason=reason)
+
+    def end_grant(self, grant_id: str, *, at: datetime, state: GrantState) -> Grant:
+        return self._grants.end(grant_id, at=at, state=state)
+
+    def record_refusal(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        environment: str,
+        secret: str,
+        reason: str,
+        grant_id: str | None = None,
+    ) -> None:
+        self._grants.refuse(
+            at=at, actor=actor, environment=environment, secret=secret, reason=reason,
+            grant_id=grant_id,
+        )  # fmt: skip
+
     # ================================================================== reads
 
     def read(self, env: str) -> dict[str, SecretData]:
@@ -739,6 +781,7 @@ class Store:
                     )
         for path in sorted(audited):
             problems.append(f"{path}: the audit log records it but the store has no file")
+        problems.extend(self._grants.problems(tree, bodies))
         return AuditReport(
             records=count, secrets=secrets_seen, head=last_hash, problems=tuple(problems)
         )
