@@ -12,20 +12,18 @@ pass.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
+from controller.cli.access_rows import GRANT_COLUMNS, grant_json, grant_rows
 from controller.cli.exit_codes import ExitCode, epilog
 from controller.cli.keys import fail, key_dir_option
-from controller.cli.output import Column, Format, dump, output_option, print_text, render, timestamp
+from controller.cli.output import Format, dump, output_option, print_text, render
 from controller.cli.store import open_store, store_option
 from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
 from controller.errors import SealgateError
-from controller.model import Grant
 from controller.store import Store
 
 
@@ -36,74 +34,6 @@ def open_grants(store_dir: Path, key_dir: Path | None) -> Store:
             param_hint="--store",
         )
     return open_store(store_dir, key_dir)
-
-
-# ------------------------------------------------------------------------------ rows
-# Minimal versions until the shared ``access_rows`` module replaces them.
-
-
-def _secrets_text(grant: Grant) -> str:
-    return ", ".join(
-        f"{grant.environment}/{s.secret}" + (f" [{', '.join(s.keys)}]" if s.keys else "")
-        for s in grant.secrets
-    )
-
-
-def _grant_rows(grants: Sequence[Grant], now: datetime) -> list[dict[str, str]]:
-    return [
-        {
-            "id": grant.id,
-            "requester": grant.requester,
-            "secrets": _secrets_text(grant),
-            "state": str(grant.state(now)),
-            "delivery": ", ".join(sorted(d.value for d in grant.deliver)),
-            "ends": f"{grant.ends_at.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}",
-            "uses": str(grant.uses),
-        }
-        for grant in grants
-    ]
-
-
-def _grant_json(grant: Grant, now: datetime) -> dict[str, Any]:
-    subject = grant.kubernetes_subject
-    return {
-        "id": grant.id,
-        "environment": grant.environment,
-        "repository": grant.repo,
-        "pullRequest": grant.pull_request,
-        "requestId": grant.request_id,
-        "requester": grant.requester,
-        "secrets": [{"secret": s.secret, "keys": list(s.keys)} for s in grant.secrets],
-        "deliver": sorted(d.value for d in grant.deliver),
-        "kubernetesSubject": None
-        if subject is None
-        else {"kind": subject.kind, "name": subject.name, "namespace": subject.namespace},
-        "approvers": list(grant.approvers),
-        "approvedAt": timestamp(grant.approved_at),
-        "activateBy": timestamp(grant.activate_by),
-        "durationSeconds": int(grant.duration.total_seconds()),
-        "firstUsedAt": timestamp(grant.first_used_at),
-        "endsAt": timestamp(grant.ends_at),
-        "uses": grant.uses,
-        "state": str(grant.state(now)),
-        "revokedAt": timestamp(grant.revoked_at),
-        "revokedBy": grant.revoked_by,
-        "revokeReason": grant.revoke_reason,
-        "endRecorded": grant.ended_recorded,
-        "tier": grant.tier.value,
-        "reason": grant.reason,
-    }
-
-
-_COLUMNS = (
-    Column("id", "id"),
-    Column("requester", "requester"),
-    Column("secrets", "secrets"),
-    Column("state", "state"),
-    Column("delivery", "delivery"),
-    Column("ends", "ends"),
-    Column("uses", "uses"),
-)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -135,7 +65,10 @@ def ls(
     if env is not None:
         grants = [g for g in grants if g.environment == env]
     render(
-        _grant_rows(grants, now), _COLUMNS, output, document=[_grant_json(g, now) for g in grants]
+        grant_rows(grants, now),
+        GRANT_COLUMNS,
+        output,
+        document=[grant_json(g, now) for g in grants],
     )
 
 
@@ -182,7 +115,7 @@ def revoke(
     except SealgateError as exc:
         raise fail(exc) from exc
     if not output.is_table:
-        click.echo(dump(_grant_json(after, now), output))
+        click.echo(dump(grant_json(after, now), output))
     elif after is before or after == before:
         print_text(f"grant {grant_id} is {after.state(now)} already: nothing written")
     else:

@@ -13,7 +13,6 @@ import queue
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
 
 from controller.config import ControllerConfig
 from controller.github import GitHubClient, GitHubGateway, WebhookEvent
@@ -165,7 +164,7 @@ def open_api(config: ControllerConfig, store: Store, observer: Observer) -> Open
         return None
     # The store records grants (GrantsPort); typed through the port so this wiring does not
     # depend on the store's concrete class.
-    grants = cast(GrantsPort, store)
+    grants: GrantsPort = store
     return OpenApi(
         identities=GitHubIdentities(config.github.base_url, ttl_s=settings.identity_cache_s),
         opener=AccessOpener(grants, store, clock=lambda: datetime.now(UTC), observer=observer),
@@ -228,6 +227,8 @@ def build(config: ControllerConfig) -> Controller:
             controller_namespace=config.leader_election.namespace,
         ),
         observer=metrics,
+        grants=store,
+        access=targets,
     )
     events: queue.Queue[WebhookEvent] = queue.Queue(maxsize=config.reconcile.queue_size)
     holder: list[Controller] = []
@@ -256,7 +257,12 @@ def build(config: ControllerConfig) -> Controller:
 
     def status(repo: str, number: int) -> dict[str, object] | None:
         found = reconciler.status(repo, number)
-        return None if found is None else found.to_json()
+        if found is None:
+            return None
+        # Uses and activation happen through the open endpoint, between passes: the store
+        # has them first.
+        current = found.with_grants(store.grants()) if found.access else found
+        return current.to_json()
 
     server = HttpServer(
         config.server.host,
