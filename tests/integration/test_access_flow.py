@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -103,10 +104,20 @@ def test_access_pull_request_is_judged_merged_and_not_applied(
     done = controller.reconciler.handle(FULL, number)
 
     assert world.hub.pull(OWNER, REPO, number)["merged"] is True, done.messages
-    # Not a change: no store apply, no store commit, nothing written to the cluster.
+    # Not a change: no store apply, nothing written to the cluster; one store commit, the
+    # grant's, which lasts what the approver allowed.
     assert controller.store.is_applied(f"{ENV}/pr-{number}") is None
-    assert world.store_commits() == commits
+    assert done.status is Status.GRANTED, done.messages
+    (grant,) = controller.store.grants()
+    assert (grant.requester, grant.pull_request, grant.duration) == (
+        "alice",
+        number,
+        timedelta(minutes=30),
+    )
+    assert world.store_commits() == commits + 1
     assert world.rollouts() == rollouts
+    (sync,) = world.checks(world.head(number), "sealgate/sync")
+    assert sync["conclusion"] == "success"
     stored = controller.store.read_secret(ENV, f"{NAMESPACE}/{SECRET}")
     assert stored is not None
     assert stored.data["password"] == CANARY

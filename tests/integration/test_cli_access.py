@@ -92,7 +92,7 @@ def test_ls_shows_the_live_grants_in_a_table(store_dir: Path) -> None:
     active = next(row for row in rows if row.startswith(ACTIVE))
     assert "frank" in active
     assert "active" in active
-    assert "production/payments/db [password]" in active
+    assert "production/payments/db: password" in active
 
 
 def test_ls_all_as_json_includes_ended_grants(store_dir: Path) -> None:

@@ -264,6 +264,8 @@ def build_controller(
             environment_clusters={ENV: (CLUSTER,)},
         ),
         clock=clock or (lambda: datetime.now(UTC)),
+        grants=store,
+        access=targets,
     )
     return Controller(gateway, store, targets, keyring, notifier, observer, reconciler)
 
