@@ -12,10 +12,10 @@ from controller.github.summary import (
     MAX_TEXT,
     CheckOutcome,
     Label,
-    cell,
     comment_body,
     render_summary,
 )
+from controller.github.summary_cells import cell
 from controller.model import (
     Decision,
     DecisionState,
