@@ -20,15 +20,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from controller.sandbox.kube_server import discovery, errors, openapi, tables, watch
+from controller.sandbox.kube_server import discovery, errors, openapi, tables, tokens, watch
 from controller.sandbox.kube_server.errors import ApiError
 from controller.sandbox.kube_server.faults import FaultPlan
 from controller.sandbox.kube_server.ownership import manager_from_user_agent
 from controller.sandbox.kube_server.patch import PATCH_TYPES, PatchError, apply_patch
 from controller.sandbox.kube_server.request_log import RequestRecord
-from controller.sandbox.kube_server.resources import ResourceType, by_path
+from controller.sandbox.kube_server.resources import ResourceType, by_path, subresource_verbs
 from controller.sandbox.kube_server.selectors import field_matcher, label_matcher
 from controller.sandbox.kube_server.state import ObjectStore
+from controller.sandbox.kube_server.tokens import TokenAuthority
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -165,8 +166,11 @@ class KubeApp:
         faults: FaultPlan,
         record: Callable[[RequestRecord], None],
         server_address: Callable[[], str],
+        *,
+        token_authority: TokenAuthority | None = None,
     ) -> None:
         self.store = store
+        self.tokens = token_authority or TokenAuthority(store)
         self.faults = faults
         self._record = record
         self._server_address = server_address
@@ -267,6 +271,8 @@ class KubeApp:
             verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
         else:
             verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+            if target.subresource is not None:
+                verbs["POST"] = "create"
         if method not in verbs:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         verb = verbs[method]
@@ -275,10 +281,15 @@ class KubeApp:
         target.verb = verb
         if rtype.namespaced and namespace is None and verb not in ("list", "watch"):
             raise ApiError(405, "the server does not allow this method on the requested resource")
-        if target.subresource is not None and (
-            target.subresource != "status" or not rtype.has_status
-        ):
+        allowed = (
+            rtype.verbs
+            if target.subresource is None
+            else subresource_verbs(rtype, target.subresource)
+        )
+        if allowed is None:
             raise ApiError(404, "the server could not find the requested resource")
+        if verb not in allowed:
+            raise ApiError(405, "the server does not allow this method on the requested resource")
         dry_run = _dry_run(request)
         user = "loopback-admin" if request.authorization else "system:anonymous"
         decision = self.faults.decide(
@@ -312,6 +323,11 @@ class KubeApp:
     ) -> Response:
         verb = target.verb
         name = target.name or ""
+        if tokens.serves(rtype, target.subresource):
+            answer = self.tokens.serve(
+                rtype, namespace, name, _object_body(request), dry_run=dry_run
+            )
+            return _json_response(answer, 201)
         if verb == "list":
             return self._list(request, rtype, namespace)
         if verb == "watch":

@@ -12,7 +12,6 @@ from typing import Any
 from controller.sandbox.kube_server.resources import (
     ALL_TYPES,
     GROUP_VERSIONS,
-    STANDARD_VERBS,
     ResourceType,
     in_group_version,
 )
@@ -78,7 +77,7 @@ def _legacy_resources(rtype: ResourceType) -> list[dict[str, Any]]:
         "singularName": rtype.singular,
         "namespaced": rtype.namespaced,
         "kind": rtype.kind,
-        "verbs": list(STANDARD_VERBS),
+        "verbs": list(rtype.verbs),
     }
     if rtype.short_names:
         main["shortNames"] = list(rtype.short_names)
@@ -93,6 +92,18 @@ def _legacy_resources(rtype: ResourceType) -> list[dict[str, Any]]:
                 "namespaced": rtype.namespaced,
                 "kind": rtype.kind,
                 "verbs": STATUS_VERBS,
+            }
+        )
+    for sub in rtype.subresources:
+        found.append(
+            {
+                "name": f"{rtype.plural}/{sub.name}",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "group": sub.group,
+                "version": sub.version,
+                "kind": sub.kind,
+                "verbs": list(sub.verbs),
             }
         )
     return found
@@ -118,16 +129,22 @@ def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
         "responseKind": kind,
         "scope": "Namespaced" if rtype.namespaced else "Cluster",
         "singularResource": rtype.singular,
-        "verbs": list(STANDARD_VERBS),
+        "verbs": list(rtype.verbs),
     }
     if rtype.short_names:
         entry["shortNames"] = list(rtype.short_names)
     if rtype.categories:
         entry["categories"] = list(rtype.categories)
+    subresources = []
     if rtype.has_status:
-        entry["subresources"] = [
-            {"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS}
-        ]
+        subresources.append({"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS})
+    for sub in rtype.subresources:
+        response_kind = {"group": sub.group, "version": sub.version, "kind": sub.kind}
+        subresources.append(
+            {"subresource": sub.name, "responseKind": response_kind, "verbs": list(sub.verbs)}
+        )
+    if subresources:
+        entry["subresources"] = subresources
     return entry
 
 

@@ -18,6 +18,18 @@ STANDARD_VERBS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class Subresource:
+    """A subresource answering with another kind than its parent (``serviceaccounts/token``
+    takes and returns an ``authentication.k8s.io/v1`` TokenRequest)."""
+
+    name: str
+    group: str
+    version: str
+    kind: str
+    verbs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One served resource: where it lives in the API and how it behaves."""
 
@@ -32,6 +44,8 @@ class ResourceType:
     # Workloads keep status in a subresource and count spec changes in metadata.generation.
     has_status: bool = False
     tracks_generation: bool = False
+    verbs: tuple[str, ...] = STANDARD_VERBS
+    subresources: tuple[Subresource, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -62,6 +76,17 @@ DAEMONSETS = ResourceType(
     has_status=True, tracks_generation=True,
 )  # fmt: skip
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+_AUTHN = "authentication.k8s.io"
+TOKEN_SUBRESOURCE = Subresource("token", _AUTHN, "v1", "TokenRequest", ("create",))
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
+    subresources=(TOKEN_SUBRESOURCE,),
+)  # fmt: skip
+# A review is answered, never stored: create is its only verb, as on a real API server.
+TOKENREVIEWS = ResourceType(
+    _AUTHN, "v1", "TokenReview", "tokenreviews", "tokenreview", False,
+    verbs=("create",),
+)  # fmt: skip
 _RBAC = "rbac.authorization.k8s.io"
 ROLES = ResourceType(_RBAC, "v1", "Role", "roles", "role", True)
 ROLEBINDINGS = ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
@@ -82,6 +107,8 @@ ALL_TYPES: tuple[ResourceType, ...] = (
     ROLEBINDINGS,
     CLUSTERROLES,
     CLUSTERROLEBINDINGS,
+    SERVICEACCOUNTS,
+    TOKENREVIEWS,
 )
 WORKLOAD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 
@@ -91,6 +118,7 @@ GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
     "apps": ("v1",),
     "coordination.k8s.io": ("v1",),
     _RBAC: ("v1",),
+    _AUTHN: ("v1",),
 }
 
 
@@ -112,3 +140,13 @@ def by_kind(api_version: str, kind: str) -> ResourceType | None:
 
 def in_group_version(group: str, version: str) -> list[ResourceType]:
     return [r for r in ALL_TYPES if r.group_version == (group, version)]
+
+
+def subresource_verbs(rtype: ResourceType, subresource: str) -> tuple[str, ...] | None:
+    """The verbs ``rtype``'s ``subresource`` serves, or None when it has no such subresource."""
+    if subresource == "status" and rtype.has_status:
+        return ("get", "patch", "update")
+    for sub in rtype.subresources:
+        if sub.name == subresource:
+            return sub.verbs
+    return None

@@ -25,6 +25,7 @@ from controller.sandbox.kube_server.resources import (
     by_kind,
 )
 from controller.sandbox.kube_server.state import ObjectStore
+from controller.sandbox.kube_server.tokens import DEFAULT_EXPIRATION_S, TokenAuthority
 
 # The bearer token the written kubeconfig carries; the server accepts any token.
 # How quickly stop() takes effect (serve_forever checks for shutdown this often).
@@ -65,6 +66,7 @@ class KubeApiServer:
         self._log_lock = threading.Lock()
         self._store = ObjectStore(rollout_seconds, watch_history=watch_history)
         self._faults = FaultPlan()
+        self.tokens = TokenAuthority(self._store)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -81,7 +83,13 @@ class KubeApiServer:
         """Serve on a free port of 127.0.0.1; returns the base URL."""
         if self._server is not None:
             return self.url
-        app = KubeApp(self._store, self._faults, self._record, self._server_address)
+        app = KubeApp(
+            self._store,
+            self._faults,
+            self._record,
+            self._server_address,
+            token_authority=self.tokens,
+        )
         self._server = make_server(
             "127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler
         )
@@ -184,6 +192,15 @@ class KubeApiServer:
 
     def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> None:
         self._store.delete(_resource_type(api_version, kind), namespace, name)
+
+    def issue_token(
+        self, namespace: str, name: str, audience: str, expires_s: int = DEFAULT_EXPIRATION_S
+    ) -> str:
+        """A signed token for ServiceAccount ``namespace/name`` (which must exist) with one
+        audience, as its ``token`` subresource would issue it. ``expires_s`` may be zero or
+        negative: an already expired token, without waiting for one to expire."""
+        token, _ = self.tokens.issue(namespace, name, [audience], expires_s)
+        return token
 
     # --- rollouts ------------------------------------------------------------------------
 
