@@ -11,6 +11,8 @@
     │                           something was tampered with or corrupted; never retried
     ├── ConflictError           the world moved under us (head SHA, store version,
     │                           resourceVersion): re-read and re-decide
+    ├── CredentialRefused       a caller's credential (an agent's ServiceAccount token) was
+    │                           refused by the system that vouches for it; never retried
     └── BackendError            GitHub, the store's git, a cluster, a notifier failed;
         │                       ``retryable`` says whether trying again can help
         ├── GitHubError
@@ -74,6 +76,18 @@ class IntegrityError(SealgateError):
 
 class ConflictError(SealgateError):
     """Optimistic concurrency lost: re-read the current state and decide again."""
+
+
+class CredentialRefused(SealgateError):
+    """A caller's credential was refused. The message and ``reason`` never hold the credential.
+
+    ``reason`` is a short stable word (``expired``, ``audience``, ``invalid``, ``not-an-agent``)
+    a caller may be told; ``str()`` adds where it was checked, for the operator.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BackendError(SealgateError):
