@@ -108,7 +108,7 @@ def review_token(cluster: KubeApi, token: str, audience: str) -> AgentIdentity:
         response = api.create_token_review(
             body, _preload_content=False, _request_timeout=cluster.request_timeout
         )
-        raw = response.data
+        raw = getattr(response, "data", b"")  # a raw HTTP response with _preload_content=False
     except ApiException as exc:
         status = exc.status or 0
         # Unchained on purpose: the exception carries the response body, and whatever
