@@ -136,8 +136,6 @@ class AgentEntry:
     cluster: str
     secrets: tuple[str, ...] | None = None
     """``<namespace>/<name>`` globs it may ask for; None: every secret of the environment."""
-    line: int | None = None
-    """Where the entry starts in its file, for messages."""
 
 
 @dataclass(frozen=True, slots=True)
