@@ -252,6 +252,9 @@ def test_put_contents_creates_replaces_and_guards_with_the_blob_sha(github: Worl
     bad = put(github, "notes/c.txt", {"message": "add", "content": "***"})
     assert bad.status_code == 422
     assert put(github, "notes/d.txt", {"content": b64(b"x")}).status_code == 422
+    # Dots percent-encoded, or the HTTP client would resolve them before sending.
+    for path in ("notes/%2E%2E/x.txt", "notes//x.txt", ".git/config", "notes/%2E/x"):
+        assert put(github, path, {"message": "m", "content": b64(b"x")}).status_code == 422
     assert (
         put(github, "notes/e.txt", {"message": "m", "content": b64(b"x")}, "dave").status_code
         == 403

@@ -9,6 +9,9 @@ they were issued for (same uid) exists, answering refusals as kube-apiserver doe
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -274,3 +277,47 @@ def test_discovery_lists_service_accounts_tokens_and_reviews(
     assert entries["serviceaccounts/token"]["kind"] == "TokenRequest"
     assert entries["serviceaccounts/token"]["group"] == "authentication.k8s.io"
     assert entries["serviceaccounts/token"]["verbs"] == ["create"]
+
+
+def test_kubectl_creates_tokens_and_reviews_them(
+    server: KubeApiServer, api: Any, tmp_path: Path
+) -> None:
+    """kubectl, an independent client: raw TokenRequests, TokenReviews as objects, discovery.
+    (``kubectl create token`` sends protobuf, which this server does not speak.)"""
+    binary = shutil.which("kubectl")
+    assert binary, "this test needs kubectl on PATH"
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubectl-config", namespace="agents")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path / "home")}
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, "--kubeconfig", str(kubeconfig), *args],
+            capture_output=True, text=True, timeout=60, env=env, check=False, input=stdin,
+        )  # fmt: skip
+
+    uid = make_account(api)
+    request = {"spec": {"audiences": [AUDIENCE], "expirationSeconds": 900}}
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    path = "/api/v1/namespaces/agents/serviceaccounts/deployer/token"
+    made = run("create", "--raw", path, "-f", str(tmp_path / "request.json"))
+    assert made.returncode == 0, made.stderr
+    token = json.loads(made.stdout)["status"]["token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["aud"], claims["exp"] - claims["iat"]) == ([AUDIENCE], 900)
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": token, "audiences": [AUDIENCE]},
+    }
+    # No object schemas are served (openapi.py), and a create-only kind has no PATCH operation
+    # to show kubectl that the server validates fields itself: kubectl must not validate.
+    reviewed = run("create", "--validate=false", "-f", "-", "-o", "json", stdin=json.dumps(body))
+    assert reviewed.returncode == 0, reviewed.stderr
+    status = json.loads(reviewed.stdout)["status"]
+    assert status["authenticated"] is True
+    assert status["user"]["uid"] == uid
+    listed = run("api-resources", "--api-group", "authentication.k8s.io", "-o", "name")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["tokenreviews.authentication.k8s.io"]
+    accounts = run("get", "serviceaccounts", "-o", "name")
+    assert accounts.stdout.split() == ["serviceaccount/deployer"]

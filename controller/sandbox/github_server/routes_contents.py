@@ -71,6 +71,8 @@ def put_contents(ctx: Ctx, owner: str, repo: str, path: str) -> Reply:
     data = _decoded(body.get("content"))
     branch = str(body.get("branch") or r.default_branch)
     path = path.strip("/")
+    if any(part in ("", ".", "..", ".git") for part in path.split("/")):
+        raise unprocessable("path contains a malformed path component")
     with ctx.hub.world.lock:
         tip = r.git.branch_sha(branch)
         if tip is None:
