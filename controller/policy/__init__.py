@@ -22,6 +22,7 @@ Decisions made here that a reader of the rules may wonder about:
 
 from __future__ import annotations
 
+from controller.policy.agents import agent_allowed
 from controller.policy.commands import Command, GivenCommand, commands_on_head, parse_command
 from controller.policy.contributors import Contributors, contributors
 from controller.policy.engine import applicable_policies, evaluate
@@ -32,6 +33,7 @@ __all__ = [
     "Command",
     "Contributors",
     "GivenCommand",
+    "agent_allowed",
     "applicable_policies",
     "can_merge_command",
     "commands_on_head",
