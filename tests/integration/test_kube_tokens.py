@@ -19,6 +19,7 @@ from controller.kube import ClusterConfig, KubeApi, RetryPolicy, connect
 from controller.kube.tokens import review_token
 from controller.model import AgentIdentity
 from controller.sandbox.kube_server import KubeApiServer
+from controller.sandbox.kube_server.errors import ApiError
 
 AUDIENCE = "sealgate.example"
 FAST = RetryPolicy(attempts=1, initial_s=0.01, max_s=0.01)
@@ -183,3 +184,18 @@ def test_sealgate_without_the_right_to_review_is_told_how_to_fix_it(
     assert "tokenreviews" in str(caught.value)
     assert "deploy/rbac/token-review" in str(caught.value)
     assert_no_token(token, caught.value, caplog)
+
+
+def test_deleting_the_namespace_invalidates_its_agents(
+    server: KubeApiServer, cluster: KubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    account(server)
+    token = server.issue_token("ci", "deployer", AUDIENCE)
+    server.delete("v1", "Namespace", None, "ci")
+    assert refused(cluster, token, caplog).reason == "unknown-service-account"
+
+
+def test_tokens_are_issued_only_for_existing_service_accounts(server: KubeApiServer) -> None:
+    with pytest.raises(ApiError) as caught:
+        server.issue_token("ci", "nobody", AUDIENCE)
+    assert caught.value.code == 404
