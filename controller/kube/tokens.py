@@ -55,7 +55,8 @@ def _refused(cluster: str, reason: str, why: str) -> CredentialRefused:
     )
 
 
-def _identity(cluster: str, status: dict[str, Any], audience: str) -> AgentIdentity:
+def identity_from_review(cluster: str, status: dict[str, Any], audience: str) -> AgentIdentity:
+    """The agent a TokenReview `status` vouches for; CredentialRefused unless it does."""
     if status.get("authenticated") is not True:
         error = str(status.get("error") or "")
         reason = _reason_word(error)
@@ -137,6 +138,6 @@ def review_token(cluster: KubeApi, token: str, audience: str) -> AgentIdentity:
         raise ClusterError(
             f"cluster {name}: the TokenReview answer is not a TokenReview", retryable=True
         )
-    identity = _identity(name, answer["status"], audience)
+    identity = identity_from_review(name, answer["status"], audience)
     log.info("cluster %s vouched for agent %s", name, identity.requester)
     return identity
