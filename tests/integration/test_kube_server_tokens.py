@@ -50,7 +50,7 @@ def api(server: KubeApiServer, tmp_path: Path) -> Iterator[Any]:
 
 def make_account(api: Any, name: str = "deployer") -> str:
     body = client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
-    created = client.CoreV1Api(api).create_namespaced_service_account("agents", body)
+    created: Any = client.CoreV1Api(api).create_namespaced_service_account("agents", body)
     uid: str = created.metadata.uid
     return uid
 
@@ -65,7 +65,9 @@ def request_token(api: Any, name: str, audiences: list[str], seconds: int = 600)
 def review(api: Any, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
     """The raw review body (checked to deserialize into the client's model too)."""
     body = client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token, audiences=audiences))
-    response = client.AuthenticationV1Api(api).create_token_review(body, _preload_content=False)
+    response: Any = client.AuthenticationV1Api(api).create_token_review(
+        body, _preload_content=False
+    )
     assert response.status == 201
     text = response.data.decode()
     api.deserialize(text, "V1TokenReview", "application/json")
@@ -166,7 +168,7 @@ def test_a_forged_signature_is_refused(api: Any, server: KubeApiServer) -> None:
     claims["sub"] = "system:serviceaccount:agents:admin"
     body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
     assert "cryptographic primitive" in refusal(review(api, f"{head}.{body}.{signature}"))
-    unsigned = jwt.encode(claims, None, algorithm="none")
+    unsigned = jwt.encode(claims, "", algorithm="none")
     assert "cryptographic primitive" in refusal(review(api, unsigned, [AUDIENCE]))
 
 
