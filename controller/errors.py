@@ -12,7 +12,9 @@
     ├── ConflictError           the world moved under us (head SHA, store version,
     │                           resourceVersion): re-read and re-decide
     ├── Unauthenticated         a caller's credential (a GitHub token) is not valid: ask
-    │                           for a new one; never retried with the same
+    │   │                       for a new one; never retried with the same
+    │   └── CredentialRefused   an agent's ServiceAccount token refused by its cluster's
+    │                           TokenReview, with a short reason a caller may be told
     └── BackendError            GitHub, the store's git, a cluster, a notifier failed;
         │                       ``retryable`` says whether trying again can help
         ├── GitHubError
@@ -81,6 +83,18 @@ class ConflictError(SealgateError):
 class Unauthenticated(SealgateError):
     """A caller's credential was refused by whoever vouches for it (GitHub for a token).
     Distinct from that party being down, which is a retryable :class:`BackendError`."""
+
+
+class CredentialRefused(Unauthenticated):
+    """A caller's credential was refused. The message and ``reason`` never hold the credential.
+
+    ``reason`` is a short stable word (``expired``, ``audience``, ``invalid``, ``not-an-agent``)
+    a caller may be told; ``str()`` adds where it was checked, for the operator.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BackendError(SealgateError):

@@ -127,6 +127,18 @@ DEFAULT_VALUE_POLICY: Mapping[Tier, ValueRule] = MappingProxyType(
 
 
 @dataclass(frozen=True, slots=True)
+class AgentEntry:
+    """One ``spec.agents`` entry of an environment file: a ServiceAccount of one cluster
+    that may ask for access to this environment's secrets."""
+
+    namespace: str
+    name: str
+    cluster: str
+    secrets: tuple[str, ...] | None = None
+    """``<namespace>/<name>`` globs it may ask for; None: every secret of the environment."""
+
+
+@dataclass(frozen=True, slots=True)
 class Environment:
     name: str
     sealing_keys: tuple[SealingKey, ...]
@@ -144,6 +156,8 @@ class Environment:
     tier_floors: tuple[TierFloor, ...] = ()
     """Read from the rules, never the store: a lost or restored store cannot lower a tier."""
     value_policy: Mapping[Tier, ValueRule] = field(default_factory=lambda: DEFAULT_VALUE_POLICY)
+    agents: tuple[AgentEntry, ...] = ()
+    """The ServiceAccounts that may ask for access here (``spec.agents``); empty: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +335,21 @@ class SecretAccess:
     """``<namespace>/<name>``."""
     keys: tuple[str, ...] = ()
     """Empty: every key of the secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentIdentity:
+    """A ServiceAccount its cluster vouched for (a TokenReview accepted its token)."""
+
+    namespace: str
+    name: str
+    uid: str
+    cluster: str
+
+    @property
+    def requester(self) -> str:
+        """How access requests and audit records name it."""
+        return f"system:serviceaccount:{self.namespace}:{self.name}@{self.cluster}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
+from controller.documents.agents import agent_problems, build_agents
 from controller.documents.locations import FieldPath, LineMap, line_of, render_path
 from controller.documents.reason_check import REASON_CREDENTIAL_MESSAGE, credential_in
 from controller.documents.secret_shape import metadata_problems, type_problem
@@ -94,6 +95,7 @@ def environment_problems(source: str, doc: dict[str, Any], lines: LineMap) -> li
                     "`sealgate keys` again",
                 )
             )
+    problems.extend(agent_problems(source, doc["spec"], lines))
     return problems
 
 
@@ -247,6 +249,7 @@ def build_environment(source: str, doc: dict[str, Any]) -> Environment:
             for floor in spec.get("tierFloors", ())
         ),
         value_policy=_value_policy(spec.get("valuePolicy", {})),
+        agents=build_agents(spec),
     )
 
 

@@ -21,6 +21,7 @@ from controller.github.merge import MergeMethod, MergeResult, merge
 from controller.github.poll import PollResult, PullPoller, PullSummary
 from controller.github.records import SYNC_CHECK_NAME, MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter, ReportResult, Via
+from controller.github.request_pulls import OpenedPull, close_pull, open_file_pull, request_branch
 from controller.github.snapshot import PullRequestSnapshot, PullState, SnapshotReader
 from controller.github.summary import Label, Summary, render_summary
 from controller.github.sync_report import SyncReporter
@@ -37,6 +38,7 @@ __all__ = [
     "MergeMethod",
     "MergeResult",
     "MergedPull",
+    "OpenedPull",
     "PollResult",
     "PullHistory",
     "PullPoller",
@@ -54,7 +56,10 @@ __all__ = [
     "TeamDirectory",
     "Via",
     "WebhookEvent",
+    "close_pull",
     "merge",
     "note_marker",
+    "open_file_pull",
     "render_summary",
+    "request_branch",
 ]

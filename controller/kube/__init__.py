@@ -23,6 +23,7 @@ from controller.kube.results import (
 )
 from controller.kube.sync import ClusterSync
 from controller.kube.targets import KubeTargets
+from controller.kube.tokens import review_token
 
 __all__ = [
     "ClusterConfig",
@@ -39,6 +40,7 @@ __all__ = [
     "SyncReport",
     "WorkloadOutcome",
     "connect",
+    "review_token",
     "secret_checksum",
     "template_annotation",
 ]

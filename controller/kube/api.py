@@ -75,6 +75,11 @@ class KubeApi(RbacCalls):
         self._client.close()  # type: ignore[no-untyped-call]
 
     @property
+    def request_timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds, for calls made outside this class."""
+        return self._timeout
+
+    @property
     def api_client(self) -> client.ApiClient:
         """For one-off probes (``controller.kube.access``) that bypass the retries."""
         return self._client

@@ -27,6 +27,7 @@ Decisions made here that a reader of the rules may wonder about:
 
 from __future__ import annotations
 
+from controller.policy.agents import agent_allowed
 from controller.policy.approve_for import grant_duration
 from controller.policy.commands import Command, GivenCommand, commands_on_head, parse_command
 from controller.policy.contributors import Contributors, contributors
@@ -38,6 +39,7 @@ __all__ = [
     "Command",
     "Contributors",
     "GivenCommand",
+    "agent_allowed",
     "applicable_policies",
     "can_merge_command",
     "commands_on_head",

@@ -73,6 +73,8 @@ UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"): (
         "pull-request-review-request"
     ),
+    # repos/create-or-update-file-contents (201 created, 200 replaced).
+    ("PUT", "/repos/{owner}/{repo}/contents/{path}"): "file-commit",
 }
 
 # GitHub's `pull-request-review-request` (operation pulls/list-requested-reviewers), which
@@ -163,6 +165,83 @@ REVIEW_DISMISSED_SCHEMA: dict[str, Any] = {
 }
 
 
+# GitHub's `file-commit` (operation repos/create-or-update-file-contents), which the trimmed
+# description lacks; written after GitHub's description.
+_GIT_PERSON: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "date": {"type": "string"},
+        "name": {"type": "string"},
+        "email": {"type": "string"},
+    },
+}
+FILE_COMMIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["content", "commit"],
+    "properties": {
+        "content": {
+            "type": ["object", "null"],
+            "properties": {
+                "name": {"type": "string"},
+                "path": {"type": "string"},
+                "sha": {"type": "string"},
+                "size": {"type": "integer"},
+                "url": {"type": "string"},
+                "html_url": {"type": "string"},
+                "git_url": {"type": "string"},
+                "download_url": {"type": "string"},
+                "type": {"type": "string"},
+                "_links": {
+                    "type": "object",
+                    "properties": {
+                        "self": {"type": "string"},
+                        "git": {"type": "string"},
+                        "html": {"type": "string"},
+                    },
+                },
+            },
+        },
+        "commit": {
+            "type": "object",
+            "properties": {
+                "sha": {"type": "string"},
+                "node_id": {"type": "string"},
+                "url": {"type": "string"},
+                "html_url": {"type": "string"},
+                "author": _GIT_PERSON,
+                "committer": _GIT_PERSON,
+                "message": {"type": "string"},
+                "tree": {
+                    "type": "object",
+                    "properties": {"url": {"type": "string"}, "sha": {"type": "string"}},
+                },
+                "parents": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "url": {"type": "string"},
+                            "html_url": {"type": "string"},
+                            "sha": {"type": "string"},
+                        },
+                    },
+                },
+                "verification": {
+                    "type": "object",
+                    "properties": {
+                        "verified": {"type": "boolean"},
+                        "reason": {"type": "string"},
+                        "signature": {"type": ["string", "null"]},
+                        "payload": {"type": ["string", "null"]},
+                        "verified_at": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 # Routes that are the same documented operation under another spelling.
 ALIASES = {"/repos/{owner}/{repo}/contents": "/repos/{owner}/{repo}/contents/{path}"}
 
@@ -172,6 +251,8 @@ def _schema(name: str) -> Draft4Validator:
         return Draft4Validator({**ACTIVITY_SCHEMA, "components": _github_components()})
     if name == "pull-request-review-request":
         return Draft4Validator({**REVIEW_REQUEST_SCHEMA, "components": _github_components()})
+    if name == "file-commit":
+        return Draft4Validator(FILE_COMMIT_SCHEMA)
     if name == "review-dismissed-issue-event":
         return Draft4Validator({**REVIEW_DISMISSED_SCHEMA, "components": _github_components()})
     if name == "issue":

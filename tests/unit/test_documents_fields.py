@@ -212,8 +212,8 @@ CASES: list[tuple[str, dict[str, Any], Path, str]] = [
         "env-spec-extra",
         mutated(ENVIRONMENT, (("spec", "namespace"), "x")),
         ("spec", "namespace"),
-        "unknown field: allowed here are clusters, defaultTier, namespaces, onRolloutFailure, "
-        "sealingKeys, tierFloors, unmatched, valuePolicy",
+        "unknown field: allowed here are agents, clusters, defaultTier, namespaces, "
+        "onRolloutFailure, sealingKeys, tierFloors, unmatched, valuePolicy",
     ),
     # ---------------------------------------------------------- ApprovalPolicy
     (

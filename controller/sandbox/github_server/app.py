@@ -26,6 +26,7 @@ from controller.sandbox.github_server import (
     check_annotations,
     routes_accounts,
     routes_activity,
+    routes_contents,
     routes_pulls,
     routes_repo,
     routes_reviewers,
@@ -142,6 +143,7 @@ class GitHubApp:
             routes_timeline,
             check_annotations,
             routes_reviewers,
+            routes_contents,
         )
         for module in modules:
             for method, template, handler in module.ROUTES:

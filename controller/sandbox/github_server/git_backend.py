@@ -134,6 +134,13 @@ class GitRepo:
         except git.GitCommandError as exc:
             raise GitError(f"branch {branch} moved concurrently") from exc
 
+    def delete_branch(self, branch: str, expected_old: str) -> None:
+        """Remove a branch, failing when it no longer points where the caller last saw it."""
+        try:
+            self._repo.git.update_ref("-d", f"refs/heads/{branch}", expected_old)
+        except git.GitCommandError as exc:
+            raise GitError(f"branch {branch} moved concurrently") from exc
+
     # -- objects --------------------------------------------------------------------------
 
     def commit_files(

@@ -30,6 +30,7 @@ from controller.sandbox.kube_server import (
     protobuf,
     reviews,
     tables,
+    tokens,
     watch,
 )
 from controller.sandbox.kube_server.errors import ApiError
@@ -38,9 +39,15 @@ from controller.sandbox.kube_server.ownership import manager_from_user_agent
 from controller.sandbox.kube_server.patch import PATCH_TYPES, PatchError, apply_patch
 from controller.sandbox.kube_server.rbac import RbacAuthorizer
 from controller.sandbox.kube_server.request_log import RequestRecord
-from controller.sandbox.kube_server.resources import REVIEW_TYPES, ResourceType, by_path
+from controller.sandbox.kube_server.resources import (
+    REVIEW_TYPES,
+    ResourceType,
+    by_path,
+    subresource_verbs,
+)
 from controller.sandbox.kube_server.selectors import field_matcher, label_matcher
 from controller.sandbox.kube_server.state import ObjectStore
+from controller.sandbox.kube_server.tokens import TokenAuthority
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -179,8 +186,11 @@ class KubeApp:
         faults: FaultPlan,
         record: Callable[[RequestRecord], None],
         server_address: Callable[[], str],
+        *,
+        token_authority: TokenAuthority | None = None,
     ) -> None:
         self.store = store
+        self.tokens = token_authority or TokenAuthority(store)
         self.faults = faults
         self._record = record
         self._server_address = server_address
@@ -287,6 +297,8 @@ class KubeApp:
             verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
         else:
             verbs = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+            if target.subresource is not None:
+                verbs["POST"] = "create"
         verb = verbs.get(method, method.lower())
         if verb == "list" and _truthy(request.args.get("watch")):
             verb = "watch"
@@ -307,14 +319,19 @@ class KubeApp:
         namespace = target.namespace
         if rtype.namespaced and namespace is None and endpoint == "object":
             raise ApiError(404, "the server could not find the requested resource")
-        if method not in verbs or verb not in rtype.verbs:
+        if method not in verbs:
             raise ApiError(405, "the server does not allow this method on the requested resource")
         if rtype.namespaced and namespace is None and verb not in ("list", "watch"):
             raise ApiError(405, "the server does not allow this method on the requested resource")
-        if target.subresource is not None and (
-            target.subresource != "status" or not rtype.has_status
-        ):
+        allowed = (
+            rtype.verbs
+            if target.subresource is None
+            else subresource_verbs(rtype, target.subresource)
+        )
+        if allowed is None:
             raise ApiError(404, "the server could not find the requested resource")
+        if verb not in allowed:
+            raise ApiError(405, "the server does not allow this method on the requested resource")
         dry_run = _dry_run(request)
         decision = self.faults.decide(
             rtype=rtype,
@@ -348,6 +365,11 @@ class KubeApp:
     ) -> Response:
         verb = target.verb
         name = target.name or ""
+        if tokens.serves(rtype, target.subresource):
+            answer = self.tokens.serve(
+                rtype, namespace, name, _object_body(request), dry_run=dry_run
+            )
+            return _json_response(answer, 201)
         if escalation.guarded(rtype, target.user, verb) and not previewing and target.user:
             # What the write would store decides whether it escalates: preview it first.
             preview = self._serve(request, target, rtype, namespace, dry_run=True, previewing=True)

@@ -94,6 +94,18 @@ def _legacy_resources(rtype: ResourceType) -> list[dict[str, Any]]:
                 "verbs": STATUS_VERBS,
             }
         )
+    for sub in rtype.subresources:
+        found.append(
+            {
+                "name": f"{rtype.plural}/{sub.name}",
+                "singularName": "",
+                "namespaced": rtype.namespaced,
+                "group": sub.group,
+                "version": sub.version,
+                "kind": sub.kind,
+                "verbs": list(sub.verbs),
+            }
+        )
     return found
 
 
@@ -123,10 +135,16 @@ def _aggregated_resource(rtype: ResourceType) -> dict[str, Any]:
         entry["shortNames"] = list(rtype.short_names)
     if rtype.categories:
         entry["categories"] = list(rtype.categories)
+    subresources = []
     if rtype.has_status:
-        entry["subresources"] = [
-            {"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS}
-        ]
+        subresources.append({"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS})
+    for sub in rtype.subresources:
+        response_kind = {"group": sub.group, "version": sub.version, "kind": sub.kind}
+        subresources.append(
+            {"subresource": sub.name, "responseKind": response_kind, "verbs": list(sub.verbs)}
+        )
+    if subresources:
+        entry["subresources"] = subresources
     return entry
 
 

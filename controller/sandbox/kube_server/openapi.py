@@ -62,6 +62,7 @@ def _paths(rtype: ResourceType) -> dict[str, Any]:
         "post": _operation(rtype, "post", ("application/json",)),
     }
     if "get" not in rtype.verbs:
+        # A create-only kind (TokenReview) has a collection path with POST and nothing else.
         return {f"{scope}/{rtype.plural}": {"post": collection["post"]}}
     return {f"{scope}/{rtype.plural}": collection, f"{scope}/{rtype.plural}/{{name}}": item}
 

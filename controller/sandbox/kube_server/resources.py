@@ -18,6 +18,18 @@ STANDARD_VERBS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class Subresource:
+    """A subresource answering with another kind than its parent (``serviceaccounts/token``
+    takes and returns an ``authentication.k8s.io/v1`` TokenRequest)."""
+
+    name: str
+    group: str
+    version: str
+    kind: str
+    verbs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """One served resource: where it lives in the API and how it behaves."""
 
@@ -32,8 +44,9 @@ class ResourceType:
     # Workloads keep status in a subresource and count spec changes in metadata.generation.
     has_status: bool = False
     tracks_generation: bool = False
-    # Access reviews only answer a POST: nothing is stored, the answer is the verdict.
+    # Access and token reviews only answer a POST: nothing is stored, the answer is the verdict.
     verbs: tuple[str, ...] = STANDARD_VERBS
+    subresources: tuple[Subresource, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -64,6 +77,17 @@ DAEMONSETS = ResourceType(
     has_status=True, tracks_generation=True,
 )  # fmt: skip
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+_AUTHN = "authentication.k8s.io"
+TOKEN_SUBRESOURCE = Subresource("token", _AUTHN, "v1", "TokenRequest", ("create",))
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",),
+    subresources=(TOKEN_SUBRESOURCE,),
+)  # fmt: skip
+# A review is answered, never stored: create is its only verb, as on a real API server.
+TOKENREVIEWS = ResourceType(
+    _AUTHN, "v1", "TokenReview", "tokenreviews", "tokenreview", False,
+    verbs=("create",),
+)  # fmt: skip
 _RBAC = "rbac.authorization.k8s.io"
 ROLES = ResourceType(_RBAC, "v1", "Role", "roles", "role", True)
 ROLEBINDINGS = ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
@@ -89,7 +113,6 @@ SELF_SUBJECT_RULES_REVIEWS = ResourceType(
     _AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview",
     False, verbs=_CREATE_ONLY,
 )  # fmt: skip
-_AUTHN = "authentication.k8s.io"
 SELF_SUBJECT_REVIEWS = ResourceType(
     _AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", False,
     verbs=_CREATE_ONLY,
@@ -115,6 +138,8 @@ ALL_TYPES: tuple[ResourceType, ...] = (
     CLUSTERROLES,
     CLUSTERROLEBINDINGS,
     *REVIEW_TYPES,
+    SERVICEACCOUNTS,
+    TOKENREVIEWS,
 )
 WORKLOAD_TYPES: tuple[ResourceType, ...] = (DEPLOYMENTS, STATEFULSETS, DAEMONSETS)
 
@@ -147,3 +172,13 @@ def by_kind(api_version: str, kind: str) -> ResourceType | None:
 
 def in_group_version(group: str, version: str) -> list[ResourceType]:
     return [r for r in ALL_TYPES if r.group_version == (group, version)]
+
+
+def subresource_verbs(rtype: ResourceType, subresource: str) -> tuple[str, ...] | None:
+    """The verbs ``rtype``'s ``subresource`` serves, or None when it has no such subresource."""
+    if subresource == "status" and rtype.has_status:
+        return ("get", "patch", "update")
+    for sub in rtype.subresources:
+        if sub.name == subresource:
+            return sub.verbs
+    return None

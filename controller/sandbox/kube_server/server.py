@@ -28,6 +28,7 @@ from controller.sandbox.kube_server.resources import (
     by_kind,
 )
 from controller.sandbox.kube_server.state import ObjectStore
+from controller.sandbox.kube_server.tokens import DEFAULT_EXPIRATION_S, TokenAuthority
 
 # The bearer token the written kubeconfig carries; the server accepts any token.
 # How quickly stop() takes effect (serve_forever checks for shutdown this often).
@@ -69,6 +70,7 @@ class KubeApiServer:
         self._store = ObjectStore(rollout_seconds, watch_history=watch_history)
         self._faults = FaultPlan()
         self._authorizer = RbacAuthorizer(self._store)
+        self.tokens = TokenAuthority(self._store)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,7 +87,13 @@ class KubeApiServer:
         """Serve on a free port of 127.0.0.1; returns the base URL."""
         if self._server is not None:
             return self.url
-        app = KubeApp(self._store, self._faults, self._record, self._server_address)
+        app = KubeApp(
+            self._store,
+            self._faults,
+            self._record,
+            self._server_address,
+            token_authority=self.tokens,
+        )
         self._server = make_server(
             "127.0.0.1", 0, app, threaded=True, request_handler=_QuietRequestHandler
         )
@@ -211,6 +219,15 @@ class KubeApiServer:
             subresource=subresource, namespace=namespace or "", name=name or "",
         )  # fmt: skip
         return self._authorizer.authorize(wanted).allowed
+
+    def issue_token(
+        self, namespace: str, name: str, audience: str, expires_s: int = DEFAULT_EXPIRATION_S
+    ) -> str:
+        """A signed token for ServiceAccount ``namespace/name`` (which must exist) with one
+        audience, as its ``token`` subresource would issue it. ``expires_s`` may be zero or
+        negative: an already expired token, without waiting for one to expire."""
+        token, _ = self.tokens.issue(namespace, name, [audience], expires_s)
+        return token
 
     # --- rollouts ------------------------------------------------------------------------
 
