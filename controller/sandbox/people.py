@@ -149,3 +149,21 @@ def open_change(
     if pr["state"] != "open" or world.github.read_file(OWNER, REPO, head, path) != data:
         raise StoryFailed("propose", "the pull request or its file is not on GitHub")
     return Proposal(number, branch, head, path, data)
+
+
+def open_request(
+    world: World, requester: Person, path: str, data: bytes, *, title: str, body: str
+) -> Proposal:
+    """Push one file (an access request, written by hand) on a new branch and open a pull
+    request for it."""
+    branch = f"{requester.login}/{path.rsplit('/', 1)[-1].removesuffix('.yaml')}"
+    branch += f"-{secrets.token_hex(3)}"
+    world.github.push(
+        OWNER, REPO, branch, {path: data}, message=title, author=requester.login, base="main"
+    )
+    number = requester.open_pull(branch, title, body)
+    pr = observe.pull(world, number)
+    head = str(pr["head"]["sha"])
+    if pr["state"] != "open" or world.github.read_file(OWNER, REPO, head, path) != data:
+        raise StoryFailed("access request", "the pull request or its file is not on GitHub")
+    return Proposal(number, branch, head, path, data)
