@@ -23,26 +23,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import click
 import yaml
-from click.testing import CliRunner
 
 from controller.cli.access import access as access_command
 from controller.cli.audit import audit as audit_command
 from controller.cli.exit_codes import ExitCode
 from controller.model import Grant, GrantState
-from controller.sandbox import observe, story_commands
+from controller.sandbox import commands, observe, story_commands
 from controller.sandbox.observe import StoryFailed, wait_for
 from controller.sandbox.people import open_request
-from controller.sandbox.runner import sealgate_command
 from controller.sandbox.world import (
     BOT,
     CLUSTERS,
@@ -68,7 +64,6 @@ REQUEST_FILE = f"access/{ENVIRONMENT}/{REQUEST_NAME}.yaml"
 DURATION = "1h"
 REVOKE = "/sealgate revoke done with the incident"
 TARGET = f"{ENVIRONMENT}/{SECRET}"
-COMMAND_TIMEOUT = 60.0
 SUMMARY_MARK = "<!-- sealgate:summary -->"
 AUDITED = (
     "grant-approved",
@@ -101,10 +96,6 @@ def request_document() -> bytes:
     return yaml.safe_dump(document, sort_keys=False).encode()
 
 
-def _printed(value: bytes, text: str) -> bool:
-    return value.decode("utf-8", "replace") in text or base64.b64encode(value).decode() in text
-
-
 @dataclass
 class AccessResult:
     number: int = 0
@@ -118,13 +109,6 @@ class AccessResult:
     """kubectl's answers, in order ("yes" then "no"), or the RBAC decisions without kubectl."""
     events: tuple[str, ...] = ()
     """The grant's audit events, oldest first."""
-
-
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
 
 
 class AccessAct:
@@ -196,57 +180,11 @@ class AccessAct:
             SUBJECT, "get", "secrets", namespace=NAMESPACE, name=SECRET_NAME
         )
 
-    def sealgate_open(self, login: str) -> Ran:
-        """``sealgate open`` as ``login`` runs it: their token, the controller's URL."""
-        env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN")}
-        env.update(
-            SEALGATE_API=self.world.controller_url,
-            GITHUB_TOKEN=self.world.tokens[login],
-            NO_COLOR="1",
-        )
-        done = subprocess.run(  # noqa: S603 - our own interpreter and command line
-            sealgate_command("open", TARGET, "-o", "json"),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        ran = Ran(done.returncode, done.stdout, done.stderr)
-        shown = (ran.stdout if ran.code != 0 else "") + ran.stderr
-        if any(_printed(value, shown) for value in self.story.values.values()):
-            raise StoryFailed("sealgate open", "a value was printed where it must not be")
-        return ran
+    def open_as(self, login: str) -> commands.Ran:
+        return commands.sealgate_open(self.world, login, TARGET, self.story.values)
 
-    def kubectl_can_i(self) -> str | None:
-        """kubectl's answer to ``auth can-i`` for the subject, or None without kubectl."""
-        binary = shutil.which("kubectl")
-        if binary is None:
-            return None
-        done = subprocess.run(  # noqa: S603 - kubectl with fixed arguments
-            [
-                binary,
-                "--kubeconfig",
-                str(self.world.kubeconfig),
-                "--context",
-                CLUSTERS[ENVIRONMENT],
-                "--cache-dir",
-                str(self.world.workdir / "kubectl-cache"),
-                "auth",
-                "can-i",
-                "get",
-                f"secret/{SECRET_NAME}",
-                "--as",
-                SUBJECT,
-                "-n",
-                NAMESPACE,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-            check=False,
-        )
-        return done.stdout.strip() or done.stderr.strip()
+    def operator(self, command: click.Command, *args: str) -> list[str]:
+        return commands.operator(self.world, command, args, self.story.values)
 
     def can_i(self, want: bool) -> str:
         """Wait until RBAC decides ``want`` and kubectl agrees; the line to narrate."""
@@ -255,7 +193,14 @@ class AccessAct:
             lambda: self.rbac_allows() == want or None,
         )
         expected = "yes" if want else "no"
-        said = self.kubectl_can_i()
+        said = commands.kubectl_can_i(
+            self.world,
+            "get",
+            f"secret/{SECRET_NAME}",
+            context=CLUSTERS[ENVIRONMENT],
+            subject=SUBJECT,
+            namespace=NAMESPACE,
+        )
         if said is None:
             self.result.can_i.append(expected)
             return f"RBAC says {expected} (kubectl is not installed: the cluster's own decision)"
@@ -339,7 +284,7 @@ class AccessAct:
         summary = self.wait(
             "the summary to say the access is active", lambda: self.summary_line("**Active:**")
         )
-        listed = self.cli(access_command, "ls", "--env", ENVIRONMENT)
+        listed = self.operator(access_command, "ls", "--env", ENVIRONMENT)
         row = [line for line in listed if grant.id in line]
         if not row:
             raise StoryFailed("access granted", "sealgate access ls does not list the grant")
@@ -351,7 +296,7 @@ class AccessAct:
 
     def access_open(self) -> None:
         before = self.grant()
-        ran = self.sealgate_open(DEVELOPER)
+        ran = self.open_as(DEVELOPER)
         if ran.code != 0:
             raise StoryFailed("sealgate open", f"exit {ran.code}: {ran.stderr.strip()}")
         answer = json.loads(ran.stdout)
@@ -370,7 +315,7 @@ class AccessAct:
         )
 
     def access_refused(self) -> None:
-        ran = self.sealgate_open(OUTSIDER)
+        ran = self.open_as(OUTSIDER)
         if ran.code != ExitCode.FORBIDDEN:
             raise StoryFailed("sealgate open by another", f"exit {ran.code}, not refused")
         reason = ran.stderr.strip().removeprefix("sealgate: ")
@@ -415,7 +360,7 @@ class AccessAct:
         )
 
     def access_closed(self) -> None:
-        ran = self.sealgate_open(DEVELOPER)
+        ran = self.open_as(DEVELOPER)
         reason = ran.stderr.strip().removeprefix("sealgate: ")
         if ran.code != ExitCode.FORBIDDEN or "revoked" not in reason:
             raise StoryFailed("sealgate open after revoke", f"exit {ran.code}: {reason}")
@@ -441,8 +386,8 @@ class AccessAct:
             x.event == "access-refused" and x.fields.get("actor") == OUTSIDER for x in everything
         ):
             raise StoryFailed("access audit", f"no access-refused record for {OUTSIDER}")
-        shown = self.cli(audit_command, "show", "--grant", r.grant_id)
-        others = self.cli(audit_command, "show", "--event", "refused", "--person", OUTSIDER)
+        shown = self.operator(audit_command, "show", "--grant", r.grant_id)
+        others = self.operator(audit_command, "show", "--event", "refused", "--person", OUTSIDER)
         self.narrate(
             f"the audit log verifies ({report.records} records) and shows each step of "
             f"grant {r.grant_id}, and {OUTSIDER}'s refusal",
@@ -453,17 +398,3 @@ class AccessAct:
                 *others[1:],
             ),
         )
-
-    # ------------------------------------------------------------------------- commands
-
-    def cli(self, command: Any, *args: str) -> list[str]:
-        """A read-only sealgate command on the store, as an operator runs it; its lines."""
-        where = ("--store", str(self.world.store), "--key-dir", str(self.world.keys))
-        result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(
-            command, [*args, *where], catch_exceptions=False
-        )
-        if result.exit_code != 0:
-            raise StoryFailed(f"sealgate {command.name} {args[0]}", result.output.strip())
-        if any(_printed(value, result.output) for value in self.story.values.values()):
-            raise StoryFailed(f"sealgate {command.name} {args[0]}", "a value was printed")
-        return [line.rstrip() for line in result.output.splitlines() if line.strip()]
