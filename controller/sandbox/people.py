@@ -2,7 +2,8 @@
 
 Each acts on the loopback GitHub through its REST API with their own personal token, the
 way a person (or their tools) would on GitHub; a developer writes change files with
-``sealgate propose``, so values are sealed by the same code a real developer runs.
+``sealgate propose``, so values are sealed by the same code a real developer runs, and
+access requests by hand (they hold no value).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import yaml
 from click.testing import CliRunner
 
 from controller.cli.propose import propose
@@ -167,3 +169,27 @@ def open_request(
     if pr["state"] != "open" or world.github.read_file(OWNER, REPO, head, path) != data:
         raise StoryFailed("access request", "the pull request or its file is not on GitHub")
     return Proposal(number, branch, head, path, data)
+
+
+def access_request(
+    name: str, *, environment: str, secret: str, reason: str, duration: str, subject: str
+) -> bytes:
+    """What a developer writes by hand to read ``secret`` for ``duration``: an
+    ``AccessRequest`` delivered by ``sealgate open`` and as a Kubernetes Role for the
+    ``User`` ``subject``."""
+    document = {
+        "apiVersion": "sealgate.dev/v1",
+        "kind": "AccessRequest",
+        "metadata": {"name": name},
+        "spec": {
+            "environment": environment,
+            "secrets": [{"secret": secret}],
+            "requester": DEVELOPER,
+            "reason": reason,
+            "duration": duration,
+            "activateWithin": "24h",
+            "deliver": ["open", "kubernetes"],
+            "kubernetesSubject": {"kind": "User", "name": subject},
+        },
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()

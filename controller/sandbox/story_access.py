@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import yaml
 
 from controller.cli.access import access as access_command
 from controller.cli.audit import audit as audit_command
@@ -38,7 +37,7 @@ from controller.cli.exit_codes import ExitCode
 from controller.model import Grant, GrantState
 from controller.sandbox import commands, observe, story_commands
 from controller.sandbox.observe import StoryFailed, wait_for
-from controller.sandbox.people import open_request
+from controller.sandbox.people import access_request, open_request
 from controller.sandbox.world import (
     BOT,
     CLUSTERS,
@@ -65,6 +64,8 @@ DURATION = "1h"
 REVOKE = "/sealgate revoke done with the incident"
 TARGET = f"{ENVIRONMENT}/{SECRET}"
 SUMMARY_MARK = "<!-- sealgate:summary -->"
+POLICY = "production-access"
+"""The example policy judging access to production: one SRE, at most 8h."""
 AUDITED = (
     "grant-approved",
     "grant-activated",
@@ -77,23 +78,14 @@ AUDITED = (
 
 def request_document() -> bytes:
     """dev1's request, as a person writes it (``examples/access/`` has the same one)."""
-    document = {
-        "apiVersion": "sealgate.dev/v1",
-        "kind": "AccessRequest",
-        "metadata": {"name": REQUEST_NAME},
-        "spec": {
-            "environment": ENVIRONMENT,
-            "secrets": [{"secret": SECRET}],
-            "requester": DEVELOPER,
-            "reason": "Investigating failed payouts (incident 4711); compare the webhook "
-            "signing key",
-            "duration": DURATION,
-            "activateWithin": "24h",
-            "deliver": ["open", "kubernetes"],
-            "kubernetesSubject": {"kind": "User", "name": SUBJECT},
-        },
-    }
-    return yaml.safe_dump(document, sort_keys=False).encode()
+    return access_request(
+        REQUEST_NAME,
+        environment=ENVIRONMENT,
+        secret=SECRET,
+        reason="Investigating failed payouts (incident 4711); compare the webhook signing key",
+        duration=DURATION,
+        subject=SUBJECT,
+    )
 
 
 @dataclass
@@ -241,9 +233,18 @@ class AccessAct:
         names = observe.can_still_approve(summary)
         if names != set(SRES):
             raise StoryFailed("access pending", f"it names {sorted(names)}, not {list(SRES)}")
+        if f"| {POLICY} | " not in summary:
+            raise StoryFailed("access pending", f"policy {POLICY} does not judge the request")
         self.narrate(
             f"check '{run['name']}' is pending: {run['output']['title']}",
-            (f"can approve: {', '.join(sorted(names))} (acme/sre, policy production-access)",),
+            (
+                f"can approve: {', '.join(sorted(names))} (acme/sre, policy {POLICY})",
+                *(
+                    story_commands.plain(line.removeprefix("- "))
+                    for line in summary.splitlines()
+                    if line.startswith("- **For:**")
+                ),
+            ),
         )
 
     def access_approval(self) -> None:
