@@ -21,7 +21,7 @@ from controller.documents import parse_rules
 from controller.documents.parse import parse_access_request, parse_policy
 from controller.model import Action, GrantState
 from controller.paths import data_dir
-from controller.sandbox import observe, story_access
+from controller.sandbox import commands, observe, story_access
 from controller.sandbox.story import ENVIRONMENT, SYNC_CHECK, StoryResult
 from controller.sandbox.world import (
     BOT,
@@ -251,3 +251,20 @@ def test_the_access_policy_is_seeded_and_the_example_request_is_the_story_s(
     documented = parse_access_request(story_access.REQUEST_FILE, example.read_bytes())
     assert written == documented
     assert written.duration == timedelta(hours=1)
+
+
+def test_without_kubectl_the_act_falls_back_to_the_cluster_s_decision(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no kubectl on it
+    answer = commands.kubectl_can_i(
+        world, "get", "secret/stripe", context="prod-eu-1", subject="dev1", namespace=NAMESPACE
+    )
+    assert answer is None
+
+
+def test_a_value_counts_as_printed_as_it_is_or_in_base64() -> None:
+    value = b"sk_live_sandbox_0123"
+    assert commands.printed(value, f"x {value.decode()} y")
+    assert commands.printed(value, base64.b64encode(value).decode())
+    assert not commands.printed(value, "sk_live_sandbox_")
