@@ -46,6 +46,10 @@ def _look_around(
     servers = [
         ("GitHub API", world.github.url),
         ("pull request", f"{world.github.url}/repos/{REPOSITORY}/pulls/{result.number}"),
+        (
+            "access request",
+            f"{world.github.url}/repos/{REPOSITORY}/pulls/{result.access.number}",
+        ),
         ("request status", f"{controller}/v1/requests/{REPOSITORY}/{result.number}"),
         ("metrics", f"{controller}/metrics"),
         *((f"cluster {name}", server.url) for name, server in world.clusters.items()),
@@ -54,6 +58,7 @@ def _look_around(
     files = [
         ("controller logs", str(world.workdir / "logs")),
         ("store", f"sealgate store ls --store {world.store} --key-dir {world.keys}"),
+        ("grants", f"sealgate access ls --all --store {world.store} --key-dir {world.keys}"),
     ]
     console.print()
     if serving:

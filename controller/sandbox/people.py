@@ -2,7 +2,8 @@
 
 Each acts on the loopback GitHub through its REST API with their own personal token, the
 way a person (or their tools) would on GitHub; a developer writes change files with
-``sealgate propose``, so values are sealed by the same code a real developer runs.
+``sealgate propose``, so values are sealed by the same code a real developer runs, and
+access requests by hand (they hold no value).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import yaml
 from click.testing import CliRunner
 
 from controller.cli.propose import propose
@@ -149,3 +151,45 @@ def open_change(
     if pr["state"] != "open" or world.github.read_file(OWNER, REPO, head, path) != data:
         raise StoryFailed("propose", "the pull request or its file is not on GitHub")
     return Proposal(number, branch, head, path, data)
+
+
+def open_request(
+    world: World, requester: Person, path: str, data: bytes, *, title: str, body: str
+) -> Proposal:
+    """Push one file (an access request, written by hand) on a new branch and open a pull
+    request for it."""
+    branch = f"{requester.login}/{path.rsplit('/', 1)[-1].removesuffix('.yaml')}"
+    branch += f"-{secrets.token_hex(3)}"
+    world.github.push(
+        OWNER, REPO, branch, {path: data}, message=title, author=requester.login, base="main"
+    )
+    number = requester.open_pull(branch, title, body)
+    pr = observe.pull(world, number)
+    head = str(pr["head"]["sha"])
+    if pr["state"] != "open" or world.github.read_file(OWNER, REPO, head, path) != data:
+        raise StoryFailed("access request", "the pull request or its file is not on GitHub")
+    return Proposal(number, branch, head, path, data)
+
+
+def access_request(
+    name: str, *, environment: str, secret: str, reason: str, duration: str, subject: str
+) -> bytes:
+    """What a developer writes by hand to read ``secret`` for ``duration``: an
+    ``AccessRequest`` delivered by ``sealgate open`` and as a Kubernetes Role for the
+    ``User`` ``subject``."""
+    document = {
+        "apiVersion": "sealgate.dev/v1",
+        "kind": "AccessRequest",
+        "metadata": {"name": name},
+        "spec": {
+            "environment": environment,
+            "secrets": [{"secret": secret}],
+            "requester": DEVELOPER,
+            "reason": reason,
+            "duration": duration,
+            "activateWithin": "24h",
+            "deliver": ["open", "kubernetes"],
+            "kubernetesSubject": {"kind": "User", "name": subject},
+        },
+    }
+    return yaml.safe_dump(document, sort_keys=False).encode()

@@ -26,6 +26,11 @@ _ENTRY = "import sys; from controller.cli import main; sys.exit(main())"
 """``python -c`` entry: the same ``sealgate`` command line, from this interpreter's packages."""
 
 
+def sealgate_command(*args: str) -> list[str]:
+    """The argv of ``sealgate ARGS...`` run as a child process of this interpreter."""
+    return [sys.executable, "-c", _ENTRY, *args]
+
+
 class ControllerNotReady(SealgateError):
     pass
 
@@ -75,7 +80,7 @@ class ControllerProcess:
             env["SEALGATE_CRASHPOINT"] = crashpoint
         with self.stdout_log.open("ab") as out, self.stderr_log.open("ab") as err:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-c", _ENTRY, "run", "--config", str(self.config)],
+                sealgate_command("run", "--config", str(self.config)),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,

@@ -20,18 +20,22 @@ the story with ``StoryFailed`` naming it.
    never shown);
 10. the Deployment rolls once;
 11. the outcome is reported on the pull request (check ``sealgate/sync``);
-12. the store's audit log verifies.
+12. the store's audit log verifies;
+13. the access act (``controller.sandbox.story_access``): ``dev1`` asks for an hour of
+    ``payments/stripe``, ``alice`` approves, ``sealgate open`` and ``kubectl auth can-i``
+    work for dev1 (and open is refused for ``bob``), ``/sealgate revoke`` ends it, both say
+    no again, and the audit log shows each step.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.sandbox import observe, story_commands
+from controller.sandbox import observe, story_access, story_commands
 from controller.sandbox.observe import NotObserved, StoryFailed, wait_for
 from controller.sandbox.people import Person, demo_values, open_change
 from controller.sandbox.world import (
@@ -89,6 +93,7 @@ class StoryResult:
     rollouts_after: int = 0
     keys: tuple[str, ...] = ()
     trailers: dict[str, str] = field(default_factory=dict)
+    access: story_access.AccessResult = field(default_factory=story_access.AccessResult)
 
 
 class Story:
@@ -410,6 +415,12 @@ class Story:
             self.sync_reported,
             self.audit,
         )
+        act = story_access.AccessAct(self)
+        self.result.access = act.result
+        return self.run((*steps, *act.steps()))
+
+    def run(self, steps: Sequence[Callable[[], None]]) -> StoryResult:
+        """Run ``steps`` in order; a step not observed in time fails the story, named."""
         for step in steps:
             if self.before_step is not None:
                 self.before_step(step.__name__)

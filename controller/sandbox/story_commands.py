@@ -78,7 +78,8 @@ def early_merge(story: Story) -> tuple[str, tuple[str, ...]]:
 _CODE_SPAN = re.compile(r"`([^`]*)`")
 
 
-def _plain(markdown: str) -> str:
+def plain(markdown: str) -> str:
+    """Markdown as plain text: no code spans, no bold."""
     return _CODE_SPAN.sub(r"\1", markdown).replace("**", "").strip()
 
 
@@ -89,7 +90,7 @@ def key_rows(summary: str) -> list[str]:
     for line in summary.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
         if len(cells) == 9 and cells[2].startswith("`") and cells[0] != "Environment":
-            key, change, before, after, version, tier = (_plain(c) for c in cells[2:8])
+            key, change, before, after, version, tier = (plain(c) for c in cells[2:8])
             rows.append(f"{key}: {change}, fingerprint {before} → {after}, {version}, tier {tier}")
     return rows
 
@@ -98,5 +99,5 @@ def next_step(summary: str) -> str:
     """The summary's "Next:" line, as plain text."""
     for line in summary.splitlines():
         if line.startswith("**Next:**"):
-            return _plain(line)
+            return plain(line)
     return "no next step in the summary"

@@ -199,6 +199,7 @@ def config_document(
     rollout_timeout: str = "60s",
     cluster_timeout: str | None = None,
     smtp: tuple[str, int] | None = None,
+    grant_interval: str = "1s",
 ) -> dict[str, Any]:
     """The controller configuration (``apiVersion sealgate.dev/v1``, ``ControllerConfig``)."""
     notify: dict[str, Any] = {"approverEmails": {p: f"{p}@acme.example" for p in PEOPLE}}
@@ -252,6 +253,9 @@ def config_document(
         "logging": {"format": "json", "level": "info"},
         # The sandbox shows every delivery, `sealgate open` included (SEALGATE_API).
         "api": {"open": {"enabled": True}},
+        # Kubernetes access ends within one interval of a revocation: short, so the story's
+        # "and now kubectl says no" follows the revocation closely.
+        "grants": {"interval": grant_interval},
     }
 
 

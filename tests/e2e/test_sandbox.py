@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,9 +20,9 @@ import github
 import pytest
 import requests
 
-from controller.sandbox import observe
+from controller.sandbox import observe, story_access
 from controller.sandbox.runner import ControllerProcess
-from controller.sandbox.story import Step, StoryFailed, demo_values, play
+from controller.sandbox.story import Step, Story, StoryFailed, demo_values, play
 from controller.sandbox.world import (
     BOT,
     DEPLOYMENT,
@@ -31,7 +32,7 @@ from controller.sandbox.world import (
     World,
     build_world,
 )
-from tests.e2e.test_sandbox_world import assert_story_state
+from tests.e2e.test_sandbox_world import assert_access_state, assert_story_state
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
         controller.start()
         result = play(world, steps.append, values=values)
         assert controller.alive
-    assert len(steps) == 14
+    assert len(steps) == 14 + 10  # the change story, then the access act
     asked = next(s for s in steps if "asked for reviews" in s.title)
     assert "teams security, sre" in asked.title
     assert "@acme/security" in asked.details[0]
@@ -66,6 +67,46 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
         for line in signed.details
     ), signed
     assert_story_state(world, result, values)
+
+    access = steps[14:]
+    assert "can approve: alice, bob" in access[1].details[0]
+    assert any(line.startswith("summary: Active: access ends at") for line in access[3].details)
+    refused = next(s for s in access if f"with {story_access.OUTSIDER}'s token" in s.title)
+    assert refused.details[0].startswith("refused (no-grant): no grant for bob")
+    can_i = [line for s in access for line in s.details if "auth can-i" in line]
+    if shutil.which("kubectl") is not None:
+        assert [line.rsplit(": ", 1)[1] for line in can_i] == ["yes", "no"]
+    revoked = next(s for s in access if "/sealgate revoke" in s.title)
+    assert any(line.startswith("summary: Revoked at") for line in revoked.details)
+    audit = access[-1].details
+    for event in story_access.AUDITED:
+        assert any(f"  {event}  " in line for line in audit), (event, audit)
+    assert_access_state(world, result, values)
+
+    # The values were printed once, to dev1's `sealgate open`: never narrated, never logged.
+    narrated = repr(steps)
+    logs = controller.stdout_log.read_text() + controller.stderr_log.read_text()
+    for value in values.values():
+        assert value.decode() not in narrated
+        assert value.decode() not in logs
+
+
+def test_an_access_step_that_does_not_happen_fails_the_story_and_is_named(
+    world: World, tmp_path: Path
+) -> None:
+    # A fresh world: the store holds no payments/stripe, so the request is invalid, and the
+    # check never goes pending.
+    steps: list[Step] = []
+    story = Story(world, steps.append, timeout=3.0)
+    with ControllerProcess(world.config, tmp_path / "logs", world.controller_url) as controller:
+        controller.start()
+        with pytest.raises(StoryFailed) as failed:
+            story.run(story_access.AccessAct(story).steps())
+    story.close()
+    assert failed.value.step == "access pending"
+    assert "the access request's check to go pending" in failed.value.reason
+    assert "(last seen: check completed/failure" in failed.value.reason
+    assert [s.title.split()[0] for s in steps] == [DEVELOPER]
 
 
 def test_a_step_that_does_not_happen_fails_the_story_and_is_named(world: World) -> None:
@@ -120,8 +161,11 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
             timeout=10,
         )
         assert pulls.status_code == 200
-        (pull,) = pulls.json()
+        # The change story's pull request, then the access act's: both merged by sealgate.
+        pull, access = sorted(pulls.json(), key=lambda p: int(p["number"]))
         assert pull["merged_at"] is not None
+        assert access["merged_at"] is not None
+        assert access["title"].startswith("Access to production/payments/stripe")
         # PyGithub, as one of the people, with the token the sandbox wrote for scripts.
         tokens = json.loads(Path(found["GITHUB_TOKENS_FILE"]).read_text())
         client = github.Github(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,10 @@ import requests
 
 from controller.config import load_config
 from controller.documents import parse_rules
-from controller.sandbox import observe
+from controller.documents.parse import parse_access_request, parse_policy
+from controller.model import Action, GrantState
+from controller.paths import data_dir
+from controller.sandbox import commands, observe, story_access
 from controller.sandbox.story import ENVIRONMENT, SYNC_CHECK, StoryResult
 from controller.sandbox.world import (
     BOT,
@@ -28,6 +32,7 @@ from controller.sandbox.world import (
     OWNER,
     REPO,
     SECRET,
+    SECRET_NAME,
     SECURITY,
     SRES,
     World,
@@ -44,7 +49,9 @@ def assert_story_state(world: World, result: StoryResult, values: Mapping[str, b
     assert pr["merged"] is True
     assert pr["merged_by"]["login"] == BOT
     assert pr["head"]["sha"] == result.head_sha
-    assert world.github.branch_sha(OWNER, REPO, "main") == result.merge_sha
+    # main moved on once more when the access act's request was merged.
+    main = result.access.merge_sha or result.merge_sha
+    assert world.github.branch_sha(OWNER, REPO, "main") == main
     merged_file = world.github.read_file(OWNER, REPO, "main", result.change_file)
     assert merged_file is not None
     assert all(value not in merged_file for value in values.values())
@@ -108,6 +115,65 @@ def assert_story_state(world: World, result: StoryResult, values: Mapping[str, b
     assert observe.rollout_count(world, "staging") == 0
 
 
+def assert_access_state(world: World, result: StoryResult, values: Mapping[str, bytes]) -> None:
+    """Every step of the access act, from state: GitHub, the store, the clusters' RBAC."""
+    access = result.access
+    pr = observe.pull(world, access.number)
+    assert pr["user"]["login"] == DEVELOPER
+    assert (pr["merged"], pr["merged_by"]["login"]) == (True, BOT)
+    assert observe.approvals_on_github(world, access.number) == [story_access.APPROVER]
+    merged = world.github.read_file(OWNER, REPO, "main", story_access.REQUEST_FILE)
+    assert merged == story_access.request_document()
+
+    with observe.open_store(world) as store:
+        grant = store.grant(access.grant_id)
+        report = store.audit_verify()
+        records = list(store.audit_records())
+        applied = store.is_applied(result.change_id)
+    assert grant is not None
+    assert (grant.requester, grant.approvers, grant.pull_request) == (
+        DEVELOPER,
+        (story_access.APPROVER,),
+        access.number,
+    )
+    assert grant.duration == timedelta(hours=1)
+    assert grant.kubernetes_subject is not None
+    assert grant.kubernetes_subject.name == story_access.SUBJECT
+    assert (grant.revoked_by, grant.revoke_reason) == (DEVELOPER, "done with the incident")
+    assert grant.ended_recorded
+    assert grant.state(datetime.now(UTC)) is GrantState.REVOKED
+    assert grant.uses == 2  # the Kubernetes binding, then one `sealgate open`
+    # An access request is no change: the store's only apply is the change story's.
+    assert applied is not None
+    assert [r.event for r in records].count("apply") == 1
+    assert report.ok, report.problems
+    events = [r.event for r in records if r.fields.get("grantId") == grant.id]
+    assert events == [
+        "grant-approved",
+        "grant-activated",
+        "grant-used",
+        "grant-used",
+        "grant-revoked",
+        "grant-ended",
+        "access-refused",
+    ]
+    outsider = [r for r in records if r.fields.get("actor") == story_access.OUTSIDER]
+    assert [r.event for r in outsider] == ["access-refused"]
+    for record in records:
+        assert all(value.decode() not in str(dict(record.fields)) for value in values.values())
+
+    # What dev1 and bob saw, and what RBAC says now: no binding is left in any cluster.
+    assert access.opened_keys == tuple(sorted(values))
+    assert access.can_i == ["yes", "no"]
+    assert access.refusals[story_access.OUTSIDER].startswith("refused (no-grant)")
+    assert access.refusals[f"{DEVELOPER} after revoke"].startswith("refused (revoked)")
+    for server in world.clusters.values():
+        assert not server.can(
+            story_access.SUBJECT, "get", "secrets", namespace=NAMESPACE, name=SECRET_NAME
+        )
+        assert server.list("rbac.authorization.k8s.io/v1", "RoleBinding", NAMESPACE) == []
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = build_world(Path(tmp_path_factory.mktemp("sandbox-world")))
@@ -136,6 +202,7 @@ def test_the_repository_holds_valid_policies_and_fresh_keys(world: World) -> Non
             "policies/production-critical-security.yaml",
             "policies/staging-single-approval.yaml",
             "policies/governance.yaml",
+            "policies/production-access.yaml",
         )
     }
     rules = parse_rules({path: data for path, data in files.items() if data is not None})
@@ -168,3 +235,36 @@ def test_the_cluster_runs_the_deployment_that_reads_the_secret(world: World) -> 
         assert container["envFrom"] == [{"secretRef": {"name": SECRET.split("/")[1]}}]
         assert server.rollout_count(NAMESPACE, "Deployment", DEPLOYMENT) == 0
         assert observe.secret_object(world, environment, SECRET) is None
+
+
+def test_the_access_policy_is_seeded_and_the_example_request_is_the_story_s(
+    world: World,
+) -> None:
+    data = world.github.read_file(OWNER, REPO, "main", "policies/production-access.yaml")
+    assert data is not None
+    policy = parse_policy("policies/production-access.yaml", data)
+    assert policy.actions == frozenset({Action.ACCESS})
+    assert policy.max_duration == timedelta(hours=8)
+    # The request dev1 writes is the documented example, comments aside.
+    example = data_dir("examples") / story_access.REQUEST_FILE
+    written = parse_access_request(story_access.REQUEST_FILE, story_access.request_document())
+    documented = parse_access_request(story_access.REQUEST_FILE, example.read_bytes())
+    assert written == documented
+    assert written.duration == timedelta(hours=1)
+
+
+def test_without_kubectl_the_act_falls_back_to_the_cluster_s_decision(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no kubectl on it
+    answer = commands.kubectl_can_i(
+        world, "get", "secret/stripe", context="prod-eu-1", subject="dev1", namespace=NAMESPACE
+    )
+    assert answer is None
+
+
+def test_a_value_counts_as_printed_as_it_is_or_in_base64() -> None:
+    value = b"sk_live_sandbox_0123"
+    assert commands.printed(value, f"x {value.decode()} y")
+    assert commands.printed(value, base64.b64encode(value).decode())
+    assert not commands.printed(value, "sk_live_sandbox_")

@@ -167,3 +167,28 @@ def test_access_mixed_with_a_change_is_invalid_and_not_applied(
     assert status.status is Status.INVALID, status.messages
     assert world.hub.pull(OWNER, REPO, number)["merged"] is False
     assert world.store_commits() == commits
+
+
+def test_a_revocation_shows_on_the_summary_of_the_pass_that_applies_it(
+    world: World, controller: Controller
+) -> None:
+    seeded(world, controller)
+    number = open_access_pull(world, {f"access/{ENV}/incident-4711.yaml": access_yaml()})
+    controller.reconciler.handle(FULL, number)
+    world.approve("bob", number)
+    assert controller.reconciler.handle(FULL, number).status is Status.GRANTED
+
+    world.comment("alice", number, "/sealgate revoke done with the incident")
+    controller.reconciler.handle(FULL, number)
+
+    (grant,) = controller.store.grants()
+    assert (grant.revoked_by, grant.revoke_reason) == ("alice", "done with the incident")
+    # Nothing may trigger another pass: this one's summary must already say it.
+    (sticky,) = [
+        c["body"]
+        for c in world.hub.comments(OWNER, REPO, number)
+        if c["body"].startswith("<!-- sealgate:summary -->")
+    ]
+    assert "### sealgate: access revoked" in sticky
+    assert "(just now) by `alice`: done with the incident" in sticky
+    assert "**Active:**" not in sticky

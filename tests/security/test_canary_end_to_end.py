@@ -103,6 +103,10 @@ def test_no_plaintext_value_escapes_the_cluster_secret(world: World, mail: MailS
         answer = requests.get(status_url, timeout=10)
         assert answer.status_code == 200
         scan.check("request status", answer.text)
+        access_url = f"{world.controller_url}/v1/requests/{OWNER}/{REPO}/{result.access.number}"
+        answer = requests.get(access_url, timeout=10)
+        assert answer.status_code == 200
+        scan.check("access request status", answer.text)
     assert_story_state(world, result, values)
 
     # The scanner works: the one place the values belong is where it finds them.
@@ -114,10 +118,13 @@ def test_no_plaintext_value_escapes_the_cluster_secret(world: World, mail: MailS
         scan.check(f"log {log.name}", log.read_bytes())
     # GitHub: the pull request, its reviews, comments, check runs, and every webhook.
     github = world.github
-    scan.check_json("pull request", github.pull(OWNER, REPO, result.number))
-    scan.check_json("reviews", github.reviews(OWNER, REPO, result.number))
-    scan.check_json("comments", github.comments(OWNER, REPO, result.number))
-    for sha in (result.head_sha, result.merge_sha):
+    # The access act's pull request too: its summary, replies and checks name the grant.
+    for number in (result.number, result.access.number):
+        scan.check_json(f"pull request #{number}", github.pull(OWNER, REPO, number))
+        scan.check_json(f"reviews of #{number}", github.reviews(OWNER, REPO, number))
+        scan.check_json(f"comments of #{number}", github.comments(OWNER, REPO, number))
+    shas = (result.head_sha, result.merge_sha, result.access.head_sha, result.access.merge_sha)
+    for sha in shas:
         scan.check_json(f"check runs on {sha[:12]}", github.check_runs(OWNER, REPO, sha))
     assert github.deliveries
     for delivery in github.deliveries:
