@@ -509,13 +509,22 @@ def test_the_examples_reach_the_controller_on_its_port() -> None:
     allowed = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
     assert allowed == {main_container(deployment)["ports"][0]["containerPort"]}
 
-    ingress = find(objects, "Ingress")
-    (paths,) = [rule["http"]["paths"] for rule in ingress["spec"]["rules"]]
-    assert [(p["path"], p["pathType"]) for p in paths] == [("/webhooks", "Exact")]
-    assert paths[0]["backend"]["service"] == {
-        "name": service["metadata"]["name"],
-        "port": {"name": port["name"]},
-    }
+    # GitHub's public ingress reaches the webhook only; requesters' internal one reaches the
+    # open endpoint and the status API only, each over TLS.
+    backend = {"name": service["metadata"]["name"], "port": {"name": port["name"]}}
+    for name, wanted in (
+        ("sealgate-webhooks", [("/webhooks", "Exact")]),
+        ("sealgate-open", [("/v1/open", "Exact"), ("/v1/requests", "Prefix")]),
+    ):
+        ingress = find(objects, "Ingress", name)
+        assert ingress["spec"]["tls"], name
+        (paths,) = [rule["http"]["paths"] for rule in ingress["spec"]["rules"]]
+        assert [(p["path"], p["pathType"]) for p in paths] == wanted
+        assert all(p["backend"]["service"] == backend for p in paths)
+    assert (
+        find(objects, "Ingress", "sealgate-open")["spec"]["ingressClassName"]
+        != find(objects, "Ingress", "sealgate-webhooks")["spec"]["ingressClassName"]
+    )
     for obj in objects:
         assert obj["metadata"]["namespace"] == deployment["metadata"]["namespace"]
 
