@@ -46,7 +46,7 @@ def with_grants(evaluation: Evaluation, keeper: GrantKeeper | None) -> Evaluatio
         return evaluation
     snapshot = evaluation.snapshot
     grants = tuple(keeper.of_pull(snapshot.repo, snapshot.facts.number))
-    return dataclasses.replace(evaluation, grants=grants)
+    return dataclasses.replace(evaluation, grants=grants, grants_read_at=keeper.now())
 
 
 def grant_merged(
