@@ -9,8 +9,8 @@ any point:
 - **expire** and **revoke** remove bindings first, then record the end: a crash in between
   leaves a grant whose end is not recorded, so the next pass unbinds again (idempotent) and
   then records it. The end is recorded only once every cluster is clean.
-- **repair** compares each cluster with the store: a live ``kubernetes`` grant with no
-  binding is bound, a binding with no live grant is removed.
+- **repair** compares each cluster with the store: a live ``kubernetes`` grant's Role and
+  RoleBinding are written where missing or changed, a binding with no live grant is removed.
 
 Only Kubernetes bindings depend on these loops. The ``open`` path checks a grant's clock on
 every use, so it stops exactly at the grant's end; a binding is removed by the next
@@ -382,7 +382,11 @@ class GrantKeeper:
             for grant in live.values():
                 homes = [c for c in clusters_of(grant.environment) if c in scanned]
                 for cluster in homes:
-                    if grant.id not in scanned[cluster] and self._bind(cluster, grant):
+                    # Written every pass, not only when nothing is found: a binding deleted
+                    # by hand under a Role still there, or a Role widened by hand, is found
+                    # only by comparing each object (a write only when one differs).
+                    missing = grant.id not in scanned[cluster]
+                    if self._bind(cluster, grant) and missing:
                         bound.append((cluster, grant.id))
                 has_binding = any(grant.id in scanned[c] or (c, grant.id) in bound for c in homes)
                 if grant.first_used_at is None and has_binding:
