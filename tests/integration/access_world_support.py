@@ -85,6 +85,7 @@ def access_yaml(
     activate_within: str = "24h",
     deliver: tuple[str, ...] = ("open",),
     request_id: str = REQUEST_ID,
+    reason: str = "Investigating failed payouts, incident 4711",
 ) -> bytes:
     subject = (
         f"  kubernetesSubject: {{kind: User, name: {SUBJECT}}}\n" if "kubernetes" in deliver else ""
@@ -97,7 +98,7 @@ def access_yaml(
         f"  environment: {ENV}\n"
         f"  secrets:\n    - {{secret: {NAMESPACE}/{SECRET}, keys: [password]}}\n"
         f"  requester: {requester}\n"
-        "  reason: Investigating failed payouts, incident 4711\n"
+        f"  reason: {reason}\n"
         f"  duration: {duration}\n"
         f"  activateWithin: {activate_within}\n"
         f"  deliver: [{', '.join(deliver)}]\n"

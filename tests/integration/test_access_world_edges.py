@@ -184,3 +184,48 @@ def test_a_kubernetes_delivery_shows_no_value(
     ]
     assert secret_writes == []
     assert SUBJECT not in plain
+
+
+def test_a_revoke_reason_quoting_the_value_still_revokes_and_is_withheld(
+    access: AccessWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The value pasted into a revoke comment is on GitHub already (rotate it); sealgate
+    must not copy it into its audit log, its store's commits, the summary or a reply."""
+    caplog.set_level(logging.DEBUG)
+    access.seed()
+    number = access.granted(access_yaml(deliver=BOTH))
+    plain = CANARY.decode()
+    access.world.comment("alice", number, f"/sealgate revoke it leaked: {plain}")
+    access.poll()
+    grant = access.grant()
+    assert grant.revoked_by == "alice"
+    assert access.can_i() == "no"
+    assert plain not in repr(grant)
+    assert plain not in repr(list(access.controller.store.audit_records()))
+    for blob in access.world.store_blobs():
+        assert CANARY not in blob
+    assert plain not in access.summary(number)
+    ours = [c for c in access.comments(number) if "sealgate" in c and "/sealgate revoke" not in c]
+    assert all(plain not in c for c in ours)
+    assert plain not in access.endpoint.open(access.token("alice")).text
+    assert plain not in caplog.text
+
+
+def test_a_request_reason_quoting_the_value_is_kept_out_of_the_record(
+    access: AccessWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    access.seed()
+    plain = CANARY.decode()
+    number = access.granted(access_yaml(reason=f"the old one was {plain}"))
+    grant = access.grant()
+    assert grant.reason.startswith("withheld")
+    assert plain not in repr(list(access.controller.store.audit_records()))
+    for blob in access.world.store_blobs():
+        assert CANARY not in blob
+    assert plain not in access.summary(number)
+    assert plain not in repr(
+        access.world.hub.check_runs("acme", "requests", access.world.head(number))
+    )
+    assert plain not in caplog.text
+    assert access.endpoint.open(access.token("alice")).status_code == 200
