@@ -10,7 +10,10 @@ import logging
 from datetime import timedelta
 
 import pytest
+import requests
+from click.testing import CliRunner
 
+from controller.cli import main
 from controller.reconciler import Status
 from tests.integration.access_world_support import (
     REQUEST_ID,
@@ -229,3 +232,63 @@ def test_a_request_reason_quoting_the_value_is_kept_out_of_the_record(
     )
     assert plain not in caplog.text
     assert access.endpoint.open(access.token("alice")).status_code == 200
+
+
+def test_two_grants_on_one_secret_run_one_after_the_other(access: AccessWorld) -> None:
+    """The active grant is used first: a second approved grant's clock must not start
+    while one runs, and it takes over once the first has ended."""
+    access.seed()
+    first = access.granted(access_yaml(duration="1h"))
+    second = access.granted(access_yaml(duration="1h", request_id="incident-4712"))
+    one, two = sorted(access.controller.store.grants(), key=lambda g: g.pull_request)
+    assert (one.pull_request, two.pull_request) == (first, second)
+    opened = access.endpoint.open(access.token("alice"))
+    used = opened.json()["grant"]
+    waiting = two if used == one.id else one
+    assert access.endpoint.open(access.token("alice")).json()["grant"] == used
+    assert access.controller.store.grant(waiting.id).first_used_at is None  # type: ignore[union-attr]
+    started = access.controller.store.grant(used)
+    assert started is not None
+    access.clock.to(started.ends_at)
+    later = access.endpoint.open(access.token("alice"))
+    assert later.status_code == 200, later.text
+    assert later.json()["grant"] == waiting.id
+    assert access.keep_grants() == [used]
+    access.poll()
+    assert "**Ended** at" in access.summary(started.pull_request)
+    assert "**Active:**" in access.summary(waiting.pull_request)
+    assert {first, second} == {started.pull_request, waiting.pull_request}
+
+
+def test_a_revoke_after_the_end_is_answered(access: AccessWorld) -> None:
+    access.seed()
+    number = access.granted(access_yaml(duration="1h"))
+    assert access.endpoint.open(access.token("alice")).status_code == 200
+    access.clock.to(access.grant().ends_at)
+    access.keep_grants()
+    access.poll()
+    assert access.poll() == []  # reported: no longer watched
+    # Its issue_comment webhook brings the pull request to a pass, which answers. (The poll
+    # lists open pull requests only: without webhooks the command waits unanswered.)
+    access.world.comment("alice", number, "/sealgate revoke just in case")
+    access.controller.reconciler.handle(FULL, number)
+    assert access.grant().revoked_at is None
+    replies = [c for c in access.comments(number) if "**Nothing to revoke:**" in c]
+    assert len(replies) == 1, access.comments(number)
+
+
+def test_the_status_after_a_restart(access: AccessWorld) -> None:
+    access.seed()
+    number = access.granted(access_yaml())
+    assert access.endpoint.open(access.token("alice")).status_code == 200
+    access.restart()
+    gone = requests.get(f"{access.endpoint.url}/v1/requests/acme/requests/{number}", timeout=10)
+    assert gone.status_code == 404  # the new process has not passed over it yet
+    assert number in access.poll()
+    row = access.endpoint.request_status(number)["access"][0]
+    assert (row["state"], row["uses"], row["requester"]) == ("active", 1, "alice")
+    shown = CliRunner(env={"SEALGATE_URL": access.endpoint.url}).invoke(
+        main, ["status", f"{FULL}#{number}"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "active" in shown.stdout
