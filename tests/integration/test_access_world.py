@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from controller.cli import main
 from controller.cli.exit_codes import ExitCode
+from controller.crypto.quoting import quotes_any
 from tests.integration.access_world_support import (
     REQUEST_ID,
     SUMMARY_MARKER,
@@ -151,6 +152,9 @@ def _nothing_shows_the_canary(
     or header), no log line, no audit record, no store object but the encrypted file, no
     comment and no check run."""
     plain = CANARY.decode()
+    # Nor base64 or hex of it: a box opened by mistake, or a value merely encoded.
+    assert not quotes_any(access.endpoint.seen(), [CANARY])
+    assert not quotes_any(caplog.text, [CANARY])
     assert plain not in access.endpoint.seen()
     assert plain not in caplog.text
     assert CHECKSUM_KEY.decode() not in caplog.text
