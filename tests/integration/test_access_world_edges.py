@@ -292,3 +292,19 @@ def test_the_status_after_a_restart(access: AccessWorld) -> None:
     )
     assert shown.exit_code == 0, shown.output
     assert "active" in shown.stdout
+
+
+def test_a_request_id_used_again_shows_each_pull_requests_own_grant(access: AccessWorld) -> None:
+    access.seed()
+    first = access.granted(access_yaml(duration="1h"))
+    assert access.endpoint.open(access.token("alice")).status_code == 200
+    access.clock.to(access.grant().ends_at)
+    access.keep_grants()
+    second = access.granted(access_yaml(duration="3h"))
+    one = access.endpoint.request_status(first)["access"][0]
+    two = access.endpoint.request_status(second)["access"][0]
+    assert one["state"] == "ended"
+    assert two["state"] == "approved"
+    assert one["grantId"] != two["grantId"]
+    assert f"-pr-{first}-" in one["grantId"]
+    assert f"-pr-{second}-" in two["grantId"]
