@@ -86,10 +86,9 @@ def access_yaml(
     deliver: tuple[str, ...] = ("open",),
     request_id: str = REQUEST_ID,
     reason: str = "Investigating failed payouts, incident 4711",
+    subject: str = f"{{kind: User, name: {SUBJECT}}}",
 ) -> bytes:
-    subject = (
-        f"  kubernetesSubject: {{kind: User, name: {SUBJECT}}}\n" if "kubernetes" in deliver else ""
-    )
+    subject_line = f"  kubernetesSubject: {subject}\n" if "kubernetes" in deliver else ""
     return (
         "apiVersion: sealgate.dev/v1\n"
         "kind: AccessRequest\n"
@@ -102,7 +101,7 @@ def access_yaml(
         f"  duration: {duration}\n"
         f"  activateWithin: {activate_within}\n"
         f"  deliver: [{', '.join(deliver)}]\n"
-        f"{subject}"
+        f"{subject_line}"
     ).encode()
 
 

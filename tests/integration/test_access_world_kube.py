@@ -150,3 +150,17 @@ def test_an_operator_revokes_from_the_store(access: AccessWorld, tmp_path: Path)
     assert listed.exit_code == 0, listed.output
     assert '"revoked"' in listed.stdout
     assert "opsperson" in listed.stdout
+
+
+def test_a_service_account_subject(access: AccessWorld) -> None:
+    access.seed()
+    access.world.kube.create_namespace("agents")
+    robot = "system:serviceaccount:agents:incident-bot"
+    subject = "{kind: ServiceAccount, name: incident-bot, namespace: agents}"
+    access.granted(access_yaml(deliver=("kubernetes",), subject=subject))
+    assert access.can_i(robot) == "yes"
+    assert access.can_i("system:serviceaccount:payments:incident-bot") == "no"
+    assert access.can_i() == "no"
+    access.clock.to(access.grant().ends_at)
+    access.keep_grants()
+    assert access.can_i(robot) == "no"
