@@ -112,10 +112,12 @@ class OpenEndpoint:
     url: str
     server: HttpServer
     responses: list[requests.Response] = field(default_factory=list)
+    last_opened: dict[str, bytes] | None = None
 
     def open(self, token: str, *, secret: str = f"{NAMESPACE}/{SECRET}") -> requests.Response:
-        """POST /v1/open as the holder of ``token``; the answer's ``values`` (opened with
-        the caller's key) are put in ``response.opened`` on a 200."""
+        """POST /v1/open as the holder of ``token``; on a 200 the values, opened with the
+        caller's key, are kept in ``last_opened``."""
+        self.last_opened = None
         key = new_caller_key()
         body = {
             "environment": ENV,
@@ -132,7 +134,7 @@ class OpenEndpoint:
         self.responses.append(response)
         if response.status_code == 200:
             answer = response.json()
-            response.opened = open_for_caller(  # type: ignore[attr-defined]
+            self.last_opened = open_for_caller(
                 answer["sealed"],
                 key,
                 grant_id=answer["grant"],

@@ -3,17 +3,22 @@
 and the CLI, while the grant's state moves (approved -> active -> ended or revoked) in the
 status API and the summary comment.
 
-The Kubernetes delivery, the clocks across restarts and the operator's revocation are in
-``test_access_world_kube.py`` and ``test_access_world_clocks.py``.
+The rest of the whole, in the same world (``access_world_support``):
+``test_access_world_kube.py`` (Kubernetes delivery, revocations by the requester, an
+approver, a stranger and an operator), ``test_access_world_clocks.py`` (lapse, duration
+from first use, restarts, how long a binding may outlive its grant),
+``test_access_world_crash.py`` (a process killed while granting),
+``test_access_world_invalid.py`` (invalid mixes) and ``test_access_world_edges.py``.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from controller.cli import main
 from controller.cli.exit_codes import ExitCode
@@ -30,8 +35,8 @@ from tests.integration.test_reconciler_world import CANARY, CHECKSUM_KEY, ENV, F
 __all__ = ["access"]  # the fixture
 
 
-def _state(document: dict[str, object]) -> str:
-    (row,) = document["access"]  # type: ignore[misc]
+def _state(document: dict[str, Any]) -> str:
+    (row,) = document["access"]
     return str(row["state"])
 
 
@@ -67,7 +72,7 @@ def test_open_delivery_from_request_to_end(
     opened_at = access.clock()
     first = access.endpoint.open(access.token("alice"))
     assert first.status_code == 200, first.text
-    assert first.opened == {"password": CANARY}  # type: ignore[attr-defined]
+    assert access.endpoint.last_opened == {"password": CANARY}
     assert first.json()["grant"] == grant.id
     active = access.grant()
     assert active.first_used_at is not None
@@ -114,17 +119,17 @@ def test_the_cli_opens_for_the_requester_and_is_refused_for_another(access: Acce
     access.seed()
     access.granted(access_yaml())
 
-    def run(login: str) -> object:
+    def run(login: str) -> Result:
         env = {"SEALGATE_API": access.endpoint.url, "GITHUB_TOKEN": access.token(login)}
         return CliRunner(env=env).invoke(main, ["open", f"{ENV}/{NAMESPACE}/db"])
 
     mine = run("alice")
-    assert mine.exit_code == 0, mine.output  # type: ignore[attr-defined]
-    assert mine.stdout == f"export password='{CANARY.decode()}'\n"  # type: ignore[attr-defined]
+    assert mine.exit_code == 0, mine.output
+    assert mine.stdout == f"export password='{CANARY.decode()}'\n"
     theirs = run("carol")
-    assert theirs.exit_code == ExitCode.FORBIDDEN  # type: ignore[attr-defined]
-    assert "no-grant" in theirs.stderr  # type: ignore[attr-defined]
-    assert theirs.stdout == ""  # type: ignore[attr-defined]
+    assert theirs.exit_code == ExitCode.FORBIDDEN
+    assert "no-grant" in theirs.stderr
+    assert theirs.stdout == ""
 
 
 def test_revoke_by_the_requester_stops_open(access: AccessWorld) -> None:
