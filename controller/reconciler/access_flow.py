@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from controller.github.records import MergedPull, SyncCheck
 from controller.github.summary_access import duration_text
@@ -25,8 +25,6 @@ from controller.reconciler.evaluation import Evaluation
 from controller.reconciler.grants import ClustersOf, GrantKeeper
 from controller.reconciler.provenance import origin_of
 from controller.reconciler.revoking import RevokePass, revoke_from_comments
-
-_JUST_AFTER = timedelta(microseconds=1)
 
 
 def approval_time(evaluation: Evaluation, fallback: datetime) -> datetime:
@@ -48,15 +46,7 @@ def with_grants(evaluation: Evaluation, keeper: GrantKeeper | None) -> Evaluatio
         return evaluation
     snapshot = evaluation.snapshot
     grants = tuple(keeper.of_pull(snapshot.repo, snapshot.facts.number))
-    # A revocation applied by this very pass is later than the pass's clock: read the
-    # grants' states just after it (it is in the past once recorded), or the summary would
-    # show a revoked grant active ("ends in under a minute") until some later pass that
-    # nothing may ever trigger.
-    revoked = max((g.revoked_at for g in grants if g.revoked_at is not None), default=None)
-    facts = evaluation.facts
-    if revoked is not None and revoked >= facts.now:
-        facts = dataclasses.replace(facts, now=revoked + _JUST_AFTER)
-    return dataclasses.replace(evaluation, grants=grants, facts=facts)
+    return dataclasses.replace(evaluation, grants=grants, grants_read_at=keeper.now())
 
 
 def grant_merged(

@@ -89,6 +89,9 @@ class Evaluation:
     """The pull request's access requests (``changes`` is then empty: nothing is applied)."""
     grants: tuple[Grant, ...] = ()
     """The grants recorded for this pull request's access requests, as the store holds them."""
+    grants_read_at: datetime | None = None
+    """When ``grants`` were read: their states are shown as of then. A merged pull request
+    is judged as of its merge (``facts.now``), but its grants move on after it."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -138,7 +141,7 @@ class Evaluation:
                     self.decision,
                     {},
                     None,
-                    self.facts.now,
+                    self.grants_read_at or self.facts.now,
                     grants=self.grants,
                     withheld=self.reasons_withheld,
                 )

@@ -9,8 +9,8 @@ any point:
 - **expire** and **revoke** remove bindings first, then record the end: a crash in between
   leaves a grant whose end is not recorded, so the next pass unbinds again (idempotent) and
   then records it. The end is recorded only once every cluster is clean.
-- **repair** compares each cluster with the store: a live ``kubernetes`` grant with no
-  binding is bound, a binding with no live grant is removed.
+- **repair** compares each cluster with the store: a live ``kubernetes`` grant's Role and
+  RoleBinding are written where missing or changed, a binding with no live grant is removed.
 
 Only Kubernetes bindings depend on these loops. The ``open`` path checks a grant's clock on
 every use, so it stops exactly at the grant's end; a binding is removed by the next
@@ -40,6 +40,7 @@ from controller.model import (
     GrantState,
     Tier,
 )
+from controller.reconciler.grant_reports import EndReports
 from controller.reconciler.grant_terms import new_grants
 from controller.reconciler.ports import AccessTargetsPort, GrantsPort, Observer
 from controller.store.types import PullRequestOrigin
@@ -107,16 +108,25 @@ class GrantKeeper:
         ``ends-at`` annotation written before an activation up to date."""
         self._environments_seen: set[str] = set()
         """Environments whose active-grants gauge was set: kept at 0 once their last ends."""
+        self.reports = EndReports(clock)
+        """Pull requests whose grant's end was recorded since their last report."""
 
     new_grants = staticmethod(new_grants)
 
+    def now(self) -> datetime:
+        """The keeper's clock: grants' states are read at it."""
+        return self._clock()
+
     def live_pulls(self, repo: str) -> set[int]:
-        """Pull requests of ``repo`` with a grant whose end is not recorded yet."""
-        return {
+        """Pull requests of ``repo`` with a grant whose end is not recorded yet, or whose
+        recorded end is not reported yet (``EndReports``)."""
+        key = repo.casefold()
+        unended = {
             g.pull_request
             for g in self._grants.grants(live_only=True)
-            if g.repo == repo and not g.ended_recorded
+            if g.repo.casefold() == key and not g.ended_recorded
         }
+        return unended | self.reports.due(repo, self._grants.grants)
 
     def of_pull(self, repo: str, number: int) -> list[Grant]:
         """Every grant recorded for pull request ``repo#number``, ended ones included."""
@@ -312,6 +322,7 @@ class GrantKeeper:
             self._observer.failure(_STEP)
             return None
         log.info("grant %s %s; its access is removed", grant.id, state.value)
+        self.reports.ended(done)
         self._observer.grant_event(state.value)
         return done
 
@@ -371,7 +382,11 @@ class GrantKeeper:
             for grant in live.values():
                 homes = [c for c in clusters_of(grant.environment) if c in scanned]
                 for cluster in homes:
-                    if grant.id not in scanned[cluster] and self._bind(cluster, grant):
+                    # Written every pass, not only when nothing is found: a binding deleted
+                    # by hand under a Role still there, or a Role widened by hand, is found
+                    # only by comparing each object (a write only when one differs).
+                    missing = grant.id not in scanned[cluster]
+                    if self._bind(cluster, grant) and missing:
                         bound.append((cluster, grant.id))
                 has_binding = any(grant.id in scanned[c] or (c, grant.id) in bound for c in homes)
                 if grant.first_used_at is None and has_binding:

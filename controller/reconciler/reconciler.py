@@ -655,6 +655,9 @@ class Reconciler:
         else:
             revoking = RevokePass()
         self._report(evaluation, applied=True)
+        if keeper is not None:
+            snapshot = evaluation.snapshot
+            keeper.reports.reported(snapshot.repo, snapshot.facts.number, evaluation.grants)
         self._answers.answer(
             evaluation,
             PassOutcome("merged", merged_at=merged_at, revoke_replies=revoking.replies),

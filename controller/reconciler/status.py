@@ -137,12 +137,17 @@ class RequestStatus:
         )
 
     def with_grants(self, grants: Sequence[Grant]) -> RequestStatus:
-        """The same status with its requests' grants as ``grants`` has them now: uses and
-        activation happen through the open endpoint, between reconciler passes."""
+        """The same status with its requests' grants as ``grants`` (all the store's, say)
+        has them now: uses and activation happen through the open endpoint, between
+        reconciler passes."""
         if not self.access:
             return self
+        # A request id names a file, and a later pull request may reuse it: only this pull
+        # request's grants are its own.
+        repo = self.repo.casefold()
+        own = [g for g in grants if g.repo.casefold() == repo and g.pull_request == self.number]
         access = tuple(
-            dataclasses.replace(a, grant=next((g for g in grants if a.matches(g)), a.grant))
+            dataclasses.replace(a, grant=next((g for g in own if a.matches(g)), a.grant))
             for a in self.access
         )
         return dataclasses.replace(self, access=access)

@@ -28,12 +28,20 @@ from controller.store.grantfile import (
 )
 
 WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
+WITHHELD_VALUE = "withheld: it quotes a value of a secret the grant names"
+
+Quoting = Callable[[str, Sequence[str], str], bool]
+"""(environment, the grant's secrets, a reason) -> whether the reason quotes a value the
+store holds for one of them (``Store`` opens them to compare and drops them)."""
 
 
-def safe_reason(text: str) -> tuple[str, bool]:
-    """(what to store, withheld?): the reason as given unless it looks like a credential."""
+def safe_reason(text: str, *, quoted: bool = False) -> tuple[str, bool]:
+    """(what to store, withheld?): the reason as given unless it looks like a credential
+    or, ``quoted``, it quotes a value the store holds (a paste into a revoke comment)."""
     kind = credential_in(text)
-    return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
+    if kind is not None:
+        return WITHHELD_CREDENTIAL.format(kind=kind), True
+    return (WITHHELD_VALUE, True) if quoted else (text, False)
 
 
 def no_grant(grant_id: str) -> InputError:

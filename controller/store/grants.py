@@ -28,6 +28,7 @@ from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
 from controller.store.gitobjects import GitObjects
 from controller.store.grant_checks import (
+    Quoting,
     audit_by_seq,
     check_new,
     check_time,
@@ -77,7 +78,10 @@ class Grants:
         data_keys: DataKeys,
         clock: Callable[[], datetime],
         push: Callable[[], None],
+        *,
+        quoting: Quoting | None = None,
     ) -> None:
+        self._quoting: Quoting = quoting or (lambda environment, secrets, text: False)
         self._git = git
         self._audit = audit_log
         self._data_keys = data_keys
@@ -88,13 +92,14 @@ class Grants:
 
     def record(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
         check_new(grant)
+        quoted = self._quotes(grant, grant.reason)
         with self._git.writer_lock():
             head, tree = self._head()
             stored = self._find(tree, grant.id)
             if stored is not None:
                 _log.info("grant %s was already recorded", grant.id)
             else:
-                reason, withheld = safe_reason(grant.reason)
+                reason, withheld = safe_reason(grant.reason, quoted=quoted)
                 stored = dataclasses.replace(grant, reason=reason)
                 if origin is not None and origin.bypass_reason:
                     bypass = safe_reason(origin.bypass_reason)[0]
@@ -150,6 +155,8 @@ class Grants:
 
     def revoke(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
         check_time(grant_id, at)
+        known = self.get(grant_id)
+        quoted = known is not None and self._quotes(known, reason)
         with self._git.writer_lock():
             head, tree = self._head()
             grant = self._existing(tree, grant_id)
@@ -159,7 +166,7 @@ class Grants:
                 )
                 updated = None
             else:
-                text, withheld = safe_reason(reason)
+                text, withheld = safe_reason(reason, quoted=quoted)
                 updated = dataclasses.replace(
                     grant, revoked_at=at, revoked_by=actor, revoke_reason=text
                 )
@@ -234,6 +241,10 @@ class Grants:
         self._push()
 
     # ============================================================== reads
+
+    def _quotes(self, grant: Grant, text: str) -> bool:
+        secrets = [item.secret for item in grant.secrets]
+        return bool(text.strip()) and self._quoting(grant.environment, secrets, text)
 
     def get(self, grant_id: str) -> Grant | None:
         return self._find(self._head()[1], grant_id)

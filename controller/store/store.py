@@ -34,6 +34,7 @@ from controller.crypto.envelope import (
     value_binding,
 )
 from controller.crypto.generate import generate_value
+from controller.crypto.quoting import quotes_any
 from controller.errors import InputError, IntegrityError, Problem
 from controller.model import (
     DEFAULT_SHAPE,
@@ -128,7 +129,14 @@ class Store:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._data_keys = DataKeys(self._git, kek)
         self._audit = AuditLog(self._git)
-        self._grants = Grants(self._git, self._audit, self._data_keys, self._clock, self._push)
+        self._grants = Grants(
+            self._git,
+            self._audit,
+            self._data_keys,
+            self._clock,
+            self._push,
+            quoting=self._quotes_held,
+        )
         self.repaired = self._git.repair()
         if self.repaired:
             _log.warning("store %s: removed stale git locks %s", path, ", ".join(self.repaired))
@@ -652,6 +660,16 @@ class Store:
 
     # ================================================================== grants
     # The logic lives in ``grants``; see ``controller.reconciler.ports.GrantsPort``.
+
+    def _quotes_held(self, environment: str, secrets: Sequence[str], text: str) -> bool:
+        """Whether ``text`` quotes a value held for one of ``secrets`` (opened only here)."""
+        for secret in secrets:
+            held = self.read_secret(environment, secret)
+            quoted = held is not None and quotes_any(text, held.data.values())
+            del held
+            if quoted:
+                return True
+        return False
 
     def record_grant(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
         return self._grants.record(grant, actor=actor, origin=origin)
