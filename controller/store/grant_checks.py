@@ -26,12 +26,15 @@ from controller.store.grantfile import (
     grant_mac,
     grant_path,
 )
+from controller.store.types import WITHHELD_QUOTED
 
 WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
 
 
 def safe_reason(text: str) -> tuple[str, bool]:
     """(what to store, withheld?): the reason as given unless it looks like a credential."""
+    if text == WITHHELD_QUOTED:
+        return text, True
     kind = credential_in(text)
     return (text, False) if kind is None else (WITHHELD_CREDENTIAL.format(kind=kind), True)
 
