@@ -295,3 +295,53 @@ def test_a_merged_request_edited_later_grants_nothing_without_approval(aw: Acces
     assert _handle(aw, number) is Status.PENDING
     assert not merged(aw.world, number)
     assert aw.controller.store.grants() == before
+
+
+def test_a_request_merged_on_github_without_approval_grants_nothing(aw: AccessWorld) -> None:
+    """An admin merges the pull request on GitHub, past sealgate's pending check."""
+    number = open_access(aw.world, {FILE: access_yaml()})
+    aw.controller.reconciler.handle(FULL, number)
+    aw.world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+    status = _handle(aw, number)
+    assert status is not Status.GRANTED
+    assert aw.controller.store.grants() == []
+
+
+def test_a_request_merged_on_github_after_a_stale_approval_grants_nothing(
+    aw: AccessWorld,
+) -> None:
+    """Approved, then widened by a push, then merged on GitHub before sealgate looked."""
+    number = open_access(aw.world, {FILE: access_yaml()})
+    aw.controller.reconciler.handle(FULL, number)
+    aw.world.approve("bob", number)
+    branch = str(aw.world.hub.pull(OWNER, REPO, number)["head"]["ref"])
+    wider = access_yaml(secrets=f"    - {{secret: {PATH}}}\n", duration="1d")
+    aw.world.hub.push(OWNER, REPO, branch, {FILE: wider}, message="widen", author="alice")
+    aw.world.as_user("erin").get_repo(FULL).get_pull(number).merge()
+    assert _handle(aw, number) is not Status.GRANTED
+    assert aw.controller.store.grants() == []
+
+
+def test_an_expired_request_cannot_be_approved_into_a_grant(tmp_path: Path) -> None:
+    policy = ACCESS_POLICY.replace(b"expiresAfter: 7d", b"expiresAfter: 1h")
+    for aw in build_access_world(tmp_path, policy=policy):
+        number = open_access(aw.world, {FILE: access_yaml()})
+        aw.controller.reconciler.handle(FULL, number)
+        aw.clock.offset = timedelta(hours=1, minutes=1)
+        aw.world.approve("bob", number)
+        assert _handle(aw, number) is Status.EXPIRED
+        _no_grant(aw, number)
+
+
+def test_retargeting_an_approved_request_to_an_unjudged_branch_grants_nothing(
+    aw: AccessWorld,
+) -> None:
+    aw.world.hub.push(
+        OWNER, REPO, "release", {"README.md": b"r\n"}, message="b", author="erin", base="main"
+    )
+    number = open_access(aw.world, {FILE: access_yaml()})
+    aw.controller.reconciler.handle(FULL, number)
+    aw.world.as_user("alice").get_repo(FULL).get_pull(number).edit(base="release")
+    aw.world.approve("bob", number)
+    assert _handle(aw, number) is not Status.GRANTED
+    _no_grant(aw, number)
