@@ -172,8 +172,14 @@ def _shell_quote(text: str) -> str:
 
 
 def _dotenv_quote(text: str) -> str:
+    # A .env file is often sourced by a shell (`set -a; . ./.env`), where a backtick or `$`
+    # inside double quotes runs a command: a value is set by people who cannot read it.
     escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("$", "\\$")
+        .replace("`", "\\`")
     )
     return f'"{escaped}"'
 

@@ -60,7 +60,11 @@ def load_caller_key(text: str) -> X25519PublicKey:
     """The caller's public key from ``publicKey``; ``SealedValueError`` naming the field."""
     try:
         raw = base64.b64decode(text, validate=True)
-        return X25519PublicKey.from_public_bytes(raw)
+        key = X25519PublicKey.from_public_bytes(raw)
+        # A low-order point (all zeros, and a few others) gives an all-zero shared secret,
+        # which cannot be sealed to: refuse it here, before any grant is used for it.
+        X25519PrivateKey.generate().exchange(key)
+        return key
     except (binascii.Error, ValueError) as exc:
         raise SealedValueError(
             [

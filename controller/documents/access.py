@@ -29,6 +29,9 @@ MAX_DURATION = timedelta(days=30)
 """The longest ``spec.duration`` any request may ask for, whatever the policies say."""
 MAX_ACTIVATE_WITHIN = timedelta(days=30)
 SERVICE_ACCOUNT = "ServiceAccount"
+SYSTEM_PREFIX = "system:"
+"""Kubernetes' reserved user and group names (``system:authenticated``, ``system:anonymous``,
+``system:serviceaccount:<ns>:<name>``, ...)."""
 _DNS_SUBDOMAIN = re.compile(
     r"(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z"
 )
@@ -119,6 +122,21 @@ def _subject_problems(source: str, spec: dict[str, Any], lines: LineMap) -> list
                 (*path, "name"),
                 "must be a ServiceAccount name: lowercase letters, digits, '-' and '.',"
                 " starting and ending with a letter or digit, at most 253 characters",
+            )
+        ]
+    if subject["kind"] != SERVICE_ACCOUNT and subject["name"].startswith(SYSTEM_PREFIX):
+        # system:authenticated is every caller with a token, system:anonymous every caller
+        # without one: a RoleBinding to them reads like a person's access in a hurried
+        # review. Kubernetes' own identities are never the requester of a grant.
+        return [
+            _problem(
+                source,
+                lines,
+                (*path, "name"),
+                f"names one of Kubernetes' own identities ('{SYSTEM_PREFIX}...'), which stand"
+                " for many callers or for cluster components, not for the requester: name"
+                " the requester's user or group, or a ServiceAccount with kind"
+                " ServiceAccount and its namespace",
             )
         ]
     if subject["kind"] != SERVICE_ACCOUNT and "namespace" in subject:

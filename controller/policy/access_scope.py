@@ -82,7 +82,8 @@ def scope_access(
 ) -> AccessScope:
     """Tiers, applicable policies (in ``policies`` order), and the requests that are invalid:
     a requester other than the author, a duration over a policy's ``maxDuration``, a secret
-    no policy covers where the environment denies unmatched requests."""
+    no policy covers where the environment denies unmatched requests, or allows them while
+    a policy judges changes of that secret."""
     scope = AccessScope()
     applicable: set[str] = set()
     for request in requests:
@@ -113,7 +114,18 @@ def scope_access(
                 covers_access(p, request.environment, item.secret, tiers[path]) for p in covering
             ):
                 continue
-            if environment.unmatched is Unmatched.ALLOW:
+            guarded = _changes_guarded(policies, request.environment, item.secret, tiers[path])
+            if environment.unmatched is Unmatched.ALLOW and guarded:
+                # ``unmatched: allow`` predates access requests: it must not let anyone
+                # read, with no approval at all, a secret whose every change needs one.
+                scope.invalid.append(
+                    f"{where}: access to {path} (tier {tiers[path]}) is covered by no policy,"
+                    f" while policy {', '.join(guarded)} judges changes of it; reading a"
+                    " secret needs approval wherever changing it does, even where the"
+                    f" environment '{environment.name}' allows unmatched requests: add"
+                    " access to that policy's spec.actions, or a policy for access."
+                )
+            elif environment.unmatched is Unmatched.ALLOW:
                 scope.notes.append(
                     f"{where}: access to {path} (tier {tiers[path]}) is covered by no policy;"
                     f" environment '{environment.name}' allows unmatched requests, so it needs"
@@ -138,6 +150,17 @@ def _too_long(request: AccessRequest, covering: Sequence[Policy]) -> list[str]:
         " ask for less."
         for policy in covering
         if policy.max_duration is not None and request.duration > policy.max_duration
+    ]
+
+
+def _changes_guarded(
+    policies: Sequence[Policy], environment: str, secret: str, tier: Tier
+) -> list[str]:
+    """The policies judging changes of ``secret`` at ``tier`` (and not access)."""
+    return [
+        policy.name
+        for policy in policies
+        if Action.CHANGE in policy.actions and covers_secret(policy, environment, secret, tier)
     ]
 
 

@@ -25,6 +25,7 @@ from controller.reconciler.evaluation import Evaluation
 from controller.reconciler.grants import ClustersOf, GrantKeeper
 from controller.reconciler.provenance import origin_of
 from controller.reconciler.revoking import RevokePass, revoke_from_comments
+from controller.store.types import WITHHELD_QUOTED
 
 
 def approval_time(evaluation: Evaluation, fallback: datetime) -> datetime:
@@ -61,8 +62,16 @@ def grant_merged(
     the evaluation with them."""
     snapshot, decision = evaluation.snapshot, evaluation.decision
     approvers = sorted({login for step in decision.steps for login in step.approved_by})
+    # A reason the summary withheld (it quotes a value the store holds) must not reach the
+    # grant file, its audit record or the store commit either.
+    requests = [
+        dataclasses.replace(request, reason=WITHHELD_QUOTED)
+        if request.source in evaluation.reasons_withheld
+        else request
+        for request in evaluation.access_requests
+    ]
     keeper.grant(
-        evaluation.access_requests,
+        requests,
         decision,
         repo=snapshot.repo,
         number=snapshot.facts.number,

@@ -1,9 +1,10 @@
 """``open`` delivery: hand a grant's values to its requester, sealed to their fresh key.
 
 :meth:`AccessOpener.open` finds the caller's grants on ``<env>/<secret>``, picks a live one
-that covers the keys asked for, records the use (the first use activates the grant and
-starts its duration), reads the values and seals them at once: plaintext lives only inside
-the call. Every refusal says why, in words the caller can act on, and is audited.
+that covers the keys asked for, reads the values and seals them at once (plaintext lives
+only inside the call), then records the use (the first use activates the grant and starts
+its duration), so a use is recorded only for an answer that is handed out. Every refusal
+says why, in words the caller can act on, and is audited.
 
 A secret the store does not hold is refused exactly like a secret the caller has no grant
 for: the answer must not tell a stranger which secrets exist.
@@ -122,14 +123,8 @@ class AccessOpener:
                     f"ask for one of its keys (or none, for every key granted)",
                     grant_id=grant.id,
                 )
-            try:
-                used = self._grants.record_use(
-                    grant.id, at=now, actor=login, secret=secret, keys=chosen, via=VIA
-                )
-            except InputError as exc:
-                # Ended between reading and recording (the expiry loop, a revocation).
-                current = self._grants.grant(grant.id) or grant
-                raise self._not_live(current, current.state(self._clock())) from exc
+            # Sealed before the use is recorded: a use is audited (and a first use starts
+            # the grant's clock) only for an answer that can be handed out.
             sealed = seal_for_caller(
                 {key: data.data[key] for key in chosen},
                 caller_public_key,
@@ -138,6 +133,14 @@ class AccessOpener:
                 secret=secret,
                 nonce=nonce,
             )
+            try:
+                used = self._grants.record_use(
+                    grant.id, at=now, actor=login, secret=secret, keys=chosen, via=VIA
+                )
+            except InputError as exc:
+                # Ended between reading and recording (the expiry loop, a revocation).
+                current = self._grants.grant(grant.id) or grant
+                raise self._not_live(current, current.state(self._clock())) from exc
         except AccessRefused as refused:
             self._grants.record_refusal(
                 at=now,

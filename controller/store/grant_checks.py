@@ -26,9 +26,10 @@ from controller.store.grantfile import (
     grant_mac,
     grant_path,
 )
+from controller.store.types import WITHHELD_QUOTED
 
 WITHHELD_CREDENTIAL = "withheld: it looks like it holds {kind}"
-WITHHELD_VALUE = "withheld: it quotes a value of a secret the grant names"
+WITHHELD_VALUE = WITHHELD_QUOTED
 
 Quoting = Callable[[str, Sequence[str], str], bool]
 """(environment, the grant's secrets, a reason) -> whether the reason quotes a value the
@@ -38,6 +39,8 @@ store holds for one of them (``Store`` opens them to compare and drops them)."""
 def safe_reason(text: str, *, quoted: bool = False) -> tuple[str, bool]:
     """(what to store, withheld?): the reason as given unless it looks like a credential
     or, ``quoted``, it quotes a value the store holds (a paste into a revoke comment)."""
+    if text == WITHHELD_QUOTED:
+        return text, True
     kind = credential_in(text)
     if kind is not None:
         return WITHHELD_CREDENTIAL.format(kind=kind), True

@@ -157,3 +157,8 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+WITHHELD_QUOTED = "withheld: it quotes a value of a secret it names"
+"""What a grant keeps of a reason that quotes a stored value: the reconciler, which reads
+the values, puts it there, and the store records the reason as withheld."""
