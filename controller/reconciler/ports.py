@@ -10,7 +10,7 @@ the reconciler may not reach PyGithub, the kubernetes client or git, even indire
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -271,7 +271,11 @@ class TargetsPort(Protocol):
         *,
         wait: bool = True,
         timeout_s: float = 300.0,
-    ) -> SyncReport: ...
+        on_written: Callable[[], None] | None = None,
+    ) -> SyncReport:
+        """``on_written``: called once the Secrets are in place and before the rollouts
+        are watched; not called when one could not be written."""
+        ...
 
     def checksum(self, data: Mapping[str, bytes]) -> str: ...
 
