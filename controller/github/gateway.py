@@ -78,6 +78,9 @@ class GitHubGateway:
     def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
         return self.teams.memberships(teams, fresh=True)
 
+    def expect_teams(self, repo: str, number: int, teams: Iterable[str]) -> None:
+        self.reader.expect_teams(repo, number, teams)
+
     def first_parent(self, repo: str, sha: str) -> str | None:
         if not sha:
             return None

@@ -18,8 +18,10 @@ they are kept per (pull request, head, base branch) and not asked for again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -75,6 +77,7 @@ class PullReads:
             raise ValueError("workers must be at least 1")
         self.lists = lists
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="github-read")
+        self._batch = threading.local()
         self._where: LruCache[tuple[str, int], Where] = LruCache(4096)
         # (repo, number, head, base branch) -> the raw list GitHub gave at that head.
         self._files: LruCache[tuple[str, int, str, str], tuple[Any, ...]] = LruCache(1024)
@@ -85,7 +88,29 @@ class PullReads:
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn`` on a worker. Never call this from a worker and wait there: the pool is
         bounded, so nested waits could starve it."""
-        return self._pool.submit(fn, *args, **kwargs)
+        future = self._pool.submit(fn, *args, **kwargs)
+        batch: list[Future[Any]] | None = getattr(self._batch, "futures", None)
+        if batch is not None:
+            batch.append(future)
+        return future
+
+    def track(self, futures: Iterable[Future[Any]]) -> None:
+        """Futures from another pool that the current :meth:`batch` must also wait for."""
+        batch: list[Future[Any]] | None = getattr(self._batch, "futures", None)
+        if batch is not None:
+            batch.extend(futures)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything this thread submits (or tracks) inside is over when it ends, even when
+        it ends with an error: no read of one call outlives it."""
+        futures: list[Future[Any]] = []
+        self._batch.futures = futures
+        try:
+            yield
+        finally:
+            self._batch.futures = None
+            wait(futures)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -43,6 +43,7 @@ from github.PullRequest import PullRequest
 from controller.documents import MAX_FILE_BYTES, parse_rules
 from controller.documents.pull_files import FileChange, pull_files
 from controller.errors import DocumentError, GitHubError, Problem
+from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
 from controller.github.contents import ContentReader
@@ -197,6 +198,8 @@ class SnapshotReader:
         self._clock = clock
         self._lists = ConditionalLists(client)
         self._reads = PullReads(self._lists)
+        # (repo, number) -> the teams its rules named last time.
+        self._named_teams: LruCache[tuple[str, int], tuple[str, ...]] = LruCache(4096)
         self._contents = ContentReader(client, self._reads, blob_cache_bytes=blob_cache_bytes)
 
     def fetch(self, repo_name: str, number: int) -> PullRequestSnapshot:
@@ -207,7 +210,8 @@ class SnapshotReader:
         """
         where = f"read pull request {repo_name}#{number}"
         try:
-            return self._fetch(repo_name, number, where)
+            with self._reads.batch():
+                return self._fetch(repo_name, number, where)
         except (KeyError, TypeError, ValueError) as exc:
             raise GitHubError(
                 f"{where}: GitHub's answer lacks a field sealgate relies on", retryable=False
@@ -241,6 +245,11 @@ class SnapshotReader:
             raise GitHubError(f"{where}: {problems[0].message}", retryable=True)
         return rules
 
+    def expect_teams(self, repo_name: str, number: int, teams: Iterable[str]) -> None:
+        """The teams the next snapshot of this pull request reads from GitHub alongside its
+        reviews (by default: every team its base's rules named last time)."""
+        self._named_teams.put((repo_name, number), tuple(sorted(set(teams))))
+
     def close(self) -> None:
         """Stops the worker threads (the client is the caller's to close)."""
         self._reads.close()
@@ -258,6 +267,11 @@ class SnapshotReader:
             listed_comments = reads.submit(reads.issue_list, repo_name, number, "comments")
             guess = reads.last_seen(repo_name, number)
             early = at_head(reads, repo_name, number, guess) if guess is not None else None
+            # The teams the last snapshot needed, from GitHub (conditionally: unchanged costs no
+            # budget), alongside the reviews: fresh enough for a merge this pass may decide.
+            named = self._named_teams.get((repo_name, number))
+            early_teams = self._teams.start(named) if named is not None else {}
+            reads.track(early_teams.values())
             # Conditional too: an unchanged pull request (an expiry sweep) answers 304.
             raw, _ = pull.result()
             pr = self._client.github.create_from_raw_data(PullRequest, raw)
@@ -388,7 +402,11 @@ class SnapshotReader:
             proposed = None
             if listed.touches_rules:
                 proposed = self._contents.rules_at(repo_name, head_sha, problems)
-            teams = self._teams.memberships(self._teams_for(rule_files))
+            needed = tuple(sorted(set(self._teams_for(rule_files))))
+            if named is None:
+                self._named_teams.put((repo_name, number), needed)
+            teams = {t: early_teams[t].result() for t in needed if t in early_teams}
+            teams.update(self._teams.memberships(t for t in needed if t not in teams))
             known = list(heads.pushes.result())
             if self._ledger is not None:
                 known.extend(self._ledger.pushes(repo_name, number))
@@ -400,7 +418,7 @@ class SnapshotReader:
                 now=self._clock(),
                 commits=commits,
                 reviews=reviews,
-                teams=teams,
+                teams=frozen_map(teams),
                 comments=comments,
                 changed_files=tuple(changed),
                 base_sha=base_sha,

@@ -108,6 +108,12 @@ class GitHubPort(Protocol):
         """Members of each ``org/slug`` team read from GitHub now, bypassing any cache."""
         ...
 
+    def expect_teams(self, repo: str, number: int, teams: Iterable[str]) -> None:
+        """The teams a decision on this pull request relied on: its next :meth:`fetch`
+        reads their members from GitHub alongside the reviews, so that :meth:`fresh_teams`
+        right after it needs no further round trip."""
+        ...
+
     def first_parent(self, repo: str, sha: str) -> str | None:
         """The first parent of commit ``sha`` (what a merge commit was merged into); None
         when ``sha`` is empty or has no parent."""

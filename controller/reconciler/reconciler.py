@@ -321,6 +321,9 @@ class Reconciler:
         evaluation = self._assess(snapshot, now)
         others = self._overlaps.update(snapshot.repo, snapshot.facts.number, evaluation.changes)
         evaluation = dataclasses.replace(evaluation, others=others)
+        # The next pass (the next review, most likely) reads these alongside the reviews:
+        # then a merge it allows needs no separate read of the teams.
+        self._github.expect_teams(snapshot.repo, snapshot.facts.number, relied_on(evaluation))
         if evaluation.decision.state is DecisionState.APPROVED and self._merge_requested(
             evaluation
         ):
