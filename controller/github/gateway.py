@@ -69,6 +69,12 @@ class GitHubGateway:
     def login(self) -> str:
         return self.client.login()
 
+    def close(self) -> None:
+        """Stops the worker threads of the reads and reports (the client is closed apart)."""
+        self.reader.close()
+        self.reporter.close()
+        self.teams.close()
+
     def fetch(self, repo: str, number: int) -> PullRequestSnapshot:
         return self.reader.fetch(repo, number)
 

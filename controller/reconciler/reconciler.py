@@ -605,19 +605,23 @@ class Reconciler:
             for o in outcomes
             for r in sync_rows(o.sync)
         )
-        # Usually written already, as the Secrets were (then this costs nothing); not when
-        # some Secret could not be written.
-        self._report_quietly(after_apply(evaluation, self._store), applied=True)
+        # Usually reported already, as the Secrets were written (then this costs nothing).
         if ok:
+            # A failure here leaves the sync check unfinished: the next pass, which finds the
+            # delivery done, reports again.
+            self._report(after_apply(evaluation, self._store), applied=True)
             self._notify(
                 NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
             )
             status = Status.SYNCED
             messages: tuple[str, ...] = ("applied and synced",)
         elif retrying:
+            # Some Secret could not be written: nothing reported the apply yet.
+            self._report_quietly(after_apply(evaluation, self._store), applied=True)
             status = Status.APPLIED
             messages = ("applied; some clusters could not be synced yet: retrying",)
         else:
+            self._report_quietly(after_apply(evaluation, self._store), applied=True)
             status = Status.FAILED
             reason = _rollout_failure_reason(outcomes)
             messages = (reason,)
