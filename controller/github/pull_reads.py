@@ -13,7 +13,8 @@ otherwise. Whatever was read, the snapshot is built only from answers that agree
 pull request's head (see :func:`files_head`), or it is read again.
 
 The changed files and the commits of a pull request are fixed by its head and base branch:
-they are kept per (pull request, head, base branch) and not asked for again.
+they are kept per (pull request, head, base branch) and asked for again only every few
+minutes (see :data:`HEAD_LISTS_TTL_SECONDS`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ DEFAULT_WORKERS = 8
 """Enough for one snapshot's reads at once (pull request, tip, files, commits, reviews,
 comments, activity) with room for a second pull request handled in parallel."""
 
-COMMITS_TTL_SECONDS = 600.0
-"""The commits of a head never change, but the GitHub accounts linked to their emails and
-their signature verification can: re-read at most every ten minutes."""
+HEAD_LISTS_TTL_SECONDS = 600.0
+"""The files and commits of a head and base branch stay the same, with two exceptions a
+re-read every ten minutes bounds: the GitHub accounts linked to commit emails and signature
+verification can change, and a base branch that takes in some of the pull request's commits
+without it moving shortens both lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +83,11 @@ class PullReads:
         self._batch = threading.local()
         self._where: LruCache[tuple[str, int], Where] = LruCache(4096)
         # (repo, number, head, base branch) -> the raw list GitHub gave at that head.
-        self._files: LruCache[tuple[str, int, str, str], tuple[Any, ...]] = LruCache(1024)
+        self._files: TtlCache[tuple[str, int, str, str], tuple[Any, ...]] = TtlCache(
+            HEAD_LISTS_TTL_SECONDS, maxsize=1024
+        )
         self._commits: TtlCache[tuple[str, int, str, str], tuple[Any, ...]] = TtlCache(
-            COMMITS_TTL_SECONDS, maxsize=1024
+            HEAD_LISTS_TTL_SECONDS, maxsize=1024
         )
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
