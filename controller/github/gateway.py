@@ -69,6 +69,12 @@ class GitHubGateway:
     def login(self) -> str:
         return self.client.login()
 
+    def close(self) -> None:
+        """Stops the worker threads of the reads and reports (the client is closed apart)."""
+        self.reader.close()
+        self.reporter.close()
+        self.teams.close()
+
     def fetch(self, repo: str, number: int) -> PullRequestSnapshot:
         return self.reader.fetch(repo, number)
 
@@ -77,6 +83,9 @@ class GitHubGateway:
 
     def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
         return self.teams.memberships(teams, fresh=True)
+
+    def expect_teams(self, repo: str, number: int, teams: Iterable[str]) -> None:
+        self.reader.expect_teams(repo, number, teams)
 
     def first_parent(self, repo: str, sha: str) -> str | None:
         if not sha:

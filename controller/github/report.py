@@ -18,13 +18,14 @@ import contextlib
 import enum
 import hashlib
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from github.CheckRun import CheckRun
 from github.GithubException import UnknownObjectException
 from github.GithubObject import NotSet, Opt
-from github.Repository import Repository
 
 from controller.github.asked import Asked, parse_asked, render_asked
 from controller.github.cache import LruCache
@@ -57,6 +58,8 @@ _STATUS_STATES: dict[str | None, str] = {
     None: "pending",
 }
 MAX_STATUS_DESCRIPTION = 140
+REPORT_WORKERS = 4
+"""The check, the comment and two label edits of one report at once."""
 MAX_ANNOTATIONS = 50
 """GitHub takes at most 50 annotations per check-run request; more need further updates."""
 
@@ -108,31 +111,48 @@ class Reporter:
         self._shown: LruCache[int, tuple[str, str]] = LruCache(4096)
         # check run id -> the annotations it holds (GitHub appends, never replaces them).
         self._annotated: LruCache[int, frozenset[tuple[str, int, int, str, str]]] = LruCache(4096)
+        self._pool = ThreadPoolExecutor(max_workers=REPORT_WORKERS, thread_name_prefix="report")
 
     def report(
         self, snapshot: PullRequestSnapshot, summary: Summary, asked: Asked | None = None
     ) -> ReportResult:
         """``asked``: who sealgate asked to review (``ReviewRequester``); None keeps what the
         sticky comment says."""
-        repo = self._client.repo(snapshot.repo)
         number = snapshot.facts.number
+        # The check, the comment and each label edit are independent writes: one round
+        # trip for all of them. Each runs on a worker with that thread's own client.
+        add, remove = self._label_edits(snapshot, summary.label)
         with github_errors(f"report on {snapshot.repo}#{number}"):
-            if self.via is Via.CHECK_RUN:
-                run_id, run_requests = self._check_run(repo, snapshot, summary)
-            else:
-                run_id, run_requests = 0, self._status(repo, snapshot, summary)
-            comment_id, comment_requests = self._comment(repo, snapshot, summary, asked)
-            label_requests = self._labels(repo, snapshot, summary.label)
+            check: Future[tuple[int, int]] = (
+                self._pool.submit(self._check_run, snapshot, summary)
+                if self.via is Via.CHECK_RUN
+                else self._pool.submit(lambda: (0, self._status(snapshot, summary)))
+            )
+            comment = self._pool.submit(self._comment, snapshot, summary, asked)
+            edits: list[Future[None]] = [
+                self._pool.submit(self._add_label, snapshot, label) for label in add
+            ]
+            edits += [self._pool.submit(self._remove_label, snapshot, label) for label in remove]
+            # All of them settle before any failure is raised: what was written is remembered.
+            pending: list[Future[Any]] = [check, comment, *edits]
+            wait(pending)
+            run_id, run_requests = check.result()
+            comment_id, comment_requests = comment.result()
+            for edit in edits:
+                edit.result()
+            self._labels_done(snapshot, summary.label)
         return ReportResult(
             check_run_id=run_id,
             comment_id=comment_id,
             label=summary.label.value,
-            requests=run_requests + comment_requests + label_requests,
+            requests=run_requests + comment_requests + len(edits),
         )
 
-    def _check_run(
-        self, repo: Repository, snapshot: PullRequestSnapshot, summary: Summary
-    ) -> tuple[int, int]:
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _check_run(self, snapshot: PullRequestSnapshot, summary: Summary) -> tuple[int, int]:
+        repo = self._client.repo(snapshot.repo)
         head = snapshot.facts.head_sha
         outcome = summary.outcome
         conclusion: Opt[str] = NotSet
@@ -219,7 +239,8 @@ class Reporter:
         self._shown.put(run_id, (digest, outcome.status))
         return run_id, requests
 
-    def _status(self, repo: Repository, snapshot: PullRequestSnapshot, summary: Summary) -> int:
+    def _status(self, snapshot: PullRequestSnapshot, summary: Summary) -> int:
+        repo = self._client.repo(snapshot.repo)
         head = snapshot.facts.head_sha
         state = _STATUS_STATES.get(summary.outcome.conclusion, "error")
         description = summary.title
@@ -252,12 +273,9 @@ class Reporter:
         return self._sticky.get((snapshot.repo, snapshot.facts.number))
 
     def _comment(
-        self,
-        repo: Repository,
-        snapshot: PullRequestSnapshot,
-        summary: Summary,
-        asked: Asked | None,
+        self, snapshot: PullRequestSnapshot, summary: Summary, asked: Asked | None
     ) -> tuple[int, int]:
+        repo = self._client.repo(snapshot.repo)
         key = (snapshot.repo, snapshot.facts.number)
         known = self.sticky(snapshot)
         if asked is None:
@@ -283,21 +301,34 @@ class Reporter:
         self._sticky.put(key, (created.id, body))
         return created.id, 1 if known is None else 2
 
-    def _labels(self, repo: Repository, snapshot: PullRequestSnapshot, label: Label) -> int:
-        key = (snapshot.repo, snapshot.facts.number)
+    def _current_labels(self, snapshot: PullRequestSnapshot) -> frozenset[str]:
+        """The labels as the pull request read shows them, or, when it is the same read
+        sealgate last reported on, as sealgate's own edits since left them."""
         seen = frozenset(snapshot.labels)
-        remembered = self._labels_after.get(key)
-        # Unchanged since the snapshot sealgate last reported on: its own edits still hold.
-        current = remembered[1] if remembered is not None and remembered[0] == seen else seen
-        issue = repo.get_issue(snapshot.facts.number)
-        requests = 0
-        if label.value not in current:
-            issue.add_to_labels(label.value)
-            requests += 1
+        remembered = self._labels_after.get((snapshot.repo, snapshot.facts.number))
+        return remembered[1] if remembered is not None and remembered[0] == seen else seen
+
+    def _label_edits(
+        self, snapshot: PullRequestSnapshot, label: Label
+    ) -> tuple[list[str], list[str]]:
+        """(to add, to remove): nothing at all when the pull request already shows it."""
+        current = self._current_labels(snapshot)
         ours = {item.value for item in Label}
-        for stale in sorted(current & ours - {label.value}):
-            with contextlib.suppress(UnknownObjectException):  # already gone: fine
-                issue.remove_from_labels(stale)
-            requests += 1
-        self._labels_after.put(key, (seen, (current - ours) | {label.value}))
-        return requests
+        add = [] if label.value in current else [label.value]
+        return add, sorted(current & ours - {label.value})
+
+    def _labels_done(self, snapshot: PullRequestSnapshot, label: Label) -> None:
+        current = self._current_labels(snapshot)
+        ours = {item.value for item in Label}
+        self._labels_after.put(
+            (snapshot.repo, snapshot.facts.number),
+            (frozenset(snapshot.labels), (current - ours) | {label.value}),
+        )
+
+    def _add_label(self, snapshot: PullRequestSnapshot, label: str) -> None:
+        self._client.repo(snapshot.repo).get_issue(snapshot.facts.number).add_to_labels(label)
+
+    def _remove_label(self, snapshot: PullRequestSnapshot, label: str) -> None:
+        issue = self._client.repo(snapshot.repo).get_issue(snapshot.facts.number)
+        with contextlib.suppress(UnknownObjectException):  # already gone: fine
+            issue.remove_from_labels(label)

@@ -19,10 +19,12 @@ reads, and from where:
 - the members of every team the base policies name (cached briefly).
 
 Content is addressed by git object ids (a commit for the rule folders, a blob for a file),
-which never change, so it is cached without expiry. The lists (files, commits, reviews,
-comments) are read with conditional requests, so the ones that did not change since the last
-snapshot answer ``304`` and cost no rate-limit budget. A re-evaluation after a review thus
-spends budget on the pull request and its reviews only.
+which never change, so it is cached without expiry (``controller.github.contents``). The
+lists (reviews, comments, activity) are read with conditional requests, so the ones that did
+not change since the last snapshot answer ``304`` and cost no rate-limit budget; the files
+and commits are fixed by the head and kept per head. Everything is read concurrently
+(``controller.github.pull_reads``): a re-evaluation after a review costs one round trip of
+reads, and spends budget on the pull request, its reviews and its comments only.
 
 Current tiers are the store's business, not GitHub's: ``facts.current_tiers`` is left empty
 for the caller to fill with ``dataclasses.replace``.
@@ -37,38 +39,31 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from github.ContentFile import ContentFile
-from github.GithubException import UnknownObjectException
 from github.PullRequest import PullRequest
-from github.Repository import Repository
 
 from controller.documents import MAX_FILE_BYTES, parse_rules
 from controller.documents.pull_files import FileChange, pull_files
-from controller.errors import ConflictError, DocumentError, GitHubError, Problem
-from controller.github.cache import ByteBudgetLru, LruCache
+from controller.errors import DocumentError, GitHubError, Problem
+from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.conditional import ConditionalLists
+from controller.github.contents import ContentReader
 from controller.github.dismissals import with_dismissers
 from controller.github.failures import github_errors
 from controller.github.judged import not_judged
-from controller.github.pushes import PushLedger, activity_pushes, co_authors
+from controller.github.pull_reads import PullReads, Where, at_head, checked_at_head
+from controller.github.pushes import PushLedger, co_authors
 from controller.github.records import RulesAt
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
     Commit,
     PullRequestFacts,
-    Push,
     Review,
     ReviewState,
     frozen_map,
 )
 from controller.policy import teams_referenced
-
-ENVIRONMENTS_DIR = "environments"
-POLICIES_DIR = "policies"
-RULE_DIRS = (ENVIRONMENTS_DIR, POLICIES_DIR)
-YAML_SUFFIXES = (".yaml", ".yml")
 
 # GitHub's list endpoints stop at these counts; past them the snapshot would be partial.
 MAX_PULL_COMMITS = 250
@@ -204,9 +199,11 @@ class SnapshotReader:
         self._teams_for = teams_for
         self._teams = teams or TeamDirectory(client)
         self._clock = clock
-        self._blobs: ByteBudgetLru[tuple[str, str]] = ByteBudgetLru(blob_cache_bytes)
-        self._rules: LruCache[tuple[str, str], Mapping[str, bytes]] = LruCache(64)
         self._lists = ConditionalLists(client)
+        self._reads = PullReads(self._lists)
+        # (repo, number) -> the teams its rules named last time.
+        self._named_teams: LruCache[tuple[str, int], tuple[str, ...]] = LruCache(4096)
+        self._contents = ContentReader(client, self._reads, blob_cache_bytes=blob_cache_bytes)
 
     def fetch(self, repo_name: str, number: int) -> PullRequestSnapshot:
         """Read one pull request.
@@ -216,7 +213,8 @@ class SnapshotReader:
         """
         where = f"read pull request {repo_name}#{number}"
         try:
-            return self._fetch(repo_name, number, where)
+            with self._reads.batch():
+                return self._fetch(repo_name, number, where)
         except (KeyError, TypeError, ValueError) as exc:
             raise GitHubError(
                 f"{where}: GitHub's answer lacks a field sealgate relies on", retryable=False
@@ -234,7 +232,7 @@ class SnapshotReader:
         with github_errors(where):
             branch = repo.default_branch
             head = repo.get_git_ref(f"heads/{branch}").object.sha
-            return RulesAt(branch, head, self._rules_at(repo, repo_name, head, problems))
+            return RulesAt(branch, head, self._contents.rules_at(repo_name, head, problems))
 
     def rules_at(self, repo_name: str, sha: str) -> Mapping[str, bytes]:
         """``environments/`` and ``policies/`` at commit ``sha`` (e.g. a merge commit).
@@ -243,20 +241,42 @@ class SnapshotReader:
         never be mistaken for the whole.
         """
         where = f"read the rules of {repo_name} at {sha[:12]}"
-        repo = self._client.repo(repo_name)
         problems: list[Problem] = []
         with github_errors(where):
-            rules = self._rules_at(repo, repo_name, sha, problems)
+            rules = self._contents.rules_at(repo_name, sha, problems)
         if problems:
             raise GitHubError(f"{where}: {problems[0].message}", retryable=True)
         return rules
 
+    def expect_teams(self, repo_name: str, number: int, teams: Iterable[str]) -> None:
+        """The teams the next snapshot of this pull request reads from GitHub alongside its
+        reviews (by default: every team its base's rules named last time)."""
+        self._named_teams.put((repo_name, number), tuple(sorted(set(teams))))
+
+    def close(self) -> None:
+        """Stops the worker threads (the client is the caller's to close)."""
+        self._reads.close()
+
     def _fetch(self, repo_name: str, number: int, where: str) -> PullRequestSnapshot:
-        repo = self._client.repo(repo_name)
+        reads = self._reads
         problems: list[Problem] = []
         with github_errors(where):
+            # Everything at once: the pull request, the lists that do not depend on its head,
+            # and (from where its head and base stood last time) those that do.
+            pull = reads.submit(
+                self._lists.get_object, f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
+            )
+            listed_reviews = reads.submit(reads.pull_list, repo_name, number, "reviews")
+            listed_comments = reads.submit(reads.issue_list, repo_name, number, "comments")
+            guess = reads.last_seen(repo_name, number)
+            early = at_head(reads, repo_name, number, guess) if guess is not None else None
+            # The teams the last snapshot needed, from GitHub (conditionally: unchanged costs no
+            # budget), alongside the reviews: fresh enough for a merge this pass may decide.
+            named = self._named_teams.get((repo_name, number))
+            early_teams = self._teams.start(named) if named is not None else {}
+            reads.track(early_teams.values())
             # Conditional too: an unchanged pull request (an expiry sweep) answers 304.
-            raw, _ = self._lists.get_object(f"/repos/{quote(repo_name, safe='/')}/pulls/{number}")
+            raw, _ = pull.result()
             pr = self._client.github.create_from_raw_data(PullRequest, raw)
             head_sha = pr.head.sha
             base_ref = pr.base.ref
@@ -296,22 +316,20 @@ class SnapshotReader:
                     refusal=refusal,
                     problems=(Problem("pull request", "base", refusal),),
                 )
-            # The tip, not ``pr.base.sha``: that is where the base stood when the pull request
-            # was opened or last pushed to, and rules tightened since must apply.
-            tip, _ = self._lists.get_object(
-                f"/repos/{quote(repo_name, safe='/')}/git/ref/heads/{quote(base_ref, safe='/')}"
-            )
-            base_sha = str(tip["object"]["sha"])
-
-            # The lists go through conditional GETs: an unchanged page answers 304, which
-            # costs no rate-limit budget, and is served from memory.
-            pull_path = f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
-            issue_path = f"/repos/{quote(repo_name, safe='/')}/issues/{number}"
             # GitHub's count comes with the pull request: over the cap, nothing more is read.
             too_many = pr.changed_files > self.max_changed_files
-            files = () if too_many else self._lists.get(f"{pull_path}/files").items
+            actual = Where(head_sha, base_ref, head_repo, pr.head.ref, not too_many)
+            reads.seen(repo_name, number, actual)
+            heads = early if early is not None and guess == actual else None
+            if heads is None:
+                heads = at_head(reads, repo_name, number, actual)
+            # The tip, not ``pr.base.sha``: that is where the base stood when the pull request
+            # was opened or last pushed to, and rules tightened since must apply.
+            base_sha = heads.tip.result()
+            raw_files, raw_commits = checked_at_head(reads, repo_name, number, actual, heads)
+            files = raw_files or ()
             too_many = too_many or len(files) > self.max_changed_files
-            commits = tuple(_commit(c) for c in self._lists.get(f"{pull_path}/commits").items)
+            commits = tuple(_commit(c) for c in raw_commits)
             reviews = tuple(
                 Review(
                     user=str(_login(r.get("user"))),
@@ -320,13 +338,14 @@ class SnapshotReader:
                     submitted_at=_when(r["submitted_at"]),
                     id=int(r["id"]),
                 )
-                for r in self._lists.get(f"{pull_path}/reviews").items
+                for r in listed_reviews.result()
                 # A pending review is a draft only its author sees; a review by a deleted
                 # account has no user and cannot count.
                 if _login(r.get("user")) is not None
                 and r.get("submitted_at")
                 and r.get("state") in REVIEW_STATES
             )
+            issue_path = f"/repos/{quote(repo_name, safe='/')}/issues/{number}"
             reviews = with_dismissers(self._lists, issue_path, reviews)
             comments = tuple(
                 Comment(
@@ -336,13 +355,9 @@ class SnapshotReader:
                     id=int(c["id"]),
                     updated_at=_when(c.get("updated_at") or c["created_at"]),
                 )
-                for c in self._lists.get(f"{issue_path}/comments").items
+                for c in listed_comments.result()
                 if _login(c.get("user")) is not None
             )
-            if commits and commits[-1].sha != head_sha:
-                # A push landed between reading the pull request and its commits: the facts
-                # would mix two heads. The caller reads again.
-                raise ConflictError(f"{where}: the head moved while it was being read")
             if pr.commits > len(commits):
                 problems.append(
                     Problem(
@@ -383,24 +398,21 @@ class SnapshotReader:
             )
             blob_shas = {str(f["filename"]): str(f["sha"]) for f in files}
             changed = list(listed.changed)
-            change_files: dict[str, bytes] = {}
-            for filename in listed.judged:
-                content = self._blob(
-                    repo,
-                    repo_name,
-                    filename,
-                    ref=head_sha,
-                    blob_sha=blob_shas[filename],
-                    problems=problems,
-                )
-                if content is not None:
-                    change_files[filename] = content
-
-            rule_files = self._rules_at(repo, repo_name, base_sha, problems)
+            change_files = self._contents.files(
+                repo_name, head_sha, [(name, blob_shas[name]) for name in listed.judged], problems
+            )
+            rule_files = self._contents.rules_at(repo_name, base_sha, problems)
             proposed = None
             if listed.touches_rules:
-                proposed = self._rules_at(repo, repo_name, head_sha, problems)
-            teams = self._teams.memberships(self._teams_for(rule_files))
+                proposed = self._contents.rules_at(repo_name, head_sha, problems)
+            needed = tuple(sorted(set(self._teams_for(rule_files))))
+            if named is None:
+                self._named_teams.put((repo_name, number), needed)
+            teams = {t: early_teams[t].result() for t in needed if t in early_teams}
+            teams.update(self._teams.memberships(t for t in needed if t not in teams))
+            known = list(heads.pushes.result())
+            if self._ledger is not None:
+                known.extend(self._ledger.pushes(repo_name, number))
             facts = PullRequestFacts(
                 number=pr.number,
                 author=pr.user.login,
@@ -409,11 +421,11 @@ class SnapshotReader:
                 now=self._clock(),
                 commits=commits,
                 reviews=reviews,
-                teams=teams,
+                teams=frozen_map(teams),
                 comments=comments,
                 changed_files=tuple(changed),
                 base_sha=base_sha,
-                pushes=self._pushes(repo_name, number, pr.head),
+                pushes=tuple(sorted(set(known), key=lambda p: (p.pushed_at, p.sha, p.pusher))),
             )
             return PullRequestSnapshot(
                 repo=repo_name,
@@ -431,82 +443,3 @@ class SnapshotReader:
                 url=pr.html_url,
                 problems=tuple(problems),
             )
-
-    def _pushes(self, repo_name: str, number: int, head: Any) -> tuple[Push, ...]:
-        """Who pushed the head branch: GitHub's activity log of the repository holding it
-        (a fork's own for a fork's pull request), plus what webhooks told the ledger."""
-        known: list[Push] = []
-        head_repo = head.repo.full_name if head.repo is not None else None
-        if head_repo is not None:
-            known.extend(activity_pushes(self._lists, head_repo, head.ref))
-        if self._ledger is not None:
-            known.extend(self._ledger.pushes(repo_name, number))
-        return tuple(sorted(set(known), key=lambda p: (p.pushed_at, p.sha, p.pusher)))
-
-    def _rules_at(
-        self, repo: Repository, repo_name: str, base_sha: str, problems: list[Problem]
-    ) -> Mapping[str, bytes]:
-        cached = self._rules.get((repo_name, base_sha))
-        if cached is not None:
-            return cached
-        found: dict[str, bytes] = {}
-        complete = True
-        folders = list(RULE_DIRS)
-        while folders:
-            folder = folders.pop()
-            try:
-                listing = repo.get_contents(folder, ref=base_sha)
-            except UnknownObjectException:
-                continue  # no such folder at the base: no rules of that kind
-            if not isinstance(listing, list):
-                listing = [listing]  # a file where a folder belongs: parse_rules says so
-            for item in listing:
-                if item.type == "dir" and item.path.startswith(POLICIES_DIR + "/"):
-                    folders.append(item.path)  # policies may be grouped in sub-folders
-                    continue
-                if item.type != "file" or not item.name.endswith(YAML_SUFFIXES):
-                    continue
-                content = self._blob(
-                    repo, repo_name, item.path, ref=base_sha, blob_sha=item.sha, problems=problems
-                )
-                if content is None:
-                    complete = False
-                else:
-                    found[item.path] = content
-        rules = frozen_map(found)
-        if complete:
-            self._rules.put((repo_name, base_sha), rules)
-        return rules
-
-    def _blob(
-        self,
-        repo: Repository,
-        repo_name: str,
-        path: str,
-        *,
-        ref: str,
-        blob_sha: str,
-        problems: list[Problem],
-    ) -> bytes | None:
-        """A file's bytes at ``ref``, cached by blob id (the same bytes wherever they sit).
-
-        Keyed by repository too: one repository's content never answers for another's.
-        """
-        cached = self._blobs.get((repo_name, blob_sha))
-        if cached is not None:
-            return cached
-        try:
-            item = repo.get_contents(path, ref=ref)
-        except UnknownObjectException:
-            problems.append(Problem(path, "", f"listed by GitHub but not readable at {ref[:12]}"))
-            return None
-        if not isinstance(item, ContentFile) or item.encoding != "base64":
-            # The contents API only inlines files up to 1 MB; no sealgate document is that big.
-            problems.append(Problem(path, "", "file is too large to be a sealgate document"))
-            return None
-        content = item.decoded_content
-        if len(content) <= MAX_FILE_BYTES:
-            # Larger files are refused by the parser; keeping them would break the budget's
-            # promise that a pull request at the cap fits.
-            self._blobs.put((repo_name, blob_sha), content)
-        return content

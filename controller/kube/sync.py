@@ -90,8 +90,14 @@ class ClusterSync:
         wait: bool = True,
         timeout_s: float = 300.0,
         batch: bool = True,
+        on_written: Callable[[], None] | None = None,
     ) -> SyncReport:
-        """``batch`` lists each namespace once; otherwise each Secret is read by name."""
+        """``batch`` lists each namespace once; otherwise each Secret is read by name.
+
+        ``on_written`` is called once every desired Secret holds its content and the
+        workloads using them were restarted, before the rollouts are watched (which can take
+        minutes): whoever waits on the Secret is told then. Not called when some Secret
+        could not be written. It must not raise."""
         by_namespace: dict[str, list[DesiredSecret]] = {}
         seen: set[tuple[str, str]] = set()
         for item in desired:
@@ -111,6 +117,8 @@ class ClusterSync:
             outcomes, pending = self._restart(namespace, synced, held, wait=wait)
             workloads.extend(outcomes)
             watches.extend(pending)
+        if on_written is not None and all(r.outcome in _IN_PLACE for r in results):
+            on_written()
         workloads.extend(self._wait(watches, timeout_s))
         return SyncReport(tuple(results), tuple(workloads))
 

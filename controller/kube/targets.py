@@ -101,13 +101,17 @@ class KubeTargets:
         *,
         wait: bool = True,
         timeout_s: float = 300.0,
+        on_written: Callable[[], None] | None = None,
     ) -> SyncReport:
-        """Sync a batch into one cluster, listing each namespace's Secrets once."""
+        """Sync a batch into one cluster, listing each namespace's Secrets once;
+        ``on_written`` as for :meth:`ClusterSync.sync`."""
         try:
             syncer = self._syncer(cluster)
         except ClusterError as exc:
             return _all_failed(cluster, secrets, exc)
-        return syncer.sync(secrets, wait=wait, timeout_s=timeout_s, batch=True)
+        return syncer.sync(
+            secrets, wait=wait, timeout_s=timeout_s, batch=True, on_written=on_written
+        )
 
     def sync_secret(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from controller.kube.results import DesiredSecret, Provenance, RolloutOutcome, SyncReport
@@ -93,10 +93,14 @@ class Delivery:
         clusters: Sequence[str],
         *,
         origin: PullRequestOrigin | None = None,
+        on_written: Callable[[], None] | None = None,
     ) -> EnvironmentOutcome:
-        """Sync what ``applied`` touched into every cluster; roll back a failed rollout."""
+        """Sync what ``applied`` touched into every cluster; roll back a failed rollout.
+
+        ``on_written`` is called once the last cluster holds the new content, before its
+        rollouts are watched (not at all when some Secret could not be written)."""
         paths = sorted(applied.versions)
-        report = self.sync(environment, paths, clusters)
+        report = self.sync(environment, paths, clusters, on_written=on_written)
         crashpoint("reconciler.after-sync")
         outcome = EnvironmentOutcome(
             environment, applied.change_id, applied, report, clusters=tuple(clusters)
@@ -180,7 +184,14 @@ class Delivery:
         self._observer.rolled_back(environment)
         return result
 
-    def sync(self, environment: str, paths: Sequence[str], clusters: Sequence[str]) -> SyncReport:
+    def sync(
+        self,
+        environment: str,
+        paths: Sequence[str],
+        clusters: Sequence[str],
+        *,
+        on_written: Callable[[], None] | None = None,
+    ) -> SyncReport:
         """Push the store's current content of ``paths`` into ``clusters``."""
         desired: list[DesiredSecret] = []
         for path in paths:
@@ -200,8 +211,17 @@ class Delivery:
             )
         report = SyncReport()
         started = time.monotonic()
-        for cluster in clusters:
-            one = self._targets.sync_many(cluster, desired, wait=True, timeout_s=self._timeout)
+        for index, cluster in enumerate(clusters):
+            # Clusters are synced (and their rollouts watched) one after the other: only the
+            # last one's write means the content is everywhere.
+            last = index == len(clusters) - 1
+            one = self._targets.sync_many(
+                cluster,
+                desired,
+                wait=True,
+                timeout_s=self._timeout,
+                on_written=on_written if last else None,
+            )
             for s in one.secrets:
                 self._observer.synced(s.cluster, s.outcome.value)
             for w in one.workloads:

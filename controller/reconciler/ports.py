@@ -10,7 +10,7 @@ the reconciler may not reach PyGithub, the kubernetes client or git, even indire
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -106,6 +106,12 @@ class GitHubPort(Protocol):
 
     def fresh_teams(self, teams: Iterable[str]) -> Mapping[str, frozenset[str]]:
         """Members of each ``org/slug`` team read from GitHub now, bypassing any cache."""
+        ...
+
+    def expect_teams(self, repo: str, number: int, teams: Iterable[str]) -> None:
+        """The teams a decision on this pull request relied on: its next :meth:`fetch`
+        reads their members from GitHub alongside the reviews, so that :meth:`fresh_teams`
+        right after it needs no further round trip."""
         ...
 
     def first_parent(self, repo: str, sha: str) -> str | None:
@@ -279,7 +285,11 @@ class TargetsPort(Protocol):
         *,
         wait: bool = True,
         timeout_s: float = 300.0,
-    ) -> SyncReport: ...
+        on_written: Callable[[], None] | None = None,
+    ) -> SyncReport:
+        """``on_written``: called once the Secrets are in place and before the rollouts
+        are watched; not called when one could not be written."""
+        ...
 
     def checksum(self, data: Mapping[str, bytes]) -> str: ...
 

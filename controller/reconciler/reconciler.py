@@ -366,6 +366,9 @@ class Reconciler:
         evaluation = self._assess(snapshot, now)
         others = self._overlaps.update(snapshot.repo, snapshot.facts.number, evaluation.changes)
         evaluation = dataclasses.replace(evaluation, others=others)
+        # The next pass (the next review, most likely) reads these alongside the reviews:
+        # then a merge it allows needs no separate read of the teams.
+        self._github.expect_teams(snapshot.repo, snapshot.facts.number, relied_on(evaluation))
         if evaluation.decision.state is DecisionState.APPROVED and self._merge_requested(
             evaluation
         ):
@@ -374,13 +377,18 @@ class Reconciler:
             evaluation = with_teams(evaluation, self._github.fresh_teams(relied_on(evaluation)))
         decision = evaluation.decision
         self._observer.decision(decision.state.value)
-        self._report(evaluation)
+        approved = decision.state is DecisionState.APPROVED
+        actor = self._merge_requested(evaluation) if approved else None
+        if actor is None:
+            self._report(evaluation)
+        # else: the merge does not wait on the report: it goes out once the Secret is written
+        # (``_deliver``), or when the merge fails. Until then the check stays pending, never
+        # ahead of the truth.
         self._notify_decision(evaluation, now)
         status = _DECISION_STATUS[decision.state]
-        if decision.state is not DecisionState.APPROVED:
+        if not approved:
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(self._status_of(evaluation, status))
-        actor = self._merge_requested(evaluation)
         if actor is None:
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(
@@ -397,6 +405,7 @@ class Reconciler:
             )
         except ConflictError as exc:
             log.info("%s#%d: head moved before the merge; deciding again next pass", repo, number)
+            self._report(evaluation)
             self._answers.answer(evaluation, PassOutcome())
             return self._remember(
                 self._status_of(evaluation, status, messages=(f"not merged: {exc}",))
@@ -404,6 +413,7 @@ class Reconciler:
         except BackendError as exc:
             self._observer.failure("merge")
             log.warning("%s#%d: merge failed: %s", repo, number, exc)
+            self._report_quietly(evaluation)
             if exc.retryable:
                 raise
             self._github.comment_once(
@@ -468,6 +478,15 @@ class Reconciler:
         if requested is not None and requested == self._github.login().casefold():
             return None
         return requested
+
+    def _report_quietly(self, evaluation: Evaluation, *, applied: bool = False) -> None:
+        """Report, where a failed report must not stop what follows (a delivery, the sync
+        check): the next pass reports again."""
+        try:
+            self._report(evaluation, applied=applied)
+        except SealgateError as exc:
+            snapshot = evaluation.snapshot
+            log.warning("%s#%d: report failed: %s", snapshot.repo, snapshot.facts.number, exc)
 
     def _report(self, evaluation: Evaluation, *, applied: bool = False) -> None:
         ask_reviewers(self._github, self._observer, evaluation)
@@ -565,12 +584,27 @@ class Reconciler:
                     reasons=reasons_of(evaluation.changes_of(environment)),
                 )
                 clusters = self._clusters_of(evaluation, environment)
+                last = environment == evaluation.environments[-1]
                 with self._env_locks.hold(environment):
                     applied = self._delivery.apply(
                         change_id, evaluation.changes_of(environment), record
                     )
                     outcomes.append(
-                        self._delivery.deliver(environment, applied, clusters, origin=origin)
+                        self._delivery.deliver(
+                            environment,
+                            applied,
+                            clusters,
+                            origin=origin,
+                            # Approved, merged, applied and written: said on the pull request
+                            # now, while the rollouts are watched.
+                            on_written=(
+                                lambda: self._report_quietly(
+                                    after_apply(evaluation, self._store), applied=True
+                                )
+                            )
+                            if last
+                            else None,
+                        )
                     )
         except (InputError, ConflictError) as exc:
             # The store refused the change as it stands (e.g. proposed against an older
@@ -583,6 +617,7 @@ class Reconciler:
             # work_items picks this pull request up again.
             self._observer.failure("apply")
             log.warning("%s#%d: apply or sync failed, will retry: %s", repo, number, exc)
+            self._report_quietly(evaluation)
             raise
         return self._outcome(evaluation, merge, tuple(outcomes))
 
@@ -708,7 +743,10 @@ class Reconciler:
             for o in outcomes
             for r in sync_rows(o.sync)
         )
+        # Usually reported already, as the Secrets were written (then this costs nothing).
         if ok:
+            # A failure here leaves the sync check unfinished: the next pass, which finds the
+            # delivery done, reports again.
             self._report(after_apply(evaluation, self._store), applied=True)
             self._notify(
                 NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
@@ -716,9 +754,12 @@ class Reconciler:
             status = Status.SYNCED
             messages: tuple[str, ...] = ("applied and synced",)
         elif retrying:
+            # Some Secret could not be written: nothing reported the apply yet.
+            self._report_quietly(after_apply(evaluation, self._store), applied=True)
             status = Status.APPLIED
             messages = ("applied; some clusters could not be synced yet: retrying",)
         else:
+            self._report_quietly(after_apply(evaluation, self._store), applied=True)
             status = Status.FAILED
             reason = _rollout_failure_reason(outcomes)
             messages = (reason,)
@@ -765,6 +806,7 @@ class Reconciler:
         repo, number, head = snapshot.repo, snapshot.facts.number, snapshot.facts.head_sha
         log.warning("%s#%d: %s", repo, number, reason)
         self._observer.failure("apply")
+        self._report_quietly(evaluation)
         self._github.comment_once(repo, number, f"apply-failed:{head}", f"**sealgate:** {reason}")
         self._notify(NotificationKind.FAILED, evaluation, reason=reason)
         check = refused_check(reason)

@@ -2,7 +2,8 @@
 
 ``approval_to_secret_ms_p50`` / ``_p99``: from an approving review (its webhook is sent as
 the review is created) of a staging pull request whose pending check already stands and
-whose controller pass is over (nothing sent to GitHub for a while), to the
+whose controller pass is over (nothing sent to GitHub for a while, and the previous
+sample's ``sealgate/sync`` check completed: its rollout is no longer watched), to the
 Secret in the cluster carrying that pull request's annotation: merge, store apply and sync
 included, all on loopback. ``SAMPLES`` pull requests, one after the other.
 
@@ -25,8 +26,10 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from controller.github.records import SYNC_CHECK_NAME
 from controller.github.summary import MARKER
 from controller.model import GenerateSpec, SecretChange
 from controller.sandbox import observe
@@ -61,6 +64,11 @@ def _pending(world: World, sha: str) -> bool:
 
 def _wait_pending(world: World, sha: str) -> None:
     wait_for("the pending check", lambda: _pending(world, sha), timeout=TIMEOUT_S)
+
+
+def _sync_complete(world: World, sha: str) -> bool:
+    run = observe.check_run(world, sha, SYNC_CHECK_NAME)
+    return run is not None and run["status"] == "completed"
 
 
 def _synced(world: World, number: int) -> bool:
@@ -133,10 +141,13 @@ def _approval_latencies(root: Path, *, latency: float = 0.0) -> Samples:
                     samples.approval_ms.append(elapsed_ms)
                     samples.requests.append(len(ours))
                     samples.open_ms.append(open_ms)
-                # Let the rollout finish so the next sample starts from a quiet controller.
+                # Let the rollout finish so the next sample starts from a quiet controller:
+                # until its `sealgate/sync` check completes, the controller is still watching
+                # that rollout, and the next delivery to the environment would wait on it.
                 wait_for(
                     "the rollout", lambda: observe.rollout_complete(world, ENVIRONMENT), timeout=30
                 )
+                wait_for("the sync", partial(_sync_complete, world, proposal.head_sha), timeout=30)
     finally:
         developer.close()
         approver.close()

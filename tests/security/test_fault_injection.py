@@ -48,7 +48,8 @@ def transient_faults(world: World, step: str) -> None:
         github.inject_faults(status=429, count=1, path_contains="/reviews", retry_after=1)
     elif step == "sre_approvals":
         github.inject_faults(status=403, count=1, path_contains="/commits", retry_after=1)
-        github.inject_faults(status=503, count=1, path_contains="/files")
+        # Not the files: those of a head already read are not asked for again.
+        github.inject_faults(status=503, count=1, path_contains="/activity")
         github.inject_faults(status=200, count=2, path_contains="/issues/", delay_seconds=2.0)
     elif step == "merge":
         cluster.inject_faults(status=500, count=1, resource="secrets")
