@@ -250,7 +250,15 @@ class Grants:
         return self._find(self._head()[1], grant_id)
 
     def all(self, *, live_only: bool = False) -> list[Grant]:
-        found = [grant for grant, _ in self._verified_all(self._head()[1])]
+        """Every grant that verifies. One that does not (a hand edit, a forgery, a state put
+        back) is left out and logged as an error, never raised: a single bad file must not
+        stop the grant loop, or every ended grant would keep its Kubernetes binding. Left
+        out, it gives nothing: open refuses it and its bindings count as strays, removed.
+        ``sealgate audit verify`` names it."""
+        problems: list[str] = []
+        found = [grant for grant, _ in self._verified_all(self._head()[1], problems)]
+        for problem in problems:
+            _log.error("store: a grant fails verification and is ignored: %s", problem)
         found.sort(key=lambda g: (g.approved_at, g.id))
         return [g for g in found if not (live_only and g.ended_recorded)]
 
