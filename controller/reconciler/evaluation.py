@@ -40,6 +40,7 @@ from controller.policy.tiers import current_tier, new_tier, with_new_tiers
 from controller.reconciler.judging import judge_documents
 from controller.reconciler.ports import KeysPort, Snapshot
 from controller.reconciler.store_state import HistoryCache, store_states
+from controller.reconciler.stored import Lookup
 from controller.reconciler.versions import (
     RestoreRow,
     VersionView,
@@ -153,14 +154,14 @@ def assess(
     snapshot: Snapshot,
     *,
     keys: KeysPort | None,
-    current_tiers: Mapping[str, Tier],
+    current_tiers: Lookup[Tier],
     now: datetime | None = None,
     applied_values: AppliedValues | None = None,
     own_change_ids: frozenset[str] = frozenset(),
     controller_namespace: str | None = None,
     rule_files: Mapping[str, bytes] | None = None,
     untrusted: Problem | None = None,
-    current_secrets: Mapping[str, SecretInfo] | None = None,
+    current_secrets: Lookup[SecretInfo] | None = None,
     judge_stale: bool = True,
     current_values: Callable[[str, str], SecretData | None] | None = None,
 ) -> Evaluation:
@@ -175,11 +176,7 @@ def assess(
     ``baseVersion`` makes the decision invalid (the store checks again when it applies).
     ``current_values`` reads what the store holds now, only to keep a reason that quotes a
     value about to be replaced out of the summary."""
-    facts = dataclasses.replace(
-        snapshot.facts,
-        current_tiers=dict(current_tiers),
-        now=now if now is not None else snapshot.facts.now,
-    )
+    facts = dataclasses.replace(snapshot.facts, now=now if now is not None else snapshot.facts.now)
     problems: list[Problem] = list(snapshot.problems)
     if untrusted is not None:
         problems.append(untrusted)
@@ -192,10 +189,13 @@ def assess(
     problems.extend(judged.problems)
     rules = judged.rules
     changes = judged.secret_changes
+    # Only the secrets the changes name are looked up: the store's view reads them one by one.
+    tiers = {c.path: t for c in changes if (t := current_tiers.get(c.path)) is not None}
+    facts = dataclasses.replace(facts, current_tiers=tiers)
     # From here on every change carries the tier the store must keep, so a new secret is
     # stored at the tier it is judged at (its environment's default, or its floor).
-    moves = _tier_moves(changes, rules.environments, current_tiers)
-    changes = with_new_tiers(changes, rules.environments, current_tiers)
+    moves = _tier_moves(changes, rules.environments, tiers)
+    changes = with_new_tiers(changes, rules.environments, tiers)
     versions = VersionView()
     if applied_values is not None:
         # One read of each secret's history serves staleness, before/after and replays.
@@ -212,7 +212,11 @@ def assess(
     if applied_values is not None:
         before, after = store_states(changes, applied_values, own_change_ids)
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
-    current = current_secrets or {}
+    current = {
+        c.path: info
+        for c in changes
+        if current_secrets is not None and (info := current_secrets.get(c.path)) is not None
+    }
     found = shape_problems(
         changes,
         {path: info.shape.type for path, info in current.items()},

@@ -197,6 +197,10 @@ class StorePort(Protocol):
 
     def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
 
+    def secret_info(self, env: str, secret: str) -> SecretInfo | None:
+        """One secret's verified metadata, or None when it is not stored."""
+        ...
+
 
 class GrantsPort(Protocol):
     """Access grants in the store (``controller.store.Store``). Every state change is one

@@ -47,6 +47,7 @@ from controller.reconciler.provenance import origin_of, reasons_of
 from controller.reconciler.reviewers import ask_reviewers
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
+from controller.reconciler.stored import StoredSecrets
 from controller.reconciler.sync_text import refused_check, sync_check
 from controller.reconciler.trust import RulesTrust
 from controller.store.crashpoint import crashpoint
@@ -317,11 +318,12 @@ class Reconciler:
         untrusted = None
         if snapshot.refusal is None:
             untrusted = self._trust.problem(snapshot.repo, snapshot.base_ref, sha, files)
-        current = {info.path: info for info in self._store.list_secrets()}
+        # Only the secrets this pull request names are read, each once per pass.
+        current = StoredSecrets(self._store)
         evaluation = assess(
             snapshot,
             keys=self._keys,
-            current_tiers={path: info.tier for path, info in current.items()},
+            current_tiers=current.tiers,
             current_secrets=current,
             now=now,
             applied_values=self._store,

@@ -672,6 +672,14 @@ class Store:
                     infos.append(_info(stored))
         return infos
 
+    def secret_info(self, env: str, secret: str) -> SecretInfo | None:
+        """One secret's verified metadata (None when it is not stored): what a pass reads
+        instead of ``list_secrets``, whose cost grows with the whole store."""
+        if not ENVIRONMENT.fullmatch(env):
+            return None
+        stored = self._load(self._head_tree(), env, secret)
+        return None if stored is None else _info(stored)
+
     def history(self, env: str, secret: str) -> list[VersionInfo]:
         """Every version of one secret, newest first, each checked against its MAC."""
         versions: list[VersionInfo] = []
