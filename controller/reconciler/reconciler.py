@@ -231,9 +231,8 @@ class Reconciler:
 
     def repair_drift(self) -> DriftReport:
         """Make every cluster of every stored environment equal to the store."""
-        environments = sorted({info.path.split("/", 1)[0] for info in self._store.list_secrets()})
         report = DriftReport()
-        for environment in environments:
+        for environment in self._store.environments():
             with self._state:
                 clusters = self._clusters.get(environment, ())
             with self._env_locks.hold(environment):

@@ -17,7 +17,7 @@ from controller.keyring import KEK_FILE_NAME, LocalKekFile
 from controller.model import GenerateSpec, SecretChange, Tier
 from controller.reconciler import Reconciler, ReconcilerSettings, Status
 from controller.store import ApprovalRecord, Store
-from controller.store.types import SecretInfo
+from controller.store.types import SecretData, SecretInfo
 from tests.integration.test_reconciler_world import (
     BOT,
     CANARY,
@@ -43,6 +43,7 @@ class RecordingStore(Store):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.listed = 0
         self.looked_up: list[tuple[str, str]] = []
+        self.reads: list[tuple[str, str | None]] = []
 
     def list_secrets(self, env: str | None = None) -> list[SecretInfo]:
         self.listed += 1
@@ -55,6 +56,10 @@ class RecordingStore(Store):
     def secret_info(self, env: str, secret: str) -> SecretInfo | None:
         self.looked_up.append((env, secret))
         return super().secret_info(env, secret)
+
+    def read(self, env: str, namespace: str | None = None) -> dict[str, SecretData]:
+        self.reads.append((env, namespace))
+        return super().read(env, namespace)
 
 
 def _seed(store: Store) -> None:
@@ -147,3 +152,34 @@ def test_a_new_secret_is_looked_up_once_and_judged_at_the_default_tier(
     assert reconciler.handle(FULL, number).status is Status.PENDING
     assert store.looked_up == [(ENV, f"{NAMESPACE}/brand-new")]
     assert "sensitive → sensitive" in _summary(world, number)
+
+
+def test_drift_repair_reads_and_repairs_one_namespace_at_a_time(
+    world: World, recording: tuple[Reconciler, RecordingStore]
+) -> None:
+    reconciler, store = recording
+    world.kube.create_namespace("billing")
+    store.apply(
+        "billing-seed",
+        [
+            SecretChange(
+                name="seed",
+                environment=ENV,
+                secret="billing/invoices",
+                reason="seed",
+                generate={"token": GenerateSpec(24)},
+            )
+        ],
+        ApprovalRecord("billing-seed", 2, "0" * 40, ("bob",), BOT),
+    )
+    report = reconciler.repair_drift()
+    assert store.listed == 0
+    assert store.reads == [(ENV, "billing"), (ENV, NAMESPACE)]
+    created = sorted((r.namespace, r.name) for r in report.repaired if r.outcome == "created")
+    assert created == sorted(
+        [("billing", "invoices"), (NAMESPACE, SECRET)]
+        + [(NAMESPACE, f"other-{i:02d}") for i in range(OTHERS)]
+    )
+    world.kube.reset_request_log()
+    assert reconciler.repair_drift().repaired == ()
+    assert world.kube_writes() == []

@@ -88,3 +88,45 @@ def test_stored_secrets_reads_each_path_once_and_only_when_asked(world: World) -
     assert view.paths_read == frozenset(
         {f"{ENV}/payments/stripe", f"{ENV}/payments/none", "no-slash", ""}
     )
+
+
+def test_environments_namespaces_and_a_namespace_read_come_from_the_tree(world: World) -> None:
+    _apply(world)
+    world.store.apply(
+        "pr-8",
+        [
+            SecretChange(
+                name="c",
+                environment=ENV,
+                secret="billing/invoices",
+                reason="test",
+                generate={"TOKEN": GenerateSpec(24)},
+            ),
+        ],
+        _record("pr-8"),
+    )
+    world.store.apply(
+        "pr-9",
+        [
+            SecretChange(
+                name="c",
+                environment="staging",
+                secret="payments/stripe",
+                reason="test",
+                generate={"TOKEN": GenerateSpec(24)},
+            ),
+        ],
+        _record("pr-9"),
+    )
+    assert world.store.environments() == [ENV, "staging"]
+    assert world.store.namespaces(ENV) == ["billing", "payments"]
+    assert world.store.namespaces("staging") == ["payments"]
+    assert world.store.namespaces("unknown") == []
+    assert world.store.namespaces(".sealgate") == []
+    whole = world.store.read(ENV)
+    assert sorted(whole) == ["billing/invoices", "payments/paypal", "payments/stripe"]
+    payments = world.store.read(ENV, "payments")
+    assert payments == {k: v for k, v in whole.items() if k.startswith("payments/")}
+    assert world.store.read(ENV, "billing") == {"billing/invoices": whole["billing/invoices"]}
+    for nothing in ("none", "", "payments/stripe", "..", "pay"):
+        assert world.store.read(ENV, nothing) == {}

@@ -125,6 +125,8 @@ def _assert_read_fails(setup: Setup, match: str, name: str = "payments/stripe") 
         setup.store.read_secret("production", name)
     with pytest.raises(IntegrityError, match=match):
         setup.store.secret_info("production", name)
+    with pytest.raises(IntegrityError, match=match):
+        setup.store.read("production", name.split("/")[0])
     report = setup.store.audit_verify()
     assert not report.ok
     for text in (str(caught.value), *report.problems):
