@@ -184,7 +184,10 @@ class StorePort(Protocol):
         origin: PullRequestOrigin | None = None,
     ) -> ApplyResult: ...
 
-    def current_tiers(self) -> dict[str, Tier]: ...
+    def current_tiers(self) -> dict[str, Tier]:
+        """Every stored secret's tier: reads the whole store, so never on a pass (use
+        ``secret_info``)."""
+        ...
 
     def trusted_rules(self) -> frozenset[str]:
         """Digests of the rule sets trusted to judge pull requests."""
@@ -203,7 +206,9 @@ class StorePort(Protocol):
         origin: PullRequestOrigin | None = None,
     ) -> str: ...
 
-    def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
+    def list_secrets(self, env: str | None = None) -> list[SecretInfo]:
+        """Every stored secret, each file read and verified: never on a pass."""
+        ...
 
     def secret_info(self, env: str, secret: str) -> SecretInfo | None:
         """One secret's verified metadata, or None when it is not stored."""
