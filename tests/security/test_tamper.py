@@ -126,7 +126,7 @@ def _assert_read_fails(setup: Setup, match: str, name: str = "payments/stripe") 
     with pytest.raises(IntegrityError, match=match):
         setup.store.secret_info("production", name)
     with pytest.raises(IntegrityError, match=match):
-        setup.store.read("production", name.split("/")[0])
+        setup.store.read("production", name.split("/", maxsplit=1)[0])
     report = setup.store.audit_verify()
     assert not report.ok
     for text in (str(caught.value), *report.problems):
