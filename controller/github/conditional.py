@@ -8,6 +8,7 @@ so the cache also works for GitHub Enterprise Server's URLs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +49,17 @@ class ConditionalLists:
         self._pages: LruCache[str, _Page] = LruCache(maxsize)
 
     def get(
-        self, path: str, params: dict[str, Any] | None = None, *, item_key: str | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        item_key: str | None = None,
+        keep: Callable[[Any], Any] | None = None,
     ) -> Listing:
         """Every item of every page. ``item_key`` names the list inside an object answer
-        (``check_runs``); callers wrap the call in ``github_errors``."""
+        (``check_runs``); ``keep`` turns each item into what is remembered and returned (a
+        pull request's JSON is tens of kilobytes, most of which a caller never reads);
+        callers wrap the call in ``github_errors``."""
         requester = self._client.github.requester
         url: str | None = path
         query: dict[str, Any] | None = {"per_page": 100, **(params or {})}
@@ -72,7 +80,7 @@ class ConditionalLists:
                 found = data.get(item_key, []) if item_key and isinstance(data, dict) else data
                 page = _Page(
                     etag=str(answer_headers.get("etag") or ""),
-                    items=tuple(found or ()),
+                    items=tuple(map(keep, found or ())) if keep else tuple(found or ()),
                     next_url=_next_link(answer_headers),
                 )
                 if page.etag:

@@ -66,8 +66,11 @@ class PullPoller:
     def poll(self, repo_name: str) -> PollResult:
         params = {"state": "open", "sort": "created", "per_page": self._per_page}
         with github_errors(f"list open pull requests of {repo_name}"):
-            listing = self._lists.get(f"/repos/{quote(repo_name, safe='/')}/pulls", params)
-            pulls = [_summary(item) for item in listing.items]
+            # Only the summaries are kept between polls, not each pull request's whole JSON.
+            listing = self._lists.get(
+                f"/repos/{quote(repo_name, safe='/')}/pulls", params, keep=_summary
+            )
+            pulls: list[PullSummary] = list(listing.items)
         return PollResult(
             pulls=tuple(pulls),
             changed=self._diff(repo_name, pulls),

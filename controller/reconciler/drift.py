@@ -47,19 +47,43 @@ def repair_environment(
     observer: Observer,
     timeout_s: float,
 ) -> DriftReport:
-    stored = store.read(environment)
-    desired = []
-    for secret, data in sorted(stored.items()):
-        namespace, name = secret.split("/", 1)
-        desired.append(
+    report = DriftReport()
+    # One namespace at a time: the plaintext held at once is one namespace's, not the whole
+    # environment's (a store of 10,000 secrets would otherwise be decrypted into memory).
+    for namespace in store.namespaces(environment):
+        desired = [
             DesiredSecret(
                 namespace,
-                name,
+                secret.split("/", 1)[1],
                 data.data,
                 Provenance(data.version, data.change_id, pull_request_of(data.change_id)),
                 data.shape,
             )
-        )
+            for secret, data in sorted(store.read(environment, namespace).items())
+        ]
+        if desired:
+            report = report.merge(
+                _repair(
+                    environment,
+                    clusters,
+                    desired,
+                    targets=targets,
+                    observer=observer,
+                    timeout_s=timeout_s,
+                )
+            )
+    return report
+
+
+def _repair(
+    environment: str,
+    clusters: Sequence[str],
+    desired: Sequence[DesiredSecret],
+    *,
+    targets: TargetsPort,
+    observer: Observer,
+    timeout_s: float,
+) -> DriftReport:
     report = DriftReport()
     for cluster in clusters:
         synced = targets.sync_many(cluster, desired, wait=True, timeout_s=timeout_s)

@@ -45,6 +45,7 @@ from controller.reconciler.access_reasons import reasons_quoting_values
 from controller.reconciler.judging import judge_documents
 from controller.reconciler.ports import KeysPort, Snapshot
 from controller.reconciler.store_state import HistoryCache, store_states
+from controller.reconciler.stored import Lookup
 from controller.reconciler.versions import (
     RestoreRow,
     VersionView,
@@ -178,14 +179,14 @@ def assess(
     snapshot: Snapshot,
     *,
     keys: KeysPort | None,
-    current_tiers: Mapping[str, Tier],
+    current_tiers: Lookup[Tier],
     now: datetime | None = None,
     applied_values: AppliedValues | None = None,
     own_change_ids: frozenset[str] = frozenset(),
     controller_namespace: str | None = None,
     rule_files: Mapping[str, bytes] | None = None,
     untrusted: Problem | None = None,
-    current_secrets: Mapping[str, SecretInfo] | None = None,
+    current_secrets: Lookup[SecretInfo] | None = None,
     judge_stale: bool = True,
     current_values: Callable[[str, str], SecretData | None] | None = None,
 ) -> Evaluation:
@@ -200,11 +201,7 @@ def assess(
     ``baseVersion`` makes the decision invalid (the store checks again when it applies).
     ``current_values`` reads what the store holds now, only to keep a reason that quotes a
     value about to be replaced out of the summary."""
-    facts = dataclasses.replace(
-        snapshot.facts,
-        current_tiers=dict(current_tiers),
-        now=now if now is not None else snapshot.facts.now,
-    )
+    facts = dataclasses.replace(snapshot.facts, now=now if now is not None else snapshot.facts.now)
     problems: list[Problem] = list(snapshot.problems)
     if untrusted is not None:
         problems.append(untrusted)
@@ -218,16 +215,22 @@ def assess(
     rules = judged.rules
     changes = judged.secret_changes
     requests = judged.access_requests
+    # Only the secrets the documents name are looked up: the store's view reads them one by one.
+    asked = sorted({path for request in requests for path in request.paths})
+    paths = {c.path for c in changes} | set(asked)
+    tiers = {path: t for path in paths if (t := current_tiers.get(path)) is not None}
+    facts = dataclasses.replace(facts, current_tiers=tiers)
     if requests and current_secrets is not None:
+        held = {path: info for path in asked if (info := current_secrets.get(path)) is not None}
         problems.extend(
             access_store_problems(
-                requests, {path: frozenset(info.keys) for path, info in current_secrets.items()}
+                requests, {path: frozenset(info.keys) for path, info in held.items()}
             )
         )
     # From here on every change carries the tier the store must keep, so a new secret is
     # stored at the tier it is judged at (its environment's default, or its floor).
-    moves = _tier_moves(changes, rules.environments, current_tiers)
-    changes = with_new_tiers(changes, rules.environments, current_tiers)
+    moves = _tier_moves(changes, rules.environments, tiers)
+    changes = with_new_tiers(changes, rules.environments, tiers)
     versions = VersionView()
     if applied_values is not None:
         # One read of each secret's history serves staleness, before/after and replays.
@@ -244,7 +247,11 @@ def assess(
     if applied_values is not None:
         before, after = store_states(changes, applied_values, own_change_ids)
         problems.extend(replay_problems(changes, _applied(changes, applied_values, own_change_ids)))
-    current = current_secrets or {}
+    current = {
+        c.path: info
+        for c in changes
+        if current_secrets is not None and (info := current_secrets.get(c.path)) is not None
+    }
     found = shape_problems(
         changes,
         {path: info.shape.type for path, info in current.items()},

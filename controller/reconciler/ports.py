@@ -167,7 +167,15 @@ class StorePort(Protocol):
 
     def history(self, env: str, secret: str) -> list[VersionInfo]: ...
 
-    def read(self, env: str) -> dict[str, SecretData]: ...
+    def read(self, env: str, namespace: str | None = None) -> dict[str, SecretData]: ...
+
+    def environments(self) -> list[str]:
+        """Environments holding secrets (no secret is read)."""
+        ...
+
+    def namespaces(self, env: str) -> list[str]:
+        """Namespaces of ``env`` holding secrets (no secret is read)."""
+        ...
 
     def read_secret(self, env: str, secret: str) -> SecretData | None: ...
 
@@ -182,7 +190,10 @@ class StorePort(Protocol):
         origin: PullRequestOrigin | None = None,
     ) -> ApplyResult: ...
 
-    def current_tiers(self) -> dict[str, Tier]: ...
+    def current_tiers(self) -> dict[str, Tier]:
+        """Every stored secret's tier: reads the whole store, so never on a pass (use
+        ``secret_info``)."""
+        ...
 
     def trusted_rules(self) -> frozenset[str]:
         """Digests of the rule sets trusted to judge pull requests."""
@@ -201,7 +212,13 @@ class StorePort(Protocol):
         origin: PullRequestOrigin | None = None,
     ) -> str: ...
 
-    def list_secrets(self, env: str | None = None) -> list[SecretInfo]: ...
+    def list_secrets(self, env: str | None = None) -> list[SecretInfo]:
+        """Every stored secret, each file read and verified: never on a pass."""
+        ...
+
+    def secret_info(self, env: str, secret: str) -> SecretInfo | None:
+        """One secret's verified metadata, or None when it is not stored."""
+        ...
 
 
 class GrantsPort(Protocol):

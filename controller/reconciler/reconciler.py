@@ -56,6 +56,7 @@ from controller.reconciler.revoking import RevokePass
 from controller.reconciler.settings import ReconcilerSettings
 from controller.reconciler.status import RequestStatus, Status, SyncRow, sync_rows
 from controller.reconciler.status_access import access_statuses
+from controller.reconciler.stored import StoredSecrets
 from controller.reconciler.sync_text import refused_check, sync_check
 from controller.reconciler.trust import RulesTrust
 from controller.store.crashpoint import crashpoint
@@ -243,9 +244,8 @@ class Reconciler:
 
     def repair_drift(self) -> DriftReport:
         """Make every cluster of every stored environment equal to the store."""
-        environments = sorted({info.path.split("/", 1)[0] for info in self._store.list_secrets()})
         report = DriftReport()
-        for environment in environments:
+        for environment in self._store.environments():
             with self._state:
                 clusters = self._clusters.get(environment, ())
             with self._env_locks.hold(environment):
@@ -330,11 +330,12 @@ class Reconciler:
         untrusted = None
         if snapshot.refusal is None:
             untrusted = self._trust.problem(snapshot.repo, snapshot.base_ref, sha, files)
-        current = {info.path: info for info in self._store.list_secrets()}
+        # Only the secrets this pull request names are read, each once per pass.
+        current = StoredSecrets(self._store)
         evaluation = assess(
             snapshot,
             keys=self._keys,
-            current_tiers={path: info.tier for path, info in current.items()},
+            current_tiers=current.tiers,
             current_secrets=current,
             now=now,
             applied_values=self._store,

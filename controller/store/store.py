@@ -51,7 +51,7 @@ from controller.store.audit_log import AuditLog, anchor_problems, audited_versio
 from controller.store.checks import ENVIRONMENT, check_names
 from controller.store.crashpoint import crashpoint
 from controller.store.datakeys import DataKeys
-from controller.store.gitobjects import GitObjects
+from controller.store.gitobjects import TREE_MODE, GitObjects
 from controller.store.grants import Grants
 from controller.store.kek_rewrap import data_key_environments, rewrap
 from controller.store.layout import (
@@ -708,15 +708,36 @@ class Store:
 
     # ================================================================== reads
 
-    def read(self, env: str) -> dict[str, SecretData]:
-        """``<namespace>/<name>`` -> plaintext data of every secret of ``env``, verified."""
+    def read(self, env: str, namespace: str | None = None) -> dict[str, SecretData]:
+        """``<namespace>/<name>`` -> plaintext data of every secret of ``env`` (of one
+        ``namespace`` of it: a caller going through a big store one part at a time holds
+        only that part), verified."""
         tree = self._head_tree()
         result: dict[str, SecretData] = {}
-        for secret, data, head in self._raw_files(tree, env):
+        for secret, data, head in self._raw_files(tree, env, namespace):
             stored = self._check(tree, env, secret, data, head)
             if stored is not None:
                 result[secret] = self._plain(tree, stored)
         return result
+
+    def environments(self) -> list[str]:
+        """Environments holding secrets, from the tree alone (no secret is read)."""
+        return self._environments(self._head_tree())
+
+    def namespaces(self, env: str) -> list[str]:
+        """Namespaces of ``env`` holding secrets (a file or a head record), from the tree."""
+        tree = self._head_tree()
+        found: set[str] = set()
+        if ENVIRONMENT.fullmatch(env):
+            for root in (env, f"{HEADS_ROOT}/{env}"):
+                entry = self._git.lookup(tree, root)
+                if entry is not None:
+                    found.update(
+                        name
+                        for name, (_, mode) in self._git.tree_entries(entry[0]).items()
+                        if mode == TREE_MODE
+                    )
+        return sorted(found)
 
     def read_secret(self, env: str, secret: str) -> SecretData | None:
         return self._secret_data(self._head_tree(), env, secret)
@@ -731,6 +752,14 @@ class Store:
                 if stored is not None:
                     infos.append(_info(stored))
         return infos
+
+    def secret_info(self, env: str, secret: str) -> SecretInfo | None:
+        """One secret's verified metadata (None when it is not stored): what a pass reads
+        instead of ``list_secrets``, whose cost grows with the whole store."""
+        if not ENVIRONMENT.fullmatch(env):
+            return None
+        stored = self._load(self._head_tree(), env, secret)
+        return None if stored is None else _info(stored)
 
     def history(self, env: str, secret: str) -> list[VersionInfo]:
         """Every version of one secret, newest first, each checked against its MAC."""
@@ -817,26 +846,29 @@ class Store:
             if ENVIRONMENT.fullmatch(name) and mode == 0o040000
         )
 
-    def _secret_names(self, tree: bytes | None, env: str) -> list[str]:
+    def _secret_names(self, tree: bytes | None, env: str, namespace: str | None) -> list[str]:
         """Secrets with a file or a head record: a file deleted behind our back still shows."""
-        if not ENVIRONMENT.fullmatch(env):
+        if not ENVIRONMENT.fullmatch(env) or (namespace is not None and "/" in namespace):
             return []
+        below = "" if namespace is None else f"/{namespace}"
+        prefix = "" if namespace is None else f"{namespace}/"
         names: set[str] = set()
         for root, suffix in ((env, ".yaml"), (f"{HEADS_ROOT}/{env}", ".json")):
-            entry = self._git.lookup(tree, root)
+            entry = self._git.lookup(tree, root + below)
             if entry is not None:
                 names.update(
                     path.removesuffix(suffix)
-                    for path, _ in self._git.walk_blobs(entry[0])
+                    for path, _ in self._git.walk_blobs(entry[0], prefix)
                     if path.endswith(suffix)
                 )
         return sorted(names)
 
     def _raw_files(
-        self, tree: bytes | None, env: str
+        self, tree: bytes | None, env: str, namespace: str | None = None
     ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
-        """(secret, file, head record) for every secret of ``env``, read in one batch."""
-        names = self._secret_names(tree, env)
+        """(secret, file, head record) for every secret of ``env`` (or of one namespace of
+        it), read in one batch."""
+        names = self._secret_names(tree, env, namespace)
         entries = [
             self._git.lookup(tree, path)
             for secret in names

@@ -123,6 +123,10 @@ def _assert_read_fails(setup: Setup, match: str, name: str = "payments/stripe") 
         setup.store.read("production")
     with pytest.raises(IntegrityError, match=match):
         setup.store.read_secret("production", name)
+    with pytest.raises(IntegrityError, match=match):
+        setup.store.secret_info("production", name)
+    with pytest.raises(IntegrityError, match=match):
+        setup.store.read("production", name.split("/", maxsplit=1)[0])
     report = setup.store.audit_verify()
     assert not report.ok
     for text in (str(caught.value), *report.problems):
