@@ -84,12 +84,14 @@ def test_a_request_needing_no_approval_is_granted_at_once_and_opens(
     assert document["status"] == "approved", document
     assert document["autoApproved"] is True
     assert document["requester"] == DEPLOYER
-    assert document["id"].startswith("agent-") and len(document["id"]) == 18
+    assert document["id"].startswith("agent-")
+    assert len(document["id"]) == 18
     assert document["secrets"] == [{"secret": CACHE, "keys": ["password"]}]
     pull = agents.world.hub.pull(OWNER, REPO, pull_of(document))
     assert pull["merged"] is True
     assert pull["user"]["login"] == "sealgate[bot]"
-    assert answer.headers["ETag"] and answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["ETag"]
+    assert answer.headers["Cache-Control"] == "no-store"
 
     key = new_caller_key()
     opened = agents.call(
@@ -105,9 +107,11 @@ def test_a_request_needing_no_approval_is_granted_at_once_and_opens(
     )  # fmt: skip
     assert values == {"password": CANARY}
     after = agents.get(token, document["id"]).json()
-    assert after["status"] == "active" and after["grant"]["uses"] == 1
+    assert after["status"] == "active"
+    assert after["grant"]["uses"] == 1
     events = [r.event for r in agents.controller.store.audit_records()]
-    assert "agent-request" in events and "agent-request-opened" in events
+    assert "agent-request" in events
+    assert "agent-request-opened" in events
     no_leaks(agents, caplog, token)
 
 
@@ -127,7 +131,8 @@ def test_a_pending_request_long_polls_until_approved(
     first = agents.get(token, document["id"])
     etag = first.headers["ETag"]
     same = agents.get(token, document["id"], **{"If-None-Match": etag})
-    assert same.status_code == 304 and same.text == ""
+    assert same.status_code == 304
+    assert same.text == ""
 
     result: dict[str, Any] = {}
 
@@ -221,7 +226,8 @@ def test_malformed_and_invalid_requests(agents: Agents, caplog: pytest.LogCaptur
     token = agents.token()
     planted = CANARY.decode()
     answer = agents.call("POST", "/v1/access-requests", token, {"environment": planted})
-    assert answer.status_code == 400 and planted not in answer.text
+    assert answer.status_code == 400
+    assert planted not in answer.text
     answer = agents.call("POST", "/v1/access-requests", token, b"{not json")
     assert answer.status_code == 400
     missing = agents.ask(token, CACHE, secrets=[{"secret": CACHE, "keys": ["nope"]}])
@@ -253,7 +259,8 @@ def test_a_change_request_denies_with_the_first_line_of_the_review(agents: Agent
         "POST", f"/v1/access-requests/{document['id']}/open", token,
         {"publicKey": caller_public_text(key)},
     )  # fmt: skip
-    assert opened.status_code == 403 and opened.json()["reason"] == "denied"
+    assert opened.status_code == 403
+    assert opened.json()["reason"] == "denied"
 
 
 def test_closing_the_pull_request_denies(agents: Agents) -> None:
@@ -312,7 +319,8 @@ def test_the_same_idempotency_key_returns_the_same_request(agents: Agents) -> No
     token = agents.token()
     first = agents.ask(token, DB, key="run-42").json()
     again = agents.ask(token, DB, key="run-42").json()
-    assert again["id"] == first["id"] and again["pullRequest"] == first["pullRequest"]
+    assert again["id"] == first["id"]
+    assert again["pullRequest"] == first["pullRequest"]
     other = agents.ask(agents.token("helper"), DB, key="run-42").json()
     assert other["id"] != first["id"]
     assert len(agents.controller.store.agent_requests()) == 2
@@ -353,6 +361,7 @@ def test_finish_pending_opens_what_a_crash_left(world: World) -> None:
         (record,) = agents.controller.store.agent_requests()
         assert agents.flow.finish_pending() == [record.id]
         finished = agents.controller.store.agent_request(record.id)
-        assert finished is not None and finished.pull_number is not None
+        assert finished is not None
+        assert finished.pull_number is not None
     finally:
         agents.close()

@@ -24,8 +24,9 @@ AGENT = "system:serviceaccount:ci:deployer@prod-eu-1"
 
 
 def bot_facts(**overrides: object) -> PullRequestFacts:
-    bot_login = overrides.pop("bot_login", BOT)
+    bot_login = str(overrides.pop("bot_login", BOT))
     vouched = overrides.pop("agent_requests", {ACCESS_FILE: AGENT})
+    assert isinstance(vouched, dict)
     overrides.setdefault("author", BOT)
     overrides.setdefault("reviews", approvals("alice"))
     overrides.setdefault("pushes", (Push("c2", BOT, T0),))
