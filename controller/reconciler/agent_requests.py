@@ -134,6 +134,9 @@ class AgentRequestFlow:
         self.changed = threading.Condition()
         """Notified whenever an agent request may have changed (long-polls wait on it)."""
         self._version = 0
+        self._submitting_lock = threading.Lock()
+        self._submitting: dict[str, threading.Lock] = {}
+        """One lock per requester (agents are few: the environments list them)."""
 
     # ------------------------------------------------------------------ asking
 
@@ -144,10 +147,28 @@ class AgentRequestFlow:
         request it made first (finishing it if a crash interrupted it)."""
         requester = identity.requester
         idempotency = idempotency_digest(requester, idempotency_key) if idempotency_key else None
-        if idempotency is not None:
-            for found in self._records.agent_requests():
-                if found.requester == requester and found.idempotency == idempotency:
-                    return self.finish(found)
+        with self._submitting_lock:
+            lock = self._submitting.setdefault(requester, threading.Lock())
+        with lock:
+            # Two calls racing with one key must not both miss the lookup and record twice;
+            # other agents are not held up meanwhile.
+            found = self._find(requester, idempotency)
+            if found is None:
+                found = self._record(identity, ask, idempotency)
+        return self.finish(found)
+
+    def _find(self, requester: str, idempotency: str | None) -> AgentRequestRecord | None:
+        if idempotency is None:
+            return None
+        for found in self._records.agent_requests():
+            if found.requester == requester and found.idempotency == idempotency:
+                return found
+        return None
+
+    def _record(
+        self, identity: AgentIdentity, ask: AgentAsk, idempotency: str | None
+    ) -> AgentRequestRecord:
+        requester = identity.requester
         rules_at = self._github.current_rules(self._repo)
         try:
             rules = parse_rules(rules_at.files)
@@ -189,7 +210,7 @@ class AgentRequestFlow:
         record = self._records.record_agent_request(record, actor=requester)
         log.info("agent request %s recorded for %s in %s", request_id, requester, ask.environment)
         crashpoint(RECORDED_CRASHPOINT)
-        return self.finish(record)
+        return record
 
     def _judge(
         self, path: str, content: bytes, requester: str, rule_files: Mapping[str, bytes]

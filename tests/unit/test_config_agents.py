@@ -21,8 +21,7 @@ def test_agents_are_off_by_default(tmp_path: Path) -> None:
 
 def test_agents_settings_load(tmp_path: Path) -> None:
     text = (
-        MINIMAL
-        + "api:\n  agents: {enabled: true, audience: sealgate.example, ratePerMinute: 5,"
+        MINIMAL + "api:\n  agents: {enabled: true, audience: sealgate.example, ratePerMinute: 5,"
         " maxWait: 2m}\n"
     )
     settings = load_config(write(tmp_path, text), ENV).api.agents
