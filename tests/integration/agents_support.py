@@ -116,6 +116,8 @@ class Agents:
     flow: AgentRequestFlow
     url: str
     server: HttpServer
+    server_app: ControllerApp
+    readiness: Readiness
     seen: list[str] = field(default_factory=list)
     """Every response body and header, for the canary scan."""
 
@@ -177,9 +179,10 @@ def start_agents(world: World, *, rate: int = 1000, max_wait_s: float = 30.0) ->
         rate_per_minute=rate,
         max_wait_s=max_wait_s,
     )
+    readiness = Readiness()
     app = ControllerApp(
         webhooks=WebhookApp(b"s", queue.Queue()),
-        readiness=Readiness(),
+        readiness=readiness,
         metrics=metrics.render,
         metrics_content_type=metrics.content_type,
         status=lambda repo, number: None,
@@ -187,7 +190,7 @@ def start_agents(world: World, *, rate: int = 1000, max_wait_s: float = 30.0) ->
     )
     server = HttpServer("127.0.0.1", 0, app)
     server.start()
-    return Agents(world, controller, flow, server.url, server)
+    return Agents(world, controller, flow, server.url, server, app, readiness)
 
 
 def ask_in_child(spec: WorldFile, key: str) -> None:

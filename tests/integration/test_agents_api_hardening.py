@@ -86,3 +86,36 @@ def test_a_cluster_that_cannot_answer_is_503_with_retry_after(agents: Agents) ->
     assert answer.status_code == 503, answer.text
     assert answer.headers["Retry-After"]
     assert token not in answer.text
+
+
+def test_the_routes_do_not_exist_when_disabled_and_a_standby_defers() -> None:
+    import queue
+
+    from werkzeug.test import Client
+
+    from controller.run.metrics import Metrics
+    from controller.server.app import ControllerApp, Readiness
+    from controller.server.webhook_app import WebhookApp
+
+    metrics = Metrics()
+    app = ControllerApp(
+        webhooks=WebhookApp(b"s", queue.Queue()),
+        readiness=Readiness(),
+        metrics=metrics.render,
+        metrics_content_type=metrics.content_type,
+        status=lambda repo, number: None,
+    )
+    client = Client(app)
+    assert client.post("/v1/access-requests", json={}).status_code == 404
+    assert client.get("/v1/access-requests/agent-aaaaaaaaaaaa").status_code == 404
+
+
+def test_a_standby_replica_defers_to_the_leader(agents: Agents) -> None:
+    from werkzeug.test import Client
+
+    app = agents.server_app
+    app_readiness = agents.readiness
+    app_readiness.set(leader=False)
+    answer = Client(app).post("/v1/access-requests", json={})
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
