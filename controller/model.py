@@ -587,6 +587,12 @@ class PullRequestFacts:
     pushes: tuple[Push, ...] = ()
     """Every known push to the head branch. Their pushers are contributors, and the latest
     push of ``head_sha`` is when the head appeared: commands made before it do not count."""
+    bot_login: str = ""
+    """The controller's own login: the author of the pull requests it opens for agents."""
+    agent_requests: Mapping[str, str] = field(default_factory=frozen_map)
+    """``access/<env>/<id>.yaml`` -> the agent requester the store's durable record names
+    for exactly this file and these bytes (the reconciler compares the digest): the only
+    way a request's requester may differ from the pull request's author."""
 
 
 # ------------------------------------------------------------------------------ decision

@@ -6,7 +6,7 @@ file: each names an environment variable (``fromEnv``) or a file (``fromFile``),
 variables in :data:`ENV_OVERRIDES` win over both.
 """
 
-from controller.config.api import ApiSettings, OpenApiSettings
+from controller.config.api import AgentsApiSettings, ApiSettings, OpenApiSettings
 from controller.config.load import (
     ENV_OVERRIDES,
     ConfigError,
@@ -32,6 +32,7 @@ from controller.config.model import (
 
 __all__ = [
     "ENV_OVERRIDES",
+    "AgentsApiSettings",
     "ApiSettings",
     "ClusterSettings",
     "ConfigError",

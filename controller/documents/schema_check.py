@@ -75,6 +75,11 @@ PATTERN_HINTS: Mapping[str, str] = {
         "must be a whole number and a unit m, h, d or w, such as 30m, 72h, 7d or 2w"
     ),
     "^[A-Za-z0-9]([A-Za-z0-9-]{0,38})$": "must be a GitHub login",
+    "^([A-Za-z0-9]([A-Za-z0-9-]{0,38})|system:serviceaccount:[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+    ":[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?@[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$": (
+        "must be a GitHub login (an agent's system:serviceaccount:<namespace>:<name>@<cluster>"
+        " only in a pull request the controller opened)"
+    ),
     "^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[a-z0-9][a-z0-9_-]{0,99}$": (
         "must be a GitHub team as <org>/<team slug>, such as acme/sre"
     ),

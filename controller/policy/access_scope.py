@@ -88,12 +88,9 @@ def scope_access(
     applicable: set[str] = set()
     for request in requests:
         where = request.source or request.name
-        if login_key(request.requester) != login_key(facts.author):
-            scope.invalid.append(
-                f"{where}: spec.requester: '{request.requester}' is not the author of the pull"
-                f" request ({login_key(facts.author)}); access is asked for by the person who"
-                " will use it: open the pull request as them, or name the author."
-            )
+        refused = requester_problem(request, facts)
+        if refused is not None:
+            scope.invalid.append(refused)
         environment = environments.get(request.environment)
         if request.environment == GOVERNANCE or environment is None:
             known = ", ".join(sorted(environments)) or "none are defined"
@@ -140,6 +137,47 @@ def scope_access(
                 )
     scope.applicable = [policy for policy in policies if policy.name in applicable]
     return scope
+
+
+def requester_problem(request: AccessRequest, facts: PullRequestFacts) -> str | None:
+    """Why ``request``'s requester may not ask through this pull request, or None.
+
+    A person asks for themselves: the requester is the author. An agent cannot open a pull
+    request, so the controller opens one for it; then, and only then, the requester is the
+    agent: the author must be the controller's own login and the store must hold the
+    durable record of exactly this file (``facts.agent_requests``, matched by path and
+    bytes) naming this requester. Someone who pushes to that branch, edits the file, or
+    names an agent in a pull request of their own gets an invalid request, never a grant.
+    """
+    where = request.source or request.name
+    author = login_key(facts.author)
+    bot = login_key(facts.bot_login) if facts.bot_login else None
+    if author == bot:
+        vouched = facts.agent_requests.get(request.source)
+        if vouched is None or vouched != request.requester:
+            return (
+                f"{where}: spec.requester: '{request.requester}' is not an agent request"
+                " the controller recorded for exactly this file: a pull request the"
+                " controller opened carries only the file it wrote; close it and ask again"
+                " through POST /v1/access-requests."
+            )
+        # Commit metadata is forgeable (and GitHub may commit for the controller), so the
+        # bytes digest guards the content; known pushers are who really wrote the branch.
+        others = sorted({login_key(p.pusher) for p in facts.pushes} - {bot})
+        if others:
+            return (
+                f"{where}: spec.requester: the controller's pull request for"
+                f" '{request.requester}' was pushed to by {', '.join(others)}: only the"
+                " controller writes to its branch; close it and ask again."
+            )
+        return None
+    if login_key(request.requester) != author:
+        return (
+            f"{where}: spec.requester: '{request.requester}' is not the author of the pull"
+            f" request ({author}); access is asked for by the person who"
+            " will use it: open the pull request as them, or name the author."
+        )
+    return None
 
 
 def _too_long(request: AccessRequest, covering: Sequence[Policy]) -> list[str]:

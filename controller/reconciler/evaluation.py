@@ -189,6 +189,8 @@ def assess(
     current_secrets: Lookup[SecretInfo] | None = None,
     judge_stale: bool = True,
     current_values: Callable[[str, str], SecretData | None] | None = None,
+    agent_requests: Mapping[str, str] | None = None,
+    bot_login: str = "",
 ) -> Evaluation:
     """Parse, validate, open and evaluate. ``now`` replaces the snapshot's clock (a merged
     pull request is judged as of its merge). ``applied_values`` refuses sealed values an
@@ -200,8 +202,14 @@ def assess(
     nothing about them is checked or shown. ``judge_stale``: a change overtaken since its
     ``baseVersion`` makes the decision invalid (the store checks again when it applies).
     ``current_values`` reads what the store holds now, only to keep a reason that quotes a
-    value about to be replaced out of the summary."""
-    facts = dataclasses.replace(snapshot.facts, now=now if now is not None else snapshot.facts.now)
+    value about to be replaced out of the summary. ``agent_requests`` and ``bot_login``:
+    the agent requests the store vouches for (``PullRequestFacts.agent_requests``)."""
+    facts = dataclasses.replace(
+        snapshot.facts,
+        now=now if now is not None else snapshot.facts.now,
+        agent_requests=dict(agent_requests or {}),
+        bot_login=bot_login,
+    )
     problems: list[Problem] = list(snapshot.problems)
     if untrusted is not None:
         problems.append(untrusted)

@@ -30,6 +30,7 @@ from controller.reconciler.access_flow import (
     revoke_commented,
     with_grants,
 )
+from controller.reconciler.agent_ports import AgentHooks
 from controller.reconciler.answers import CommandAnswers
 from controller.reconciler.delivery import Delivery, EnvironmentOutcome, change_id_for
 from controller.reconciler.drift import DriftReport, repair_environment
@@ -157,6 +158,8 @@ class Reconciler:
         """(repo, number) -> (head it waits on, since when, reminders sent)."""
         self._finished: set[tuple[str, int, str]] = set()
         """Merged pull requests (repo, number, head) whose ``sealgate/sync`` is complete."""
+        self.agents: AgentHooks | None = None
+        """The agents' pipeline, once wired: vouches for its files, resolves its requests."""
 
     # ================================================================ public
 
@@ -184,6 +187,8 @@ class Reconciler:
                 result = self._open(snapshot)
             if result.status not in _STILL_OPEN:
                 self._overlaps.forget(repo, number)
+            if self.agents is not None:
+                self.agents.after_pass(snapshot, result)
             self._observer.latency("handle", time.monotonic() - started)
             return result
 
@@ -352,6 +357,8 @@ class Reconciler:
             # fresh when judged and overtaken since is refused there, and said so.
             judge_stale=snapshot.state != "merged",
             current_values=self._store.read_secret,
+            agent_requests=self.agents.vouched(snapshot) if self.agents is not None else None,
+            bot_login=self._github.login() if self.agents is not None else "",
         )
         evaluation = with_grants(evaluation, self.grant_keeper)
         if snapshot.rules_from_default_branch and untrusted is None and rules_at is None:

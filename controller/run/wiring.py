@@ -24,7 +24,9 @@ from controller.kube import ClusterConfig, KubeTargets, LeaderElector
 from controller.notify import ChannelRouter, Notifier, SmtpSettings
 from controller.reconciler import Reconciler, ReconcilerSettings
 from controller.reconciler.access_open import AccessOpener
+from controller.reconciler.agent_requests import AgentRequestFlow
 from controller.reconciler.ports import GrantsPort, Observer
+from controller.run.agents_wiring import agents_api
 from controller.run.checksum_key import checksum_key
 from controller.run.metrics import Metrics
 from controller.run.preflight import require_startable
@@ -89,6 +91,8 @@ class Controller:
     runner: Runner
     server: HttpServer
     elector: LeaderElector | None = None
+    agents: AgentRequestFlow | None = None
+    """The agents' pipeline when ``api.agents`` is enabled."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _checker: threading.Thread | None = None
 
@@ -127,6 +131,9 @@ class Controller:
             self.metrics.github_reachable.set(1)
             self.record_rate_limit()
             log.info("GitHub answered for %s", repo)
+            if self.agents is not None and self.is_active():
+                # Requests recorded before a crash, whose pull request was never opened.
+                self.agents.finish_pending()
             return
 
     def record_rate_limit(self) -> None:
@@ -203,13 +210,14 @@ def build(config: ControllerConfig) -> Controller:
     readiness.set(store_opened=True)
     client = github_client(config)
     app = config.github.app
+    gateway = GitHubGateway(
+        client,
+        branches=config.github.branches,
+        allow_forks=config.github.allow_forks,
+        ledger=ledger,
+    )
     reconciler = Reconciler(
-        github=GitHubGateway(
-            client,
-            branches=config.github.branches,
-            allow_forks=config.github.allow_forks,
-            ledger=ledger,
-        ),
+        github=gateway,
         store=store,
         targets=targets,
         keys=keyring,
@@ -264,6 +272,15 @@ def build(config: ControllerConfig) -> Controller:
         current = found.with_grants(store.grants()) if found.access else found
         return current.to_json()
 
+    agents = agents_api(
+        config,
+        client=client,
+        gateway=gateway,
+        store=store,
+        targets=targets,
+        reconciler=reconciler,
+        observer=metrics,
+    )
     server = HttpServer(
         config.server.host,
         config.server.port,
@@ -274,6 +291,7 @@ def build(config: ControllerConfig) -> Controller:
             metrics_content_type=metrics.content_type,
             status=status,
             open_api=open_api(config, store, metrics),
+            agents_api=agents[0] if agents is not None else None,
         ),
     )
     controller = Controller(
@@ -287,6 +305,7 @@ def build(config: ControllerConfig) -> Controller:
         reconciler=reconciler,
         runner=runner,
         server=server,
+        agents=agents[1] if agents is not None else None,
     )
     holder.append(controller)
     election = config.leader_election

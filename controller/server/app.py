@@ -9,7 +9,10 @@
 - ``GET /v1/requests/<owner>/<repo>/<number>`` — where one pull request stands (404 when
   sealgate knows nothing of it, 503 from a standby replica), never cached;
 - ``POST /v1/open`` — :class:`~controller.server.access_api.OpenApi`, only when the
-  configuration enables it (otherwise 404, like any unknown path).
+  configuration enables it (otherwise 404, like any unknown path);
+- ``POST /v1/access-requests``, ``GET /v1/access-requests/<id>``,
+  ``POST /v1/access-requests/<id>/open`` — :class:`~controller.server.agents_api.AgentsApi`,
+  likewise only when enabled.
 
 Nothing here does work: each endpoint reads state the runner keeps.
 """
@@ -28,6 +31,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from controller.server.access_api import OpenApi
+from controller.server.agents_api import AgentsApi
 from controller.server.webhook_app import WebhookApp
 
 StatusSource = Callable[[str, int], Mapping[str, Any] | None]
@@ -92,6 +96,7 @@ class ControllerApp:
         metrics_content_type: str,
         status: StatusSource,
         open_api: OpenApi | None = None,
+        agents_api: AgentsApi | None = None,
     ) -> None:
         self._webhooks = webhooks
         self._readiness = readiness
@@ -102,9 +107,20 @@ class ControllerApp:
         # The open route exists only when enabled: a disabled one is an unknown path (404),
         # whatever the method, rather than a 405 that admits the feature is there.
         opening = [Rule("/v1/open", endpoint="open", methods=["POST"])] if open_api else []
+        self._agents_api = agents_api
+        agents = (
+            [
+                Rule("/v1/access-requests", endpoint="agents-create", methods=["POST"]),
+                Rule("/v1/access-requests/<rid>", endpoint="agents-get", methods=["GET"]),
+                Rule("/v1/access-requests/<rid>/open", endpoint="agents-open", methods=["POST"]),
+            ]
+            if agents_api
+            else []
+        )
         self._routes = Map(
             [
                 *opening,
+                *agents,
                 Rule("/webhooks", endpoint="webhooks", methods=["POST"]),
                 Rule("/healthz", endpoint="healthz", methods=["GET"]),
                 Rule("/readyz", endpoint="readyz", methods=["GET"]),
@@ -143,6 +159,8 @@ class ControllerApp:
             return _json(200 if state["ready"] else 503, state, Cache_Control="no-store")
         if endpoint == "open" and self._open_api is not None:
             return self._open(self._open_api, request)
+        if endpoint.startswith("agents-") and self._agents_api is not None:
+            return self._agents(self._agents_api, endpoint, args, request)
         if endpoint == "metrics":
             response = Response(self._metrics(), status=200)
             response.headers["Content-Type"] = self._metrics_type
@@ -159,6 +177,23 @@ class ControllerApp:
                 Retry_After="2",
             )
         return api.handle(request)
+
+    def _agents(
+        self, api: AgentsApi, endpoint: str, args: Mapping[str, Any], request: Request
+    ) -> Response:
+        if not self._readiness.snapshot()["leader"]:
+            # Requests are recorded, reconciled and opened by the leader only.
+            return _json(
+                503,
+                {"message": "this replica is a standby; ask again (the leader answers)"},
+                Cache_Control="no-store",
+                Retry_After="2",
+            )
+        if endpoint == "agents-create":
+            return api.create(request)
+        if endpoint == "agents-get":
+            return api.get(request, str(args["rid"]))
+        return api.open(request, str(args["rid"]))
 
     def _request_status(self, owner: str, repo: str, number: int) -> Response:
         if not (_NAME.fullmatch(owner) and _NAME.fullmatch(repo)) or number < 1:

@@ -47,6 +47,8 @@ from controller.model import (
     frozen_map,
 )
 from controller.store import audit
+from controller.store.agent_records import AgentRequestRecord
+from controller.store.agent_requests import AgentRequests
 from controller.store.audit_log import AuditLog, anchor_problems, audited_versions
 from controller.store.checks import ENVIRONMENT, check_names
 from controller.store.crashpoint import crashpoint
@@ -137,6 +139,7 @@ class Store:
             self._push,
             quoting=self._quotes_held,
         )
+        self._agent_requests = AgentRequests(self._git, self._audit, self._clock, self._push)
         self.repaired = self._git.repair()
         if self.repaired:
             _log.warning("store %s: removed stale git locks %s", path, ", ".join(self.repaired))
@@ -705,6 +708,35 @@ class Store:
             at=at, actor=actor, environment=environment, secret=secret, reason=reason,
             grant_id=grant_id,
         )  # fmt: skip
+
+    # ================================================================== agent requests
+    # The logic lives in ``agent_requests``; see ``controller.reconciler.ports``.
+
+    def record_agent_request(self, record: AgentRequestRecord, *, actor: str) -> AgentRequestRecord:
+        return self._agent_requests.record(record, actor=actor)
+
+    def agent_request_opened(
+        self, request_id: str, number: int, url: str, *, actor: str
+    ) -> AgentRequestRecord:
+        return self._agent_requests.opened(request_id, number, url, actor=actor)
+
+    def resolve_agent_request(
+        self, request_id: str, state: str, reason: str, *, at: datetime, actor: str
+    ) -> AgentRequestRecord:
+        return self._agent_requests.resolve(request_id, state, reason, at=at, actor=actor)
+
+    def record_agent_refusal(
+        self, *, at: datetime, actor: str, environment: str, code: str, message: str
+    ) -> None:
+        self._agent_requests.refuse(
+            at=at, actor=actor, environment=environment, code=code, message=message
+        )
+
+    def agent_request(self, request_id: str) -> AgentRequestRecord | None:
+        return self._agent_requests.get(request_id)
+
+    def agent_requests(self) -> list[AgentRequestRecord]:
+        return self._agent_requests.all()
 
     # ================================================================== reads
 

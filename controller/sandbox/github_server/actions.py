@@ -25,6 +25,7 @@ from controller.sandbox.github_server.render import Renderer, node_id, ts
 from controller.sandbox.github_server.signing import Signer
 from controller.sandbox.github_server.state import (
     CheckRun,
+    Closing,
     Comment,
     Dismissal,
     Label,
@@ -333,7 +334,9 @@ class Hub:
                 pull.updated_at = now()
                 self.emit_pull(repo, pull, "edited", sender, changes=edits)
             if state == "closed" and pull.state == "open":
-                pull.state, pull.closed_at, pull.updated_at = "closed", now(), now()
+                at = now()
+                pull.state, pull.closed_at, pull.updated_at = "closed", at, at
+                pull.closings.append(Closing(self.world.next_id(), sender, at))
                 self.emit_pull(repo, pull, "closed", sender)
             elif state == "open" and pull.state == "closed" and pull.merged_at is None:
                 pull.state, pull.closed_at, pull.updated_at = "open", None, now()

@@ -71,6 +71,15 @@ class Review:
 
 
 @dataclass
+class Closing:
+    """A `closed` event of the issue timeline: who closed the pull request without merging."""
+
+    id: int
+    actor: str
+    created_at: datetime
+
+
+@dataclass
 class Dismissal:
     """A `review_dismissed` event of the issue timeline: the only place GitHub says who
     dismissed a review, and what the review was before."""
@@ -119,6 +128,7 @@ class Pull:
     reviews: list[Review] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     dismissals: list[Dismissal] = field(default_factory=list)
+    closings: list[Closing] = field(default_factory=list)
     requested_reviewers: list[str] = field(default_factory=list)
     """Logins whose review is requested, in the order asked; a review removes its author."""
     requested_teams: list[str] = field(default_factory=list)
