@@ -21,7 +21,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import click
 
@@ -113,6 +113,35 @@ def open_command(
         )
 
 
+_LOADER_VARIABLES = frozenset(
+    {
+        "PATH", "BASH_ENV", "ENV", "IFS", "PS4", "SHELLOPTS", "BASHOPTS", "CDPATH",
+        "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "NODE_OPTIONS", "NODE_PATH",
+        "PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "GCONV_PATH",
+    }
+)  # fmt: skip
+_LOADER_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_")
+
+
+def loader_variable(key: str) -> bool:
+    """Whether a key, as an environment variable, decides which code a shell or program runs.
+
+    A secret's key names come from whoever proposed a change to it: one named ``LD_PRELOAD``
+    or ``PATH`` would run code of their choosing on the machine of whoever opens the secret.
+    """
+    return key in _LOADER_VARIABLES or key.startswith(_LOADER_PREFIXES)
+
+
+def _refuse_loader_keys(keys: Iterable[str], how: str) -> None:
+    unsafe = sorted(k for k in keys if loader_variable(k))
+    if unsafe:
+        raise OpenFailed(
+            f"key {', '.join(unsafe)} would decide which code runs if set as an environment"
+            f" variable, so {how} refuses it; read the other keys with --key, or this one"
+            " with -o json"
+        )
+
+
 @click.command("exec", epilog=_EXEC_EXITS)
 @_common
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND")
@@ -125,6 +154,7 @@ def exec_command(
 ) -> None:
     """Run COMMAND with a granted secret's keys as its environment variables; prints nothing."""
     values = _values(path, keys, api, token_command)
+    _refuse_loader_keys(values.data, "exec")
     env = dict(os.environ)
     for key, value in values.data.items():
         if "\0" in key or "=" in key or b"\0" in value:
@@ -146,6 +176,9 @@ def render(values: Values, output: str) -> str:
     """The values in ``output`` format; ``OpenFailed`` when a value cannot be written so."""
     if output == "json":
         return _json(values)
+    if output == "env":
+        # `eval` of the export lines sets them in the person's own shell.
+        _refuse_loader_keys(values.data, "-o env")
     lines = []
     for key in sorted(values.data):
         text = _text(key, values.data[key], output)

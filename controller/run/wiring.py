@@ -93,6 +93,8 @@ class Controller:
     elector: LeaderElector | None = None
     agents: AgentRequestFlow | None = None
     """The agents' pipeline when ``api.agents`` is enabled."""
+    gateway: GitHubGateway | None = None
+    """Its read and report worker pools are stopped at shutdown."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _checker: threading.Thread | None = None
 
@@ -159,6 +161,8 @@ class Controller:
             log.warning("shutdown: some notifications were not delivered")
         self.targets.close()
         self.store.close()
+        if self.gateway is not None:
+            self.gateway.close()
         self.client.close()
         log.info("stopped")
         return finished
@@ -306,6 +310,7 @@ def build(config: ControllerConfig) -> Controller:
         runner=runner,
         server=server,
         agents=agents[1] if agents is not None else None,
+        gateway=gateway,
     )
     holder.append(controller)
     election = config.leader_election

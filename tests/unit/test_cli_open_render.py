@@ -76,3 +76,13 @@ def test_a_bad_target_is_a_usage_error(path: str) -> None:
 
 def test_a_target_splits_into_environment_and_secret() -> None:
     assert target("production/payments/stripe") == ("production", "payments/stripe")
+
+
+@pytest.mark.parametrize(
+    "key", ["PATH", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "BASH_ENV", "PYTHONPATH"]
+)
+def test_a_key_that_decides_which_code_runs_is_refused_for_eval(key: str) -> None:
+    values = _values({key: b"/tmp/evil", "API_KEY": b"v"})
+    with pytest.raises(OpenFailed, match="decide which code runs"):
+        render(values, "env")
+    assert key in render(values, "json")  # as data for a program it is harmless
