@@ -1,0 +1,130 @@
+"""Agents API figures, with ``sealgate run`` as a child process against the sandbox world.
+
+``agent_standard_grant_ms_p50``: an agent's whole way from asking to holding the values, for
+a standard request nobody needs to approve (staging of this world allows unmatched requests
+and no policy covers the secret): ``request_access`` (the controller opens, judges and merges
+the pull request and records the grant), ``wait`` when it was not granted at once, ``open``.
+Through the agents client, on loopback, ``GRANT_SAMPLES`` requests one after the other.
+
+``agent_status_poll_us_p50``: one ``status`` call answered ``304 Not Modified`` (the client
+sends the ETag of the document it holds): what an agent polling an unchanged request costs,
+token review included.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from controller.client import SealgateClient
+from controller.sandbox import observe
+from controller.sandbox.agent import ACCESS_POLICY
+from controller.sandbox.observe import wait_for
+from controller.sandbox.people import Person, open_change
+from controller.sandbox.runner import ControllerProcess
+from controller.sandbox.world import DEVELOPER, LEAD, OWNER, REPO, SECRET, World, build_world
+
+ENVIRONMENT = "staging"
+GRANT_SAMPLES = 10
+POLL_SAMPLES = 300
+TIMEOUT_S = 60.0
+
+
+def _no_approval_needed(world: World) -> None:
+    """Staging approves what no policy covers, and no policy covers staging: the rules are
+    pushed before the controller first starts, so it trusts them on first use."""
+    path = f"environments/{ENVIRONMENT}.yaml"
+    environment = yaml.safe_load(world.environment_files[path])
+    environment["spec"]["unmatched"] = "allow"
+    files: dict[str, bytes | None] = {
+        path: yaml.safe_dump(environment, sort_keys=False).encode(),
+        "policies/staging-single-approval.yaml": None,
+        "policies/sandbox-access.yaml": _production_only(),
+    }
+    world.github.push(
+        OWNER, REPO, "main", files, message="bench: staging needs no approval", author=LEAD
+    )
+    config = yaml.safe_load(world.config.read_text())
+    # Every sample is several calls of one agent: the default 30 a minute would throttle it.
+    config["api"]["agents"].update(ratePerMinute=10000, addressRatePerMinute=100000)
+    world.config.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _production_only() -> bytes:
+    return ACCESS_POLICY.replace(
+        b"environments: [production, staging]", b"environments: [production]"
+    )
+
+
+def _seed_secret(world: World) -> None:
+    developer = Person(world, DEVELOPER)
+    try:
+        open_change(world, developer, {"STRIPE_API_KEY": b"bench-agent"}, environment=ENVIRONMENT)
+    finally:
+        developer.close()
+    wait_for(
+        "the seeded secret in the cluster",
+        lambda: observe.secret_object(world, ENVIRONMENT, SECRET) is not None,
+        timeout=TIMEOUT_S,
+    )
+
+
+def _grant_ms(client: SealgateClient, index: int) -> float:
+    started = time.perf_counter()
+    status = client.request_access(
+        ENVIRONMENT, [SECRET], f"bench run {index}: deploy smoke test", "5m", "1h"
+    )
+    if not status.is_granted:
+        status = client.wait(status.id, TIMEOUT_S)
+    if not status.is_granted:
+        raise RuntimeError(f"bench request {status.id} ended {status.state.value}")
+    values = client.open(status.id)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not values:
+        raise RuntimeError(f"bench request {status.id} opened no values")
+    return elapsed
+
+
+def _poll_us(client: SealgateClient, request_id: str) -> list[float]:
+    held = client.status(request_id)
+    samples = []
+    for _ in range(POLL_SAMPLES):
+        started = time.perf_counter()
+        again = client.status(request_id)
+        samples.append((time.perf_counter() - started) * 1e6)
+        if again is not held:  # a 200 with a new document: not the figure measured here
+            raise RuntimeError(f"request {request_id} changed while polling")
+    return samples
+
+
+def _measure(root: Path) -> dict[str, float]:
+    world = build_world(root, rollout_seconds=0.05)
+    try:
+        _no_approval_needed(world)
+        with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
+            controller.start()
+            _seed_secret(world)
+            client = SealgateClient(world.controller_url, world.agent_token_file(ENVIRONMENT))
+            grants = [_grant_ms(client, index) for index in range(GRANT_SAMPLES + 1)][1:]
+            last = client.request_access(ENVIRONMENT, [SECRET], "bench: polling", "5m", "1h")
+            polls = _poll_us(client, last.id)
+    finally:
+        world.stop()
+    return {
+        "agent_standard_grant_ms_p50": statistics.median(grants),
+        "agent_status_poll_us_p50": statistics.median(polls),
+    }
+
+
+def run() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-agents-") as temporary:
+        return _measure(Path(temporary))
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:<32} {value:>10.1f}")
