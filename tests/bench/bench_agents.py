@@ -4,7 +4,9 @@
 a standard request nobody needs to approve (staging of this world allows unmatched requests
 and no policy covers the secret): ``request_access`` (the controller opens, judges and merges
 the pull request and records the grant), ``wait`` when it was not granted at once, ``open``.
-Through the agents client, on loopback, ``GRANT_SAMPLES`` requests one after the other.
+Through the agents client, on loopback, ``GRANT_SAMPLES`` requests one after the other,
+each for a secret of its own (``payments/bench-agent-<n>``): every grant is the only live
+one of its secret, so what is opened is unambiguously that request's grant.
 
 ``agent_status_poll_us_p50``: one ``status`` call answered ``304 Not Modified`` (the client
 sends the ETag of the document it holds): what an agent polling an unchanged request costs,
@@ -13,9 +15,11 @@ token review included.
 
 from __future__ import annotations
 
+import secrets
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -26,7 +30,7 @@ from controller.sandbox.agent import ACCESS_POLICY
 from controller.sandbox.observe import wait_for
 from controller.sandbox.people import Person, open_change
 from controller.sandbox.runner import ControllerProcess
-from controller.sandbox.world import DEVELOPER, LEAD, OWNER, REPO, SECRET, World, build_world
+from controller.sandbox.world import DEVELOPER, LEAD, NAMESPACE, OWNER, REPO, World, build_world
 
 ENVIRONMENT = "staging"
 GRANT_SAMPLES = 10
@@ -60,23 +64,30 @@ def _production_only() -> bytes:
     )
 
 
-def _seed_secret(world: World) -> None:
+def secret_of(index: int) -> str:
+    return f"{NAMESPACE}/bench-agent-{index:02d}"
+
+
+def _in_cluster(world: World, secret: str) -> Callable[[], bool]:
+    return lambda: observe.secret_object(world, ENVIRONMENT, secret) is not None
+
+
+def _seed_secrets(world: World, count: int) -> None:
     developer = Person(world, DEVELOPER)
     try:
-        open_change(world, developer, {"STRIPE_API_KEY": b"bench-agent"}, environment=ENVIRONMENT)
+        for index in range(count):
+            secret = secret_of(index)
+            values = {"TOKEN": secrets.token_hex(16).encode()}
+            open_change(world, developer, values, environment=ENVIRONMENT, secret=secret)
+            wait_for(f"{secret} in the cluster", _in_cluster(world, secret), timeout=TIMEOUT_S)
     finally:
         developer.close()
-    wait_for(
-        "the seeded secret in the cluster",
-        lambda: observe.secret_object(world, ENVIRONMENT, SECRET) is not None,
-        timeout=TIMEOUT_S,
-    )
 
 
 def _grant_ms(client: SealgateClient, index: int) -> float:
     started = time.perf_counter()
     status = client.request_access(
-        ENVIRONMENT, [SECRET], f"bench run {index}: deploy smoke test", "5m", "1h"
+        ENVIRONMENT, [secret_of(index)], f"bench run {index}: deploy smoke test", "5m", "1h"
     )
     if not status.is_granted:
         status = client.wait(status.id, TIMEOUT_S)
@@ -107,10 +118,10 @@ def _measure(root: Path) -> dict[str, float]:
         _no_approval_needed(world)
         with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
             controller.start()
-            _seed_secret(world)
+            _seed_secrets(world, GRANT_SAMPLES + 1)
             client = SealgateClient(world.controller_url, world.agent_token_file(ENVIRONMENT))
             grants = [_grant_ms(client, index) for index in range(GRANT_SAMPLES + 1)][1:]
-            last = client.request_access(ENVIRONMENT, [SECRET], "bench: polling", "5m", "1h")
+            last = client.request_access(ENVIRONMENT, [secret_of(0)], "bench: poll", "5m", "1h")
             polls = _poll_us(client, last.id)
     finally:
         world.stop()
