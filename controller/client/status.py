@@ -58,7 +58,7 @@ class AccessRequestStatus:
     requester: str
     environment: str
     secrets: tuple[SecretAccess, ...]
-    tier: str
+    tier: str | None
     required_approvals: int
     current_approvals: int
     approvers: tuple[str, ...]
@@ -149,7 +149,7 @@ def parse_status(document: Any, *, etag: str | None = None) -> AccessRequestStat
         requester=_str(document.get("requester")),
         environment=_str(document.get("environment")),
         secrets=_secrets(document.get("secrets")),
-        tier=_str(document.get("tier")),
+        tier=_optional_str(document.get("tier")),
         required_approvals=_int(document.get("requiredApprovals")),
         current_approvals=_int(document.get("currentApprovals")),
         approvers=_strings(document.get("approvers")),

@@ -22,46 +22,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from controller.client import SealgateClient
 from controller.sandbox import observe
-from controller.sandbox.agent import ACCESS_POLICY
+from controller.sandbox.agent_world import many_agent_calls, no_approval_needed
 from controller.sandbox.observe import wait_for
 from controller.sandbox.people import Person, open_change
 from controller.sandbox.runner import ControllerProcess
-from controller.sandbox.world import DEVELOPER, LEAD, NAMESPACE, OWNER, REPO, World, build_world
+from controller.sandbox.world import DEVELOPER, NAMESPACE, World, build_world
 
 ENVIRONMENT = "staging"
 GRANT_SAMPLES = 10
 POLL_SAMPLES = 300
 TIMEOUT_S = 60.0
-
-
-def _no_approval_needed(world: World) -> None:
-    """Staging approves what no policy covers, and no policy covers staging: the rules are
-    pushed before the controller first starts, so it trusts them on first use."""
-    path = f"environments/{ENVIRONMENT}.yaml"
-    environment = yaml.safe_load(world.environment_files[path])
-    environment["spec"]["unmatched"] = "allow"
-    files: dict[str, bytes | None] = {
-        path: yaml.safe_dump(environment, sort_keys=False).encode(),
-        "policies/staging-single-approval.yaml": None,
-        "policies/sandbox-access.yaml": _production_only(),
-    }
-    world.github.push(
-        OWNER, REPO, "main", files, message="bench: staging needs no approval", author=LEAD
-    )
-    config = yaml.safe_load(world.config.read_text())
-    # Every sample is several calls of one agent: the default 30 a minute would throttle it.
-    config["api"]["agents"].update(ratePerMinute=10000, addressRatePerMinute=100000)
-    world.config.write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def _production_only() -> bytes:
-    return ACCESS_POLICY.replace(
-        b"environments: [production, staging]", b"environments: [production]"
-    )
 
 
 def secret_of(index: int) -> str:
@@ -115,7 +87,8 @@ def _poll_us(client: SealgateClient, request_id: str) -> list[float]:
 def _measure(root: Path) -> dict[str, float]:
     world = build_world(root, rollout_seconds=0.05)
     try:
-        _no_approval_needed(world)
+        no_approval_needed(world, ENVIRONMENT)
+        many_agent_calls(world)
         with ControllerProcess(world.config, root / "logs", world.controller_url) as controller:
             controller.start()
             _seed_secrets(world, GRANT_SAMPLES + 1)
