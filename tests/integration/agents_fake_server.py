@@ -193,15 +193,31 @@ class AgentsFakeServer:
             return _json(
                 {"reason": "not-allowed", "message": f"{requester} is not in spec.agents"}, 403
             )
-        problems = []
         for name in ("duration", "activateWithin"):
-            if not _DURATION.fullmatch(str(body.get(name, ""))):
-                problems.append(f"request body: {name}: must be a whole number and m, h, d or w")
+            if not _DURATION.fullmatch(
+                str(body.get(name, "1h" if name == "activateWithin" else ""))
+            ):
+                message = f"{name}: a duration such as 5m or 2h (the value given is not shown)"
+                return _json({"reason": "malformed", "message": message}, 400)
+        wanted = body.get("secrets")
+        if (
+            not isinstance(wanted, list)
+            or not wanted
+            or not all(isinstance(s, dict) and isinstance(s.get("secret"), str) for s in wanted)
+        ):
+            return _json(
+                {"reason": "malformed", "message": "secrets: a list of {secret, keys}"}, 400
+            )
+        problems = []
         if not str(body.get("reason", "")).strip():
             problems.append("request body: reason: say why")
-        wanted = body.get("secrets")
-        if not isinstance(wanted, list) or not wanted:
-            problems.append("request body: secrets: name at least one secret")
+        for item in wanted:
+            stored = self.values.get(item["secret"], {})
+            problems += [
+                f"access/{environment}/request.yaml: spec.secrets: {item['secret']} has no key {k}"
+                for k in item.get("keys", [])
+                if k not in stored
+            ]
         if problems:
             return _json({"problems": problems}, 422)
         key = request.headers.get("Idempotency-Key")
@@ -220,7 +236,7 @@ class AgentsFakeServer:
                 "requester": requester,
                 "environment": environment,
                 "secrets": [
-                    {"secret": s["secret"], "keys": s.get("keys", [])} for s in wanted or []
+                    {"secret": s["secret"], "keys": s.get("keys", [])} for s in wanted
                 ],
                 "tier": "standard" if auto else "sensitive",
                 "requiredApprovals": 0 if auto else 2,

@@ -18,6 +18,7 @@ import pytest
 
 from controller.client import (
     AccessRequestStatus,
+    ApiError,
     ApprovalRequired,
     AsyncSealgateClient,
     ClientError,
@@ -242,10 +243,13 @@ def test_not_allowed_invalid_rate_limited_unavailable(setup: Setup) -> None:
     with pytest.raises(Forbidden, match="not-allowed"):
         ask(setup, environment="qa")
     with pytest.raises(InvalidRequest) as invalid:
-        setup.client.request_access("production", [SECRET], "r", "5 minutes")
+        setup.client.request_access("production", [SecretAccess(SECRET, ("NOPE",))], "r", "5m")
     assert invalid.value.problems == (
-        "request body: duration: must be a whole number and m, h, d or w",
+        "access/production/request.yaml: spec.secrets: payments/stripe has no key NOPE",
     )
+    with pytest.raises(ApiError) as malformed:
+        setup.client.request_access("production", [SECRET], "r", "5 minutes")
+    assert malformed.value.status == 400
     setup.fake.fail_next(429, retry_after="7")
     with pytest.raises(RateLimited) as limited:
         ask(setup)

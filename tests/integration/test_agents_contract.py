@@ -26,6 +26,7 @@ from controller.client import (
     RequestState,
     SealgateClient,
 )
+from controller.model import SecretAccess
 from controller.sandbox.world import SECRET
 from tests.integration.agents_contract_support import (
     AUTOMATIC,
@@ -205,8 +206,10 @@ def test_a_forged_token_is_refused_with_a_reason(target: Target) -> None:
 
 def test_an_invalid_request_lists_its_problems(target: Target) -> None:
     with pytest.raises(InvalidRequest) as invalid:
-        client(target).request_access(REVIEWED, [SECRET], "contract", "5 minutes")
-    assert invalid.value.problems
+        client(target).request_access(
+            REVIEWED, [SecretAccess(SECRET, ("NO_SUCH_KEY",))], "contract", "5m"
+        )
+    assert any("NO_SUCH_KEY" in problem for problem in invalid.value.problems)
 
 
 def test_a_malformed_body_is_400_and_not_echoed(target: Target) -> None:
