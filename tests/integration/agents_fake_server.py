@@ -235,9 +235,7 @@ class AgentsFakeServer:
                 "status": "approved" if auto else "pending",
                 "requester": requester,
                 "environment": environment,
-                "secrets": [
-                    {"secret": s["secret"], "keys": s.get("keys", [])} for s in wanted
-                ],
+                "secrets": [{"secret": s["secret"], "keys": s.get("keys", [])} for s in wanted],
                 "tier": "standard" if auto else "sensitive",
                 "requiredApprovals": 0 if auto else 2,
                 "currentApprovals": 0,
