@@ -166,6 +166,8 @@ def request_command(
             cluster=cluster,
         )
         if wait and status.is_pending:
+            where = f" ({status.pull_request_url})" if status.pull_request_url else ""
+            click.echo(f"sealgate: {status.id} waits for approval{where}", err=True)
             status = client.wait(status.id, limit)
     except WaitTimedOut as exc:
         _show(exc.last, output)

@@ -33,6 +33,8 @@ from controller.client import Forbidden as ClientForbidden
 from controller.client import NotAuthenticated as ClientNotAuthenticated
 
 TOKEN_FILE_VARIABLE = "SEALGATE_TOKEN_FILE"  # noqa: S105 - the name of a variable
+CA_FILE_VARIABLE = "SEALGATE_CA_FILE"
+"""A PEM bundle to verify the controller's https certificate with (an internal CA)."""
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -61,7 +63,7 @@ def agent_client(api: str | None, token_file: Path | None) -> SealgateClient:
             f"{TOKEN_FILE_VARIABLE}"
         )
     try:
-        return SealgateClient(url, path)
+        return SealgateClient(url, path, ca_file=os.environ.get(CA_FILE_VARIABLE) or None)
     except ClientError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -30,9 +30,10 @@ class AsyncSealgateClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         poll_interval: float = MIN_POLL_INTERVAL_S,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.sync = SealgateClient(
-            api_url, token_file, timeout=timeout, poll_interval=poll_interval
+            api_url, token_file, timeout=timeout, poll_interval=poll_interval, ca_file=ca_file
         )
 
     def __repr__(self) -> str:

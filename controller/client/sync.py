@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -31,7 +32,7 @@ from controller.client.errors import (
     WaitTimedOut,
 )
 from controller.client.status import AccessRequestStatus, parse_status
-from controller.client.transport import Answer, check_base_url, exchange, raise_for
+from controller.client.transport import Answer, check_base_url, exchange, opener, raise_for
 from controller.crypto.caller_box import (
     caller_public_text,
     new_caller_key,
@@ -112,8 +113,15 @@ class SealgateClient:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         poll_interval: float = MIN_POLL_INTERVAL_S,
+        ca_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``ca_file``: a PEM bundle to verify the controller's certificate with instead of
+        the system's (an internal CA, e.g. the cluster's service CA)."""
         self.api_url = check_base_url(api_url)
+        try:
+            self._sender = opener(os.fspath(ca_file) if ca_file is not None else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ClientError(f"cannot load the CA file {ca_file}: {exc}") from None
         self.token_file = Path(token_file)
         self.timeout = timeout
         self.poll_interval = poll_interval
@@ -192,6 +200,9 @@ class SealgateClient:
         """As :meth:`open`, with the grant's id and end. ``secret`` is needed only when the
         request names several secrets (one open answers for one)."""
         known = self.status(request_id)
+        names = [item.secret for item in known.secrets]
+        if secret is not None and names and secret not in names:
+            raise ClientError(f"access request {request_id} names {', '.join(names)}, not {secret}")
         secret = secret or _only_secret(known)
         private_key = new_caller_key()
         nonce = new_request_nonce()
@@ -329,6 +340,7 @@ class SealgateClient:
             body=body,
             headers=headers,
             timeout=timeout or self.timeout,
+            sender=self._sender,
         )
         return answer, token
 

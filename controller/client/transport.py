@@ -9,6 +9,7 @@ debugging server that echoes the request cannot put the token into an agent's lo
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -53,7 +54,17 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects())
+def opener(ca_file: str | None = None) -> urllib.request.OpenerDirector:
+    """What sends the requests: no redirects; ``ca_file`` trusts an internal CA (PEM) on top
+    of nothing else, as an in-cluster service's certificate usually needs."""
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+    if ca_file is not None:
+        context = ssl.create_default_context(cafile=ca_file)
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(*handlers)
+
+
+_DEFAULT_OPENER = opener()
 
 
 def check_base_url(url: str) -> str:
@@ -75,6 +86,7 @@ def exchange(
     body: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float,
+    sender: urllib.request.OpenerDirector | None = None,
 ) -> Answer:
     """The answer to one request (any status); ``Unavailable`` when nothing answered."""
     sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
@@ -84,7 +96,7 @@ def exchange(
         sent["Content-Type"] = "application/json"
     request = urllib.request.Request(url, data=data, headers=sent, method=method)  # noqa: S310 - checked http(s)
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with (sender or _DEFAULT_OPENER).open(request, timeout=timeout) as response:
             return Answer(response.status, _headers(response.headers), _read(response))
     except urllib.error.HTTPError as exc:
         with exc:

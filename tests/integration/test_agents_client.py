@@ -334,3 +334,17 @@ def test_the_async_access_raises_approval_required(setup: Setup) -> None:
     client = AsyncSealgateClient(setup.url, setup.token_file)
     with pytest.raises(ApprovalRequired):
         asyncio.run(client.access("production", SECRET, reason="r", duration="5m"))
+
+
+def test_open_a_secret_the_request_does_not_name_is_refused_before_asking(setup: Setup) -> None:
+    created = ask(setup)
+    setup.fake.approve(created.id)
+    with pytest.raises(ClientError, match="not payments/db"):
+        setup.client.open(created.id, secret="payments/db")
+    assert not [s for s in setup.fake.seen if s.path.endswith("/open")]
+
+
+def test_an_unreadable_ca_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    with pytest.raises(ClientError, match=r"ca\.pem"):
+        SealgateClient("https://sealgate.internal", tmp_path / "t", ca_file=tmp_path / "ca.pem")
