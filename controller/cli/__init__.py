@@ -37,7 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "store": ("controller.cli.store:store", "List the store's secrets and their history."),
     "audit": ("controller.cli.audit:audit", "Verify or show the store's audit log."),
-    "access": ("controller.cli.access:access", "List the store's access grants; revoke one."),
+    "access": (
+        "controller.cli.access:access",
+        "List the store's access grants; revoke one; ask for access (agents).",
+    ),
     "rules": (
         "controller.cli.rules:rules",
         "Trust the rules at a commit after an out-of-band change.",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from controller.cli.access_request import request_command
 from controller.cli.access_rows import GRANT_COLUMNS, grant_json, grant_rows
 from controller.cli.exit_codes import ExitCode, epilog
 from controller.cli.keys import fail, key_dir_option
@@ -41,7 +42,10 @@ def open_grants(store_dir: Path, key_dir: Path | None) -> Store:
 
 @click.group("access")
 def access() -> None:
-    """List the access grants in the store; revoke one."""
+    """List the access grants in the store; revoke one; ask for access as an agent."""
+
+
+access.add_command(request_command)
 
 
 @access.command("ls", epilog=epilog(ExitCode.OK, ExitCode.ERROR))

@@ -12,6 +12,10 @@ the values travel sealed to a key pair made for that one call, which is never wr
 ``kubectl get secret -o jsonpath`` and ``gh auth token`` do): a person who asked to see them
 sees them; a note on stderr when stdout is a terminal points to ``exec``, which keeps them
 off the screen and out of scrollback.
+
+With ``--request ID`` both use an agent's access request instead (``POST
+/v1/access-requests/<id>/open``), identified by its ServiceAccount token (``--token-file``);
+no ENV/NAMESPACE/NAME then: the request names the secret.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import click
 
@@ -35,6 +40,7 @@ from controller.cli.open_client import (
     github_token,
     target,
 )
+from controller.cli.open_request import request_values
 from controller.cli.quiet import key_name_problem
 
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -74,15 +80,43 @@ def _common(function: click.decorators.FC) -> click.decorators.FC:
         metavar="KEY",
         help="Only this key (repeatable; default: every key granted).",
     )(function)
-    return click.argument("path", metavar="ENV/NAMESPACE/NAME")(function)
+    function = click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="With --request: the agent's projected ServiceAccount token (default: "
+        "$SEALGATE_TOKEN_FILE).",
+    )(function)
+    function = click.option(
+        "--request",
+        "request_id",
+        default=None,
+        metavar="ID",
+        help="An agent's access request (agent-...) instead of ENV/NAMESPACE/NAME.",
+    )(function)
+    return click.argument("path", metavar="ENV/NAMESPACE/NAME", required=False)(function)
 
 
-def _values(path: str, keys: tuple[str, ...], api: str | None, token_command: str | None) -> Values:
-    environment, secret = target(path)
+def _values(
+    path: str | None,
+    keys: tuple[str, ...],
+    api: str | None,
+    token_command: str | None,
+    agent: tuple[str | None, Path | None] = (None, None),
+) -> Values:
+    request_id, token_file = agent
+    if (path is None) == (request_id is None):
+        raise click.UsageError("give ENV/NAMESPACE/NAME, or --request ID of an agent's request")
     for key in keys:
         problem = key_name_problem("--key", key, fix="give the name of a key of the secret")
         if problem is not None:
             raise click.UsageError(str(problem))
+    if request_id is not None:
+        if token_command is not None:
+            raise click.UsageError("--request takes --token-file, not --token-command")
+        return request_values(api, token_file, request_id, keys)
+    assert path is not None
+    environment, secret = target(path)
     url = api_url(api)
     return fetch_values(url, github_token(token_command), environment, secret, keys)
 
@@ -98,17 +132,24 @@ def _values(path: str, keys: tuple[str, ...], api: str | None, token_command: st
     help="env: export lines for eval; dotenv: a .env file; json: for programs.",
 )
 def open_command(
-    path: str, keys: tuple[str, ...], api: str | None, token_command: str | None, output: str
+    *,
+    path: str | None,
+    keys: tuple[str, ...],
+    api: str | None,
+    token_command: str | None,
+    request_id: str | None,
+    token_file: Path | None,
+    output: str,
 ) -> None:
     """Print the values of a secret you were granted access to (starts the grant's clock)."""
-    values = _values(path, keys, api, token_command)
+    values = _values(path, keys, api, token_command, (request_id, token_file))
     text = render(values, output)
     sys.stdout.write(text)
     sys.stdout.flush()
     if sys.stdout.isatty():
         click.echo(
             f"sealgate: grant {values.grant} ends at {values.ends_at}; `sealgate exec "
-            f"{path} -- COMMAND` keeps values off the screen",
+            f"{path or '--request ' + str(request_id)} -- COMMAND` keeps values off the screen",
             err=True,
         )
 
@@ -144,16 +185,25 @@ def _refuse_loader_keys(keys: Iterable[str], how: str) -> None:
 
 @click.command("exec", epilog=_EXEC_EXITS)
 @_common
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- COMMAND")
 def exec_command(
-    path: str,
+    *,
+    path: str | None,
     keys: tuple[str, ...],
     api: str | None,
     token_command: str | None,
+    request_id: str | None,
+    token_file: Path | None,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with a granted secret's keys as its environment variables; prints nothing."""
-    values = _values(path, keys, api, token_command)
+    if request_id is not None and path is not None:
+        # No ENV/NAMESPACE/NAME with --request: the first word is the command's.
+        command = (path, *command)
+        path = None
+    if not command:
+        raise click.UsageError("give the command to run after --, e.g. -- ./deploy.sh")
+    values = _values(path, keys, api, token_command, (request_id, token_file))
     _refuse_loader_keys(values.data, "exec")
     env = dict(os.environ)
     for key, value in values.data.items():

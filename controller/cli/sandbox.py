@@ -92,6 +92,8 @@ def _serve(console: Console, world: World, controller: ControllerProcess) -> Non
     print(f"REPOSITORY={OWNER}/{REPO}", flush=True)
     print(f"GITHUB_TOKENS_FILE={world.tokens_file}", flush=True)
     print(f"KUBECONFIG={world.kubeconfig}", flush=True)
+    # A token of the ServiceAccount production's spec.agents lists (audience sealgate).
+    print(f"AGENT_TOKEN_FILE={world.agent_token_file('production')}", flush=True)
     console.print("[dim]Serving until interrupted (Ctrl-C).[/]")
     stop = threading.Event()
 
