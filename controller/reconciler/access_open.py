@@ -93,12 +93,17 @@ class AccessOpener:
         caller_public_key: X25519PublicKey,
         *,
         nonce: str,
+        grant_id: str | None = None,
     ) -> Opened:
         """The granted values of ``keys`` (empty: every key granted), sealed to the caller;
-        ``AccessRefused`` otherwise (audited)."""
+        ``AccessRefused`` otherwise (audited). ``grant_id`` opens that grant only (an agent
+        opens the grant of the request it names, not whichever of its grants covers the
+        secret: uses and the clock belong to that one)."""
         now = self._clock()
         try:
-            grant, chosen = self._choose(login, environment, secret, tuple(keys), now)
+            grant, chosen = self._choose(
+                login, environment, secret, tuple(keys), now, grant_id=grant_id
+            )
             data = self._store.read_secret(environment, secret)
             if data is None:
                 # Granted but never stored (or deleted since): still "nothing for you here",
@@ -156,7 +161,14 @@ class AccessOpener:
         return Opened(grant_id=grant.id, ends_at=used.ends_at, keys=chosen, sealed=sealed)
 
     def _choose(
-        self, login: str, environment: str, secret: str, keys: tuple[str, ...], now: datetime
+        self,
+        login: str,
+        environment: str,
+        secret: str,
+        keys: tuple[str, ...],
+        now: datetime,
+        *,
+        grant_id: str | None = None,
     ) -> tuple[Grant, tuple[str, ...]]:
         """The grant to use and the keys to hand out (empty: all the secret has)."""
         mine = [
@@ -165,6 +177,7 @@ class AccessOpener:
             if grant.requester.lower() == login.lower()
             and grant.environment == environment
             and grant.covers(secret)
+            and (grant_id is None or grant.id == grant_id)
         ]
         if not mine:
             raise self._no_grant(login, environment, secret)

@@ -62,6 +62,7 @@ class Opener(Protocol):
         caller_public_key: X25519PublicKey,
         *,
         nonce: str,
+        grant_id: str | None = None,
     ) -> Opened: ...
 
 

@@ -322,10 +322,14 @@ class AgentsApi:
         secret = parsed.secret or (names[0] if len(names) == 1 else None)
         if secret is None or secret not in names:
             raise BadBody("secret: name one of the request's secrets")
+        grant = document.get("grant") or {}
+        if not grant.get("id"):
+            message = f"request {record.id} is approved but its grant is not recorded yet"
+            return _json(403, {"reason": "not-approved", "message": message + "; try again"})
         try:
             opened = self._opener.open(
                 identity.requester, record.environment, secret, parsed.keys,
-                parsed.public_key, nonce=parsed.nonce,
+                parsed.public_key, nonce=parsed.nonce, grant_id=str(grant["id"]),
             )  # fmt: skip
         except AccessRefused as refused:
             return _json(403, {"reason": refused.reason_code, "message": refused.message})
