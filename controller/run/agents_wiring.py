@@ -3,6 +3,11 @@ TokenReview of the configured clusters, and the HTTP handler around them."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from controller.config import ControllerConfig
@@ -18,15 +23,48 @@ from controller.reconciler.status import RequestStatus
 from controller.server.agents_api import AgentsApi
 from controller.store import Store
 
+REVIEW_CACHE_SECONDS = 10.0
+"""How long a token a cluster vouched for is trusted without asking again: long enough that a
+polling agent costs no TokenReview per poll, short enough that a deleted ServiceAccount is
+refused within seconds (kube-apiserver keeps its own token answers about as long)."""
+_REVIEW_CACHE_ENTRIES = 4096
+
 
 class KubeTokenReviewer:
-    """``review_token`` against the configured clusters."""
+    """``review_token`` against the configured clusters, remembering each answer that
+    vouched for a token for :data:`REVIEW_CACHE_SECONDS`, by a SHA-256 of the token (never the
+    token). Refusals are never remembered: a refused token costs a review each time, as it
+    should (the rate limits bound it)."""
 
-    def __init__(self, targets: KubeTargets) -> None:
+    def __init__(
+        self,
+        targets: KubeTargets,
+        *,
+        ttl_s: float = REVIEW_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._targets = targets
+        self._ttl = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._vouched: OrderedDict[tuple[str, str, str], tuple[float, AgentIdentity]] = (
+            OrderedDict()
+        )
 
     def review(self, cluster: str, token: str, audience: str) -> AgentIdentity:
-        return review_token(self._targets.api(cluster), token, audience)
+        key = (cluster, hashlib.sha256(token.encode()).hexdigest(), audience)
+        now = self._clock()
+        with self._lock:
+            found = self._vouched.get(key)
+            if found is not None and now < found[0]:
+                return found[1]
+        identity = review_token(self._targets.api(cluster), token, audience)
+        with self._lock:
+            self._vouched[key] = (now + self._ttl, identity)
+            self._vouched.move_to_end(key)
+            while len(self._vouched) > _REVIEW_CACHE_ENTRIES:
+                self._vouched.popitem(last=False)
+        return identity
 
     def clusters(self) -> tuple[str, ...]:
         return self._targets.clusters
