@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,37 @@ def test_a_change_request_withdrawn_after_the_denial_grants_nothing(agents: Agen
     assert status.status is Status.INVALID, status.messages
     assert agents.controller.store.grants() == []
     assert open_grant(agents, token, document["id"]).status_code == 403
+
+
+def test_a_branch_made_ready_by_someone_else_before_the_pull_request_is_a_foreign_push(
+    agents: Agents,
+) -> None:
+    """The crash window between the branch and the pull request: whoever saw the branch
+    appear pushes to it (here: prepares it with exactly the controller's bytes)."""
+    from controller.github.agent_pulls import AgentPulls
+    from controller.model import AgentIdentity, SecretAccess
+    from controller.reconciler.agent_requests import AgentAsk, AgentRequestFlow, request_file
+    from tests.integration.agents_support import DEPLOYER
+    from tests.integration.test_reconciler_world import CLUSTER
+
+    request_id = "agent-aaaaaaaaaaaa"
+    ask = AgentAsk(ENV, (SecretAccess(DB, ("password",)),), "nightly", "5m", "1h")
+    controller = agents.controller
+    flow = AgentRequestFlow(
+        repo=FULL, github=controller.gateway, pulls=AgentPulls(controller.gateway.client),
+        records=controller.store, store=controller.store, handle=controller.reconciler.handle,
+        clock=lambda: datetime.now(UTC), new_id=lambda: request_id,
+    )  # fmt: skip
+    controller.reconciler.agents = flow
+    agents.world.hub.push(
+        OWNER, REPO, f"sealgate/access/{ENV}/{request_id}",
+        {f"access/{ENV}/{request_id}.yaml": request_file(request_id, DEPLOYER, ask)},
+        message="ready for you", author="alice", base="main",
+    )  # fmt: skip
+    record = flow.submit(AgentIdentity("ci", "deployer", "uid", CLUSTER), ask)
+    assert record.pull_number is not None
+    agents.world.approve("bob", record.pull_number)
+    status = controller.reconciler.handle(FULL, record.pull_number)
+    assert status.status is Status.INVALID, status.messages
+    assert any("pushed to by alice" in m for m in status.messages), status.messages
+    assert controller.store.grants() == []

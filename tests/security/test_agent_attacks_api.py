@@ -196,3 +196,16 @@ def test_a_secret_outside_the_agents_globs_refuses_the_whole_request(agents: Age
         answer = agents.ask(token, secrets=secrets)
         assert answer.status_code == 403, (secrets, answer.text)
     assert agents.controller.store.agent_requests() == []
+
+
+def test_an_idempotency_key_holding_a_credential_is_kept_only_as_a_digest(
+    agents: Agents, caplog: pytest.LogCaptureFixture
+) -> None:
+    planted = "ghp_" + "Z9y8X7w6" * 5
+    token = agents.token()
+    first = agents.ask(token, CACHE, key=planted)
+    assert first.status_code == 202, first.text
+    assert agents.ask(token, CACHE, key=planted).json()["id"] == first.json()["id"]
+    assert all(planted.encode() not in blob for blob in agents.world.store_blobs())
+    texts = [*agents.seen, caplog.text, *(repr(r) for r in agents.controller.store.audit_records())]
+    assert all(planted not in text for text in texts)
