@@ -23,10 +23,13 @@ from controller.model import (
     Tier,
     Unmatched,
 )
+from controller.policy.agents import agent_allowed
 from controller.policy.people import login_key
 from controller.policy.scope import covers_secret
 from controller.policy.text import duration
 from controller.policy.tiers import secret_tier
+
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
 
 def covers_access(policy: Policy, environment: str, secret: str, tier: Tier) -> bool:
@@ -99,6 +102,11 @@ def scope_access(
                 f" in environments/ of the base commit (known: {known}); fix the name."
             )
             continue
+        if refused is None and _vouched_agent(request, facts):
+            # Asking was allowed when the agent asked; the base's spec.agents must still
+            # allow it when the request is judged, or revoking an agent leaves its pending
+            # requests to be granted.
+            scope.invalid.extend(_agent_refusals(request, environment))
         tiers = access_tiers(request, environment, facts.current_tiers)
         for path, tier in tiers.items():
             scope.tiers[path] = Tier.highest(tier, scope.tiers.get(path, tier))
@@ -178,6 +186,30 @@ def requester_problem(request: AccessRequest, facts: PullRequestFacts) -> str | 
             " will use it: open the pull request as them, or name the author."
         )
     return None
+
+
+def _vouched_agent(request: AccessRequest, facts: PullRequestFacts) -> bool:
+    bot = login_key(facts.bot_login) if facts.bot_login else None
+    return (
+        bot is not None
+        and login_key(facts.author) == bot
+        and facts.agent_requests.get(request.source) == request.requester
+    )
+
+
+def _agent_refusals(request: AccessRequest, environment: Environment) -> list[str]:
+    """``spec.agents`` of ``environment`` for the agent ``request.requester`` names
+    (``system:serviceaccount:<namespace>:<name>@<cluster>``)."""
+    where = request.source or request.name
+    account, _, cluster = request.requester.rpartition("@")
+    parts = account.removeprefix(SERVICE_ACCOUNT_PREFIX).split(":")
+    if not account.startswith(SERVICE_ACCOUNT_PREFIX) or len(parts) != 2 or not cluster:
+        return [f"{where}: spec.requester: '{request.requester}' is not an agent's name"]
+    refusals = (
+        agent_allowed(environment, parts[0], parts[1], cluster, item.secret)
+        for item in request.secrets
+    )
+    return [f"{where}: {refused}" for refused in dict.fromkeys(refusals) if refused is not None]
 
 
 def _too_long(request: AccessRequest, covering: Sequence[Policy]) -> list[str]:

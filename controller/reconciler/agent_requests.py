@@ -288,14 +288,20 @@ class AgentRequestFlow:
     # ------------------------------------------------------------------ outcomes
 
     def vouched(self, snapshot: Snapshot) -> dict[str, str]:
-        """``facts.agent_requests`` for ``snapshot``: path -> requester of every record
-        whose path and bytes are exactly the pull request's only file."""
+        """``facts.agent_requests`` for ``snapshot``: path -> requester of the unresolved
+        record whose path and bytes are exactly the pull request's only file."""
         files = snapshot.change_files
         if len(files) != 1:
             return {}
         ((path, content),) = files.items()
+        number = snapshot.facts.number
         for record in self._records.agent_requests():
-            if record.path == path and record.content == content:
+            if record.path != path or record.content != content:
+                continue
+            # A denied or expired request stays so (a reopened pull request grants
+            # nothing), and a record vouches only for the pull request opened for it (None:
+            # the crash window before the number was recorded).
+            if record.state is None and record.pull_number in (None, number):
                 return {path: record.requester}
         return {}
 

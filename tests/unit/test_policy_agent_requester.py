@@ -9,18 +9,53 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from controller.model import DecisionState, PullRequestFacts, Push
-from tests.unit.policy_fixtures import T0, approvals
+from controller.model import (
+    AccessRequest,
+    AgentEntry,
+    Decision,
+    DecisionState,
+    Environment,
+    Policy,
+    PullRequestFacts,
+    Push,
+)
+from tests.unit.policy_fixtures import ENVIRONMENTS, T0, approvals, env
 from tests.unit.test_policy_access import (
     ACCESS_FILE,
     access_facts,
     access_policy,
-    decide_access,
     request,
 )
+from tests.unit.test_policy_access import decide_access as decide_with
 
 BOT = "sealgate[bot]"
 AGENT = "system:serviceaccount:ci:deployer@prod-eu-1"
+
+
+AGENT_ENTRY = AgentEntry("ci", "deployer", "prod-eu-1", ("payments/*",))
+
+
+def listing(*entries: AgentEntry) -> dict[str, Environment]:
+    return {
+        **ENVIRONMENTS,
+        "production": dataclasses.replace(env(), agents=entries),
+    }
+
+
+def decide_access(
+    policies: list[Policy],
+    *,
+    requests: list[AccessRequest],
+    pull_request: PullRequestFacts,
+    environments: dict[str, Environment] | None = None,
+) -> Decision:
+    """As the base's environment lists the agent (``spec.agents``) unless told otherwise."""
+    return decide_with(
+        policies,
+        requests=requests,
+        pull_request=pull_request,
+        environments=listing(AGENT_ENTRY) if environments is None else environments,
+    )
 
 
 def bot_facts(**overrides: object) -> PullRequestFacts:
@@ -103,3 +138,17 @@ def test_without_a_bot_login_the_old_rule_holds() -> None:
         pull_request=access_facts(reviews=approvals("alice")),
     )
     assert ok.state is DecisionState.APPROVED, ok.reasons
+
+
+def test_an_agent_the_base_no_longer_lists_is_invalid_though_vouched() -> None:
+    """Asking was allowed; revoking the agent in spec.agents must still stop the grant."""
+    for entries in ((), (AgentEntry("ci", "deployer", "prod-us-1"),),
+                    (AgentEntry("ci", "deployer", "prod-eu-1", ("orders/*",)),)):  # fmt: skip
+        decision = decide_access(
+            [access_policy()],
+            requests=[request(requester=AGENT)],
+            pull_request=bot_facts(),
+            environments=listing(*entries),
+        )
+        assert decision.state is DecisionState.INVALID, entries
+        assert any("spec.agents" in r for r in decision.reasons), decision.reasons
