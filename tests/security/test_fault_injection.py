@@ -37,19 +37,22 @@ def world(tmp_path: Path) -> Iterator[World]:
 def transient_faults(world: World, step: str) -> None:
     """Trouble each client call survives with its own retries (at most 3 failures a call).
 
-    GitHub faults sit on paths the controller only reads (people retry their own writes);
+    GitHub faults sit on paths the controller only reads, and only on GET where people post to
+    the same path (a person's review must not take the fault meant for the controller);
     the cluster's 409s are on writes, where a real API server answers them.
     """
     github = world.github
     cluster = world.cluster_for(ENVIRONMENT)
     if step == "pending":
-        github.inject_faults(status=500, count=2, path_contains="/files")
-        github.inject_faults(status=502, count=1, path_contains="/teams/")
-        github.inject_faults(status=429, count=1, path_contains="/reviews", retry_after=1)
+        github.inject_faults(status=500, count=2, path_contains="/files", method="GET")
+        github.inject_faults(status=502, count=1, path_contains="/teams/", method="GET")
+        github.inject_faults(
+            status=429, count=1, path_contains="/reviews", retry_after=1, method="GET"
+        )
     elif step == "sre_approvals":
         github.inject_faults(status=403, count=1, path_contains="/commits", retry_after=1)
         # Not the files: those of a head already read are not asked for again.
-        github.inject_faults(status=503, count=1, path_contains="/activity")
+        github.inject_faults(status=503, count=1, path_contains="/activity", method="GET")
         github.inject_faults(status=200, count=2, path_contains="/issues/", delay_seconds=2.0)
     elif step == "merge":
         cluster.inject_faults(status=500, count=1, resource="secrets")

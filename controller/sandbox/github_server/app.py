@@ -222,7 +222,7 @@ class GitHubApp:
         except (MethodNotAllowed, NotFound) as exc:
             raise ApiError(404, "Not Found") from exc
         handler, call.template = self._handlers[str(endpoint)]
-        self._apply_fault(request.path, call.rid)
+        self._apply_fault(request.path, request.method, call.rid)
         free = call.template == "/rate_limit"  # GitHub does not charge for reading the budget
         if not free and self.limiter.peek(call.identity.key).remaining <= 0:
             raise self._exhausted(call.identity, call.rid)
@@ -262,8 +262,8 @@ class GitHubApp:
             return reply.last_modified <= since
         return False
 
-    def _apply_fault(self, path: str, rid: str) -> None:
-        fault = self.faults.take(path)
+    def _apply_fault(self, path: str, method: str, rid: str) -> None:
+        fault = self.faults.take(path, method)
         if fault is None:
             return
         if fault.delay_seconds > 0:

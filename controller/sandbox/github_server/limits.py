@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ class Fault:
     path_contains: str | None
     retry_after: int | None
     delay_seconds: float
+    method: str | None = None
+    """Only requests of this method (``GET``: what the controller reads, not what people
+    post to the same path)."""
 
 
 class Faults:
@@ -83,14 +87,14 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.count > 0 and (fault.path_contains is None or fault.path_contains in path):
+                if fault.count <= 0 or (fault.method is not None and fault.method != method):
+                    continue
+                if fault.path_contains is None or fault.path_contains in path:
                     fault.count -= 1
                     if fault.count == 0:
                         self._faults.remove(fault)
-                    return Fault(
-                        fault.status, 1, fault.path_contains, fault.retry_after, fault.delay_seconds
-                    )
+                    return dataclasses.replace(fault, count=1)
         return None
