@@ -20,12 +20,9 @@ Values are compared with what was sealed, never shown.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +35,7 @@ from controller.crypto.caller_box import (
 )
 from controller.model import Grant
 from controller.sandbox import observe
+from controller.sandbox.agent_http import AgentHttp, Answer
 from controller.sandbox.observe import StoryFailed, wait_for
 from controller.sandbox.people import open_change
 from controller.sandbox.world import BOT, DEVELOPER, SECRET, SECURITY, SRES
@@ -60,13 +58,6 @@ def flag_values() -> dict[str, bytes]:
         "CHECKOUT_V2": f"on-{secrets.token_hex(8)}".encode(),
         "PAYOUTS_BATCH_SIZE": f"500-{secrets.token_hex(8)}".encode(),
     }
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    etag: str = ""
 
 
 @dataclass
@@ -94,6 +85,7 @@ class AgentsAct:
         self.result = AgentsResult()
         self.flags = flag_values()
         self.tokens = {name: path.read_text() for name, path in self.world.agent_tokens.items()}
+        self.http = AgentHttp(self.world.controller_url, patience=story.timeout)
         self._poller: threading.Thread | None = None
         self._polled: dict[str, Any] = {}
 
@@ -117,39 +109,15 @@ class AgentsAct:
     def wait(self, what: str, probe: Callable[[], T | None]) -> T:
         return wait_for(what, probe, timeout=self.story.timeout)
 
-    # --------------------------------------------------------------------------- HTTP
-
     def call(
         self,
         method: str,
         path: str,
         agent: str,
         body: Mapping[str, Any] | None = None,
-        *,
         headers: Mapping[str, str] | None = None,
-        timeout: float = 60.0,
     ) -> Answer:
-        """One request to the controller as ``agent``; any status is an answer."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - the sandbox's own loopback URL
-            self.world.controller_url + path,
-            data=data,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self.tokens[agent]}",
-                "Content-Type": "application/json",
-                **(headers or {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                status, raw, etag = response.status, response.read(), response.headers["ETag"]
-        except urllib.error.HTTPError as refused:
-            status, raw, etag = refused.code, refused.read(), refused.headers["ETag"]
-        except OSError as exc:
-            where = path.partition("?")[0]
-            raise StoryFailed(f"{method} {where}", f"no answer: {exc}") from exc
-        return Answer(status, json.loads(raw) if raw else {}, etag or "")
+        return self.http.call(method, path, self.tokens[agent], body, headers=headers)
 
     def ask(self, agent: str, secret: str, reason: str) -> Answer:
         body = {
@@ -159,7 +127,9 @@ class AgentsAct:
             "duration": "15m",
             "activateWithin": "1h",
         }
-        return self.call("POST", "/v1/access-requests", agent, body)
+        # One key per ask: asking again after a 503 must not open a second pull request.
+        key = {"Idempotency-Key": secrets.token_hex(16)}
+        return self.call("POST", "/v1/access-requests", agent, body, headers=key)
 
     def open(self, request_id: str, secret: str, expected: Mapping[str, bytes]) -> dict[str, Any]:
         """Open ``request_id`` with a fresh key; the answer, once the values are checked."""
