@@ -132,6 +132,27 @@ def test_an_access_step_that_does_not_happen_fails_the_story_and_is_named(
     assert [s.title.split()[0] for s in steps] == [DEVELOPER]
 
 
+def test_an_agents_step_that_fails_names_the_step_and_shows_no_token(
+    world: World, tmp_path: Path
+) -> None:
+    # A fresh world: the store holds no payments/feature-flags, so the agent's request is
+    # invalid (422) and the act stops there, named, before anything is narrated.
+    steps: list[Step] = []
+    story = Story(world, steps.append, timeout=3.0)
+    act = story_agents.AgentsAct(story)
+    with ControllerProcess(world.config, tmp_path / "logs", world.controller_url) as controller:
+        controller.start()
+        with pytest.raises(StoryFailed) as failed:
+            story.run(act.steps()[1:])
+    story.close()
+    assert failed.value.step == "agent standard request"
+    assert failed.value.reason.startswith("422")
+    assert steps == []
+    for token in act.tokens.values():
+        assert token not in str(failed.value)
+        assert token not in controller.stderr_log.read_text()
+
+
 def test_a_step_that_does_not_happen_fails_the_story_and_is_named(world: World) -> None:
     # No controller: the developer's part happens, the check never appears.
     steps: list[Step] = []

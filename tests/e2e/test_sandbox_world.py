@@ -19,7 +19,7 @@ import requests
 from controller.config import load_config
 from controller.documents import parse_rules
 from controller.documents.parse import parse_access_request, parse_policy
-from controller.model import Action, GrantState
+from controller.model import Action, GrantState, Tier
 from controller.paths import data_dir
 from controller.sandbox import commands, observe, story_access, world_agents
 from controller.sandbox.story import ENVIRONMENT, SYNC_CHECK, StoryResult
@@ -310,3 +310,48 @@ def test_a_value_counts_as_printed_as_it_is_or_in_base64() -> None:
     assert commands.printed(value, f"x {value.decode()} y")
     assert commands.printed(value, base64.b64encode(value).decode())
     assert not commands.printed(value, "sk_live_sandbox_")
+
+
+def test_the_agents_rules_and_tokens_are_seeded(world: World) -> None:
+    paths = (
+        "environments/production.yaml",
+        "environments/staging.yaml",
+        world_agents.ACCESS_POLICY,
+        world_agents.CRITICAL_ACCESS_POLICY,
+    )
+    files = {path: world.github.read_file(OWNER, REPO, "main", path) for path in paths}
+    rules = parse_rules({path: data for path, data in files.items() if data is not None})
+    production = rules.environments["production"]
+    assert [(a.namespace, a.name, a.cluster) for a in production.agents] == [
+        (world_agents.AGENT_NAMESPACE, world_agents.AGENT, world_agents.AGENT_CLUSTER)
+    ]
+    assert rules.environments["staging"].agents == ()
+    by_name = {policy.name: policy for policy in rules.policies}
+    assert by_name["production-access"].tiers == frozenset({Tier.SENSITIVE, Tier.CRITICAL})
+    critical = by_name["production-critical-access"]
+    assert (critical.actions, critical.tiers) == (
+        frozenset({Action.ACCESS}),
+        frozenset({Tier.CRITICAL}),
+    )
+    assert critical.steps[0].teams == frozenset({"acme/security"})
+    config = load_config(world.config, environ={})
+    assert config.api.agents.enabled
+    assert config.api.agents.audience == world_agents.AUDIENCE
+    # Both tokens are real: the production cluster's TokenReview vouches for them.
+    cluster = world.clusters[world_agents.AGENT_CLUSTER]
+    for name in (world_agents.AGENT, world_agents.STRANGER):
+        path = world.agent_tokens[name]
+        assert path.stat().st_mode & 0o777 == 0o600
+        review = requests.post(
+            f"{cluster.url}/apis/authentication.k8s.io/v1/tokenreviews",
+            json={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "spec": {"token": path.read_text(), "audiences": [world_agents.AUDIENCE]},
+            },
+            timeout=10,
+        ).json()
+        assert review["status"]["authenticated"] is True
+        assert review["status"]["user"]["username"] == (
+            f"system:serviceaccount:{world_agents.AGENT_NAMESPACE}:{name}"
+        )
