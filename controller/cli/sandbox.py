@@ -26,6 +26,7 @@ from controller.sandbox.github_server.latency import parse_latency
 from controller.sandbox.runner import ControllerProcess
 from controller.sandbox.story import DEFAULT_TIMEOUT, Narrator, Step, StoryFailed, StoryResult, play
 from controller.sandbox.world import CLUSTERS, OWNER, REPO, REPOSITORY, World, build_world
+from controller.sandbox.world_agents import AGENT
 
 
 def _narrator(console: Console) -> Narrator:
@@ -92,8 +93,8 @@ def _serve(console: Console, world: World, controller: ControllerProcess) -> Non
     print(f"REPOSITORY={OWNER}/{REPO}", flush=True)
     print(f"GITHUB_TOKENS_FILE={world.tokens_file}", flush=True)
     print(f"KUBECONFIG={world.kubeconfig}", flush=True)
-    # A token of the ServiceAccount production's spec.agents lists (audience sealgate).
-    print(f"AGENT_TOKEN_FILE={world.agent_token_file('production')}", flush=True)
+    # agents/payments-bot's ServiceAccount token: a script asks /v1/access-requests with it.
+    print(f"AGENT_TOKEN_FILE={world.agent_tokens[AGENT]}", flush=True)
     console.print("[dim]Serving until interrupted (Ctrl-C).[/]")
     stop = threading.Event()
 

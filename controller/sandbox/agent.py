@@ -21,10 +21,11 @@ kind: ApprovalPolicy
 metadata:
   name: sandbox-access
   description: >-
-    Access requests (people's and agents') need one SRE who is not the requester; an
-    access lasts at most a day. Seeded by `sealgate sandbox` so that its agent can ask.
+    Access requests (people's and agents') in staging need one SRE who is not the
+    requester; an access lasts at most a day. Seeded by `sealgate sandbox` so that its agent
+    can ask there (production's access policies are policies/production-access.yaml).
 spec:
-  environments: [production, staging]
+  environments: [staging]
   secrets: ["**"]
   actions: [access]
   maxDuration: 1d

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import yaml
 
-from controller.sandbox.agent import ACCESS_POLICY
-from controller.sandbox.world import CLUSTERS, LEAD, OWNER, REPO, World
+from controller.sandbox.world import LEAD, OWNER, REPO, World
 
 
 def no_approval_needed(world: World, environment: str = "staging") -> None:
     path = f"environments/{environment}.yaml"
     document = yaml.safe_load(world.environment_files[path])
     document["spec"]["unmatched"] = "allow"
-    others = ", ".join(name for name in CLUSTERS if name != environment)
-    access = ACCESS_POLICY.replace(
-        b"environments: [production, staging]", f"environments: [{others}]".encode()
-    )
-    files: dict[str, bytes | None] = {
-        path: yaml.safe_dump(document, sort_keys=False).encode(),
-        "policies/sandbox-access.yaml": access,
-    }
+    files: dict[str, bytes | None] = {path: yaml.safe_dump(document, sort_keys=False).encode()}
     if environment == "staging":
+        # The sandbox's access policy judges staging only: without it, and without the
+        # staging change policy, nothing covers a staging secret and unmatched allows it.
+        files["policies/sandbox-access.yaml"] = None
         files["policies/staging-single-approval.yaml"] = None
     world.github.push(
         OWNER, REPO, "main", files, message=f"{environment} needs no approval", author=LEAD

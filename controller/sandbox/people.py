@@ -82,6 +82,9 @@ class Person:
         self._session.close()
 
 
+CHANGE_REASON = "rotate the Stripe keys after the processor's key roll"
+
+
 def write_change(
     world: World,
     values: Mapping[str, bytes],
@@ -89,6 +92,7 @@ def write_change(
     secret: str,
     environment: str,
     tier: str | None = None,
+    reason: str = CHANGE_REASON,
 ) -> tuple[str, bytes]:
     """What a developer does: ``sealgate propose`` in a checkout, values on stdin."""
     checkout = world.workdir / "checkouts" / DEVELOPER
@@ -100,7 +104,7 @@ def write_change(
         args += ["--tier", tier]
     for key in values:
         args += ["--set", key]
-    args += ["--reason", "rotate the Stripe keys after the processor's key roll"]
+    args += ["--reason", reason]
     args += ["--out-dir", str(checkout / "changes")]
     stdin = b"".join(key.encode() + b"=" + value + b"\n" for key, value in values.items())
     result = CliRunner().invoke(propose, args, input=stdin, catch_exceptions=False)
@@ -128,9 +132,12 @@ def open_change(
     environment: str,
     secret: str = SECRET,
     tier: str | None = None,
+    reason: str = CHANGE_REASON,
 ) -> Proposal:
     """Seal ``values`` into a change file, push it on a new branch, open a pull request."""
-    path, data = write_change(world, values, secret=secret, environment=environment, tier=tier)
+    path, data = write_change(
+        world, values, secret=secret, environment=environment, tier=tier, reason=reason
+    )
     if any(value in data for value in values.values()):
         raise StoryFailed("propose", "the change file holds a plaintext value")
     branch = f"{developer.login}/{environment}-{secret.replace('/', '-')}-{secrets.token_hex(3)}"

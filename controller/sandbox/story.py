@@ -22,9 +22,13 @@ the story with ``StoryFailed`` naming it.
 11. the outcome is reported on the pull request (check ``sealgate/sync``);
 12. the store's audit log verifies;
 13. the access act (``controller.sandbox.story_access``): ``dev1`` asks for an hour of
-    ``payments/stripe``, ``alice`` approves, ``sealgate open`` and ``kubectl auth can-i``
-    work for dev1 (and open is refused for ``bob``), ``/sealgate revoke`` ends it, both say
-    no again, and the audit log shows each step.
+    ``payments/stripe``, ``alice`` and ``carol`` approve, ``sealgate open`` and ``kubectl
+    auth can-i`` work for dev1 (and open is refused for ``bob``), ``/sealgate revoke`` ends
+    it, both say no again, and the audit log shows each step;
+14. the agents act (``controller.sandbox.story_agents``): ServiceAccount
+    ``agents/payments-bot`` asks through ``/v1/access-requests``, gets a standard secret at
+    once and the critical ``payments/stripe`` once ``alice`` and ``carol`` approve (its
+    long poll returns); ``agents/other-bot`` is refused.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.sandbox import observe, story_access, story_commands
+from controller.sandbox import observe, story_access, story_agents, story_commands
 from controller.sandbox.observe import NotObserved, StoryFailed, wait_for
 from controller.sandbox.people import Person, demo_values, open_change
 from controller.sandbox.world import (
@@ -94,6 +98,7 @@ class StoryResult:
     keys: tuple[str, ...] = ()
     trailers: dict[str, str] = field(default_factory=dict)
     access: story_access.AccessResult = field(default_factory=story_access.AccessResult)
+    agents: story_agents.AgentsResult = field(default_factory=story_agents.AgentsResult)
 
 
 class Story:
@@ -417,7 +422,9 @@ class Story:
         )
         act = story_access.AccessAct(self)
         self.result.access = act.result
-        return self.run((*steps, *act.steps()))
+        agents = story_agents.AgentsAct(self)
+        self.result.agents = agents.result
+        return self.run((*steps, *act.steps(), *agents.steps()))
 
     def run(self, steps: Sequence[Callable[[], None]]) -> StoryResult:
         """Run ``steps`` in order; a step not observed in time fails the story, named."""

@@ -5,7 +5,8 @@ Played by ``Story.play`` after the change story, on the same servers and control
 1. ``dev1`` writes an ``AccessRequest`` for one hour of ``payments/stripe`` (delivered by
    ``sealgate open`` and as a Kubernetes Role for ``User dev1@acme.example``), pushes it and
    opens a pull request; the check goes pending and names the SREs who can approve;
-2. ``alice`` approves: the controller merges and records the grant (shown as
+2. ``alice`` and ``carol`` approve (reading a critical secret needs security too): the
+   controller merges and records the grant (shown as
    ``sealgate access ls`` lists it);
 3. ``sealgate open production/payments/stripe`` with dev1's token prints the keys (values
    are compared, never shown); with bob's token it is refused, and says why;
@@ -47,6 +48,7 @@ from controller.sandbox.world import (
     REPO,
     SECRET,
     SECRET_NAME,
+    SECURITY,
     SRES,
 )
 
@@ -66,6 +68,8 @@ TARGET = f"{ENVIRONMENT}/{SECRET}"
 SUMMARY_MARK = "<!-- sealgate:summary -->"
 POLICY = "production-access"
 """The example policy judging access to production: one SRE, at most 8h."""
+CRITICAL_POLICY = "production-critical-access"
+"""The sandbox's policy for reading critical secrets: the security team too."""
 AUDITED = (
     "grant-approved",
     "grant-activated",
@@ -231,14 +235,16 @@ class AccessAct:
         run = self.wait("the access request's check to go pending", pending)
         summary = str(run["output"]["summary"])
         names = observe.can_still_approve(summary)
-        if names != set(SRES):
-            raise StoryFailed("access pending", f"it names {sorted(names)}, not {list(SRES)}")
-        if f"| {POLICY} | " not in summary:
-            raise StoryFailed("access pending", f"policy {POLICY} does not judge the request")
+        if names != {*SRES, SECURITY}:
+            raise StoryFailed("access pending", f"it names {sorted(names)}, not SREs and security")
+        for policy in (POLICY, CRITICAL_POLICY):
+            if f"| {policy} | " not in summary:
+                raise StoryFailed("access pending", f"policy {policy} does not judge the request")
         self.narrate(
             f"check '{run['name']}' is pending: {run['output']['title']}",
             (
-                f"can approve: {', '.join(sorted(names))} (acme/sre, policy {POLICY})",
+                f"can approve: {', '.join(sorted(names))} (acme/sre, policy {POLICY}; "
+                f"acme/security, policy {CRITICAL_POLICY})",
                 *(
                     story_commands.plain(line.removeprefix("- "))
                     for line in summary.splitlines()
@@ -249,7 +255,9 @@ class AccessAct:
 
     def access_approval(self) -> None:
         r = self.result
+        # Reading a critical secret needs an SRE and the security team, as changing it does.
         self.story.people[APPROVER].approve(r.number)
+        self.story.people[SECURITY].approve(r.number)
 
         def merged() -> dict[str, Any] | None:
             pr = observe.pull(self.world, r.number)
@@ -261,8 +269,8 @@ class AccessAct:
             raise StoryFailed("access approval", f"merged by {merged_by}, not by {BOT}")
         r.merge_sha = str(pr["merge_commit_sha"])
         self.narrate(
-            f"{APPROVER} (acme/sre) approved: {BOT} merged #{r.number} (one SRE is enough "
-            "to read, for at most 8h)",
+            f"{APPROVER} (acme/sre) and {SECURITY} (acme/security) approved: {BOT} merged "
+            f"#{r.number} (reading a critical secret takes both, for at most 8h)",
             (f"main is now {r.merge_sha[:12]}",),
         )
 
@@ -278,7 +286,7 @@ class AccessAct:
 
         grant = self.wait("the grant to be recorded and delivered", active)
         r.grant_id = grant.id
-        if (grant.requester, grant.approvers) != (DEVELOPER, (APPROVER,)):
+        if (grant.requester, set(grant.approvers)) != (DEVELOPER, {APPROVER, SECURITY}):
             raise StoryFailed("access granted", f"the grant names {grant.approvers}")
         if grant.duration.total_seconds() != 3600 or grant.kubernetes_subject is None:
             raise StoryFailed("access granted", "the grant is not the one asked for")

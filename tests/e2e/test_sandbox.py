@@ -20,7 +20,7 @@ import github
 import pytest
 import requests
 
-from controller.sandbox import observe, story_access
+from controller.sandbox import observe, story_access, story_agents
 from controller.sandbox.runner import ControllerProcess
 from controller.sandbox.story import Step, Story, StoryFailed, demo_values, play
 from controller.sandbox.world import (
@@ -32,7 +32,12 @@ from controller.sandbox.world import (
     World,
     build_world,
 )
-from tests.e2e.test_sandbox_world import assert_access_state, assert_story_state
+from controller.sandbox.world_agents import FLAGS
+from tests.e2e.test_sandbox_world import (
+    assert_access_state,
+    assert_agents_state,
+    assert_story_state,
+)
 
 
 @pytest.fixture
@@ -51,7 +56,7 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
         controller.start()
         result = play(world, steps.append, values=values)
         assert controller.alive
-    assert len(steps) == 14 + 10  # the change story, then the access act
+    assert len(steps) == 14 + 10 + 8  # the change story, the access act, the agents act
     asked = next(s for s in steps if "asked for reviews" in s.title)
     assert "teams security, sre" in asked.title
     assert "@acme/security" in asked.details[0]
@@ -68,8 +73,8 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
     ), signed
     assert_story_state(world, result, values)
 
-    access = steps[14:]
-    assert "can approve: alice, bob" in access[1].details[0]
+    access = steps[14:24]
+    assert "can approve: alice, bob, carol" in access[1].details[0]
     assert any(line.startswith("summary: Active: access ends at") for line in access[3].details)
     refused = next(s for s in access if f"with {story_access.OUTSIDER}'s token" in s.title)
     assert refused.details[0].startswith("refused (no-grant): no grant for bob")
@@ -83,12 +88,30 @@ def test_the_story_happens_for_real(world: World, tmp_path: Path) -> None:
         assert any(f"  {event}  " in line for line in audit), (event, audit)
     assert_access_state(world, result, values)
 
-    # The values were printed once, to dev1's `sealgate open`: never narrated, never logged.
+    agents = steps[24:]
+    assert "202 approved at once (autoApproved" in agents[1].title
+    assert "202 pending" in agents[3].title
+    assert agents[4].title.endswith(("wait returned approved", "wait returned active"))
+    assert "403 not-allowed" in agents[6].title
+    assert "spec.agents" in agents[6].details[0]
+    audited = "\n".join(agents[7].details)
+    for event in story_agents.AUDITED:
+        assert f" {event}" in audited, (event, audited)
+    assert_agents_state(world, result)
+
+    # The values were printed once, to dev1's `sealgate open`, and sealed to the agent's
+    # keys: never narrated, never logged; nor is any agent's token.
     narrated = repr(steps)
     logs = controller.stdout_log.read_text() + controller.stderr_log.read_text()
-    for value in values.values():
-        assert value.decode() not in narrated
-        assert value.decode() not in logs
+    secrets = [v.decode() for v in values.values()]
+    secrets += [path.read_text() for path in world.agent_tokens.values()]
+    with observe.open_store(world) as store:
+        flags = store.read_secret("production", FLAGS)
+    assert flags is not None
+    secrets += [v.decode() for v in flags.data.values()]
+    for value in secrets:
+        assert value not in narrated
+        assert value not in logs
 
 
 def test_an_access_step_that_does_not_happen_fails_the_story_and_is_named(
@@ -107,6 +130,27 @@ def test_an_access_step_that_does_not_happen_fails_the_story_and_is_named(
     assert "the access request's check to go pending" in failed.value.reason
     assert "(last seen: check completed/failure" in failed.value.reason
     assert [s.title.split()[0] for s in steps] == [DEVELOPER]
+
+
+def test_an_agents_step_that_fails_names_the_step_and_shows_no_token(
+    world: World, tmp_path: Path
+) -> None:
+    # A fresh world: the store holds no payments/feature-flags, so the agent's request is
+    # invalid (422) and the act stops there, named, before anything is narrated.
+    steps: list[Step] = []
+    story = Story(world, steps.append, timeout=3.0)
+    act = story_agents.AgentsAct(story)
+    with ControllerProcess(world.config, tmp_path / "logs", world.controller_url) as controller:
+        controller.start()
+        with pytest.raises(StoryFailed) as failed:
+            story.run(act.steps()[1:])
+    story.close()
+    assert failed.value.step == "agent standard request"
+    assert failed.value.reason.startswith("422")
+    assert steps == []
+    for token in act.tokens.values():
+        assert token not in str(failed.value)
+        assert token not in controller.stderr_log.read_text()
 
 
 def test_a_step_that_does_not_happen_fails_the_story_and_is_named(world: World) -> None:
@@ -148,7 +192,14 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
     try:
         found = _read_variables(
             process,
-            {"GITHUB_API", "SEALGATE_API", "KUBE_API", "REPOSITORY", "GITHUB_TOKENS_FILE"},
+            {
+                "GITHUB_API",
+                "SEALGATE_API",
+                "KUBE_API",
+                "REPOSITORY",
+                "GITHUB_TOKENS_FILE",
+                "AGENT_TOKEN_FILE",
+            },
         )
         # The sandbox serves `sealgate open`: it asks for a token before anything else.
         anonymous = requests.post(f"{found['SEALGATE_API']}/v1/open", json={}, timeout=10)
@@ -161,8 +212,11 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
             timeout=10,
         )
         assert pulls.status_code == 200
-        # The change story's pull request, then the access act's: both merged by sealgate.
-        pull, access = sorted(pulls.json(), key=lambda p: int(p["number"]))
+        # The change story's pull request, then the access act's, then the agents act's:
+        # all merged by sealgate.
+        pull, access, *agents = sorted(pulls.json(), key=lambda p: int(p["number"]))
+        assert len(agents) == 3
+        assert all(p["merged_at"] is not None for p in agents)
         assert pull["merged_at"] is not None
         assert access["merged_at"] is not None
         assert access["title"].startswith("Access to production/payments/stripe")
@@ -191,6 +245,22 @@ def test_the_command_plays_the_story_and_serves_it(tmp_path: Path) -> None:
         ).json()
         template = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         assert any(key.startswith("sealgate.dev/checksum") for key in template)
+        # The agent's token file, as a script would use it: a standard secret at once.
+        token = Path(found["AGENT_TOKEN_FILE"]).read_text()
+        asked = requests.post(
+            f"{found['SEALGATE_API']}/v1/access-requests",
+            json={
+                "environment": "production",
+                "secrets": [{"secret": FLAGS}],
+                "reason": "a script's own run",
+                "duration": "5m",
+                "activateWithin": "1h",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert asked.status_code == 202, asked.text
+        assert asked.json()["autoApproved"] is True
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

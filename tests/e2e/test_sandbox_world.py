@@ -19,9 +19,9 @@ import requests
 from controller.config import load_config
 from controller.documents import parse_rules
 from controller.documents.parse import parse_access_request, parse_policy
-from controller.model import Action, GrantState
+from controller.model import Action, GrantState, Tier
 from controller.paths import data_dir
-from controller.sandbox import commands, observe, story_access
+from controller.sandbox import commands, observe, story_access, world_agents
 from controller.sandbox.story import ENVIRONMENT, SYNC_CHECK, StoryResult
 from controller.sandbox.world import (
     BOT,
@@ -49,8 +49,8 @@ def assert_story_state(world: World, result: StoryResult, values: Mapping[str, b
     assert pr["merged"] is True
     assert pr["merged_by"]["login"] == BOT
     assert pr["head"]["sha"] == result.head_sha
-    # main moved on once more when the access act's request was merged.
-    main = result.access.merge_sha or result.merge_sha
+    # main moved on when the access act's and the agents act's requests were merged.
+    main = result.agents.merge_sha or result.access.merge_sha or result.merge_sha
     assert world.github.branch_sha(OWNER, REPO, "main") == main
     merged_file = world.github.read_file(OWNER, REPO, "main", result.change_file)
     assert merged_file is not None
@@ -121,7 +121,8 @@ def assert_access_state(world: World, result: StoryResult, values: Mapping[str, 
     pr = observe.pull(world, access.number)
     assert pr["user"]["login"] == DEVELOPER
     assert (pr["merged"], pr["merged_by"]["login"]) == (True, BOT)
-    assert observe.approvals_on_github(world, access.number) == [story_access.APPROVER]
+    approvals = observe.approvals_on_github(world, access.number)
+    assert sorted(approvals) == sorted([story_access.APPROVER, SECURITY])
     merged = world.github.read_file(OWNER, REPO, "main", story_access.REQUEST_FILE)
     assert merged == story_access.request_document()
 
@@ -131,9 +132,9 @@ def assert_access_state(world: World, result: StoryResult, values: Mapping[str, 
         records = list(store.audit_records())
         applied = store.is_applied(result.change_id)
     assert grant is not None
-    assert (grant.requester, grant.approvers, grant.pull_request) == (
+    assert (grant.requester, set(grant.approvers), grant.pull_request) == (
         DEVELOPER,
-        (story_access.APPROVER,),
+        {story_access.APPROVER, SECURITY},
         access.number,
     )
     assert grant.duration == timedelta(hours=1)
@@ -143,9 +144,10 @@ def assert_access_state(world: World, result: StoryResult, values: Mapping[str, 
     assert grant.ended_recorded
     assert grant.state(datetime.now(UTC)) is GrantState.REVOKED
     assert grant.uses == 2  # the Kubernetes binding, then one `sealgate open`
-    # An access request is no change: the store's only apply is the change story's.
+    # An access request is no change: the store's applies are the change story's and the
+    # agents act's standard secret.
     assert applied is not None
-    assert [r.event for r in records].count("apply") == 1
+    assert [r.event for r in records].count("apply") == 2
     assert report.ok, report.problems
     events = [r.event for r in records if r.fields.get("grantId") == grant.id]
     assert events == [
@@ -172,6 +174,46 @@ def assert_access_state(world: World, result: StoryResult, values: Mapping[str, 
             story_access.SUBJECT, "get", "secrets", namespace=NAMESPACE, name=SECRET_NAME
         )
         assert server.list("rbac.authorization.k8s.io/v1", "RoleBinding", NAMESPACE) == []
+
+
+def assert_agents_state(world: World, result: StoryResult) -> None:
+    """Every step of the agents act, from state: GitHub and the store."""
+    agents = result.agents
+    agent = world_agents.requester(world_agents.AGENT)
+    stranger = world_agents.requester(world_agents.STRANGER)
+    with observe.open_store(world) as store:
+        requests_ = {r.id: r for r in store.agent_requests()}
+        grants = {g.id: g for g in store.grants()}
+        records = list(store.audit_records())
+        flags = store.read_secret(ENVIRONMENT, world_agents.FLAGS)
+    assert set(requests_) == {agents.standard_id, agents.critical_id}
+    assert {r.requester for r in requests_.values()} == {agent}
+    assert flags is not None
+    assert str(flags.tier) == "standard"
+    for record in requests_.values():
+        assert record.pull_number is not None
+        pr = observe.pull(world, record.pull_number)
+        assert (pr["user"]["login"], pr["merged"], pr["merged_by"]["login"]) == (BOT, True, BOT)
+    critical = observe.pull(world, agents.critical_number)
+    assert sorted(observe.approvals_on_github(world, agents.critical_number)) == sorted(
+        [story_access.APPROVER, SECURITY]
+    )
+    assert critical["merge_commit_sha"] == agents.merge_sha
+    standard = grants[agents.grants[world_agents.FLAGS]]
+    stripe = grants[agents.grants[SECRET]]
+    assert (standard.requester, standard.approvers, standard.uses) == (agent, (), 1)
+    assert (stripe.requester, set(stripe.approvers), stripe.uses) == (
+        agent,
+        {story_access.APPROVER, SECURITY},
+        1,
+    )
+    assert agents.polls[-1] in ("approved", "active")
+    assert all(status == "pending" for status in agents.polls[:-1])
+    refused = [r for r in records if r.event == "agent-request-refused"]
+    assert [(r.fields.get("actor"), r.fields.get("code")) for r in refused] == [
+        (stranger, "not-allowed")
+    ]
+    assert not any(stranger in str(dict(r.fields)) for r in records if r not in refused)
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +310,48 @@ def test_a_value_counts_as_printed_as_it_is_or_in_base64() -> None:
     assert commands.printed(value, f"x {value.decode()} y")
     assert commands.printed(value, base64.b64encode(value).decode())
     assert not commands.printed(value, "sk_live_sandbox_")
+
+
+def test_the_agents_rules_and_tokens_are_seeded(world: World) -> None:
+    paths = (
+        "environments/production.yaml",
+        "environments/staging.yaml",
+        world_agents.ACCESS_POLICY,
+        world_agents.CRITICAL_ACCESS_POLICY,
+    )
+    files = {path: world.github.read_file(OWNER, REPO, "main", path) for path in paths}
+    rules = parse_rules({path: data for path, data in files.items() if data is not None})
+    production = rules.environments["production"]
+    assert [(a.namespace, a.name, a.cluster) for a in production.agents] == [
+        (world_agents.AGENT_NAMESPACE, world_agents.AGENT, world_agents.AGENT_CLUSTER)
+    ]
+    assert rules.environments["staging"].agents == ()
+    by_name = {policy.name: policy for policy in rules.policies}
+    assert by_name["production-access"].tiers == frozenset({Tier.SENSITIVE, Tier.CRITICAL})
+    critical = by_name["production-critical-access"]
+    assert (critical.actions, critical.tiers) == (
+        frozenset({Action.ACCESS}),
+        frozenset({Tier.CRITICAL}),
+    )
+    assert critical.steps[0].teams == frozenset({"acme/security"})
+    config = load_config(world.config, environ={})
+    assert config.api.agents.enabled
+    assert config.api.agents.audience == world_agents.AUDIENCE
+    # Both tokens are real: the production cluster's TokenReview vouches for them.
+    cluster = world.clusters[world_agents.AGENT_CLUSTER]
+    for name in (world_agents.AGENT, world_agents.STRANGER):
+        path = world.agent_tokens[name]
+        assert path.stat().st_mode & 0o777 == 0o600
+        review = requests.post(
+            f"{cluster.url}/apis/authentication.k8s.io/v1/tokenreviews",
+            json={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "spec": {"token": path.read_text(), "audiences": [world_agents.AUDIENCE]},
+            },
+            timeout=10,
+        ).json()
+        assert review["status"]["authenticated"] is True
+        assert review["status"]["user"]["username"] == (
+            f"system:serviceaccount:{world_agents.AGENT_NAMESPACE}:{name}"
+        )

@@ -20,6 +20,7 @@ from controller.model import Action
 from controller.policy.agents import agent_allowed
 from controller.sandbox.agent import AGENT_AUDIENCE, AGENT_NAME, AGENT_NAMESPACE
 from controller.sandbox.world import CLUSTERS, SECRET, World, build_world, policy_files
+from controller.sandbox.world_agents import AGENT
 
 
 @pytest.fixture(scope="module")
@@ -76,5 +77,6 @@ def test_serve_prints_the_agents_token_file(
     lines = capsys.readouterr().out.splitlines()
     (line,) = [x for x in lines if x.startswith("AGENT_TOKEN_FILE=")]
     path = Path(line.removeprefix("AGENT_TOKEN_FILE="))
-    assert path == world.agent_token_file("production")
+    # The story's agent: production lets it ask (spec.agents), a standard secret at once.
+    assert path == world.agent_tokens[AGENT]
     assert path.read_text().startswith("eyJ")
