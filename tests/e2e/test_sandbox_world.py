@@ -322,10 +322,18 @@ def test_the_agents_rules_and_tokens_are_seeded(world: World) -> None:
     files = {path: world.github.read_file(OWNER, REPO, "main", path) for path in paths}
     rules = parse_rules({path: data for path, data in files.items() if data is not None})
     production = rules.environments["production"]
+    # The story's agent (payments/* in production), beside the client's release agent that
+    # every environment lets ask; the stranger is listed nowhere.
     assert [(a.namespace, a.name, a.cluster) for a in production.agents] == [
-        (world_agents.AGENT_NAMESPACE, world_agents.AGENT, world_agents.AGENT_CLUSTER)
+        ("payments", "release-agent", world_agents.AGENT_CLUSTER),
+        (world_agents.AGENT_NAMESPACE, world_agents.AGENT, world_agents.AGENT_CLUSTER),
     ]
-    assert rules.environments["staging"].agents == ()
+    assert [a.name for a in rules.environments["staging"].agents] == ["release-agent"]
+    assert all(
+        a.name != world_agents.STRANGER
+        for environment in rules.environments.values()
+        for a in environment.agents
+    )
     by_name = {policy.name: policy for policy in rules.policies}
     assert by_name["production-access"].tiers == frozenset({Tier.SENSITIVE, Tier.CRITICAL})
     critical = by_name["production-critical-access"]
