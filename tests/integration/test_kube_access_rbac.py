@@ -131,7 +131,7 @@ def test_bind_creates_a_role_and_a_binding_with_exact_names_labels_and_annotatio
         }
     # Nothing else: no other namespace, no ClusterRole.
     assert server.get(RBAC, "Role", "billing", name) is None
-    # Some keys were asked for; RBAC hands out the whole Secret: the lead documents it.
+    # Some keys were asked for; RBAC hands out the whole Secret (the README says so).
     assert reveals_whole_secret(g) is True
     assert reveals_whole_secret(grant(secrets=(SecretAccess("payments/db"),))) is False
     assert reveals_whole_secret(grant(deliver=frozenset({AccessDelivery.OPEN}))) is False
