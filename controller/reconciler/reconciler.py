@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from controller.documents import parse_rules
 from controller.errors import (
@@ -37,7 +37,8 @@ from controller.reconciler.drift import DriftReport, repair_environment
 from controller.reconciler.evaluation import Evaluation, after_apply, assess
 from controller.reconciler.freshness import relied_on, with_teams
 from controller.reconciler.grants import GrantKeeper, RepairReport
-from controller.reconciler.notices import all_approvers, notification, targets_of
+from controller.reconciler.notices import all_approvers
+from controller.reconciler.notifying import DecisionNotices
 from controller.reconciler.overlaps import OpenOverlaps
 from controller.reconciler.ports import (
     AccessTargetsPort,
@@ -127,7 +128,6 @@ class Reconciler:
         self._store = store
         self._targets = targets
         self._keys = keys
-        self._notifier = notifier
         self._settings = settings
         self._observer: Observer = observer or NullObserver()
         self._clock = clock
@@ -153,9 +153,7 @@ class Reconciler:
         self._state = threading.Lock()
         self._statuses: dict[tuple[str, int], RequestStatus] = {}
         self._clusters: dict[str, tuple[str, ...]] = dict(settings.environment_clusters)
-        self._notified: set[tuple[str, int, str, str]] = set()
-        self._waiting: dict[tuple[str, int], tuple[str, datetime, int]] = {}
-        """(repo, number) -> (head it waits on, since when, reminders sent)."""
+        self._notices = DecisionNotices(github, notifier, self._observer, settings)
         self._finished: set[tuple[str, int, str]] = set()
         """Merged pull requests (repo, number, head) whose ``sealgate/sync`` is complete."""
         self.agents: AgentHooks | None = None
@@ -392,7 +390,7 @@ class Reconciler:
         # else: the merge does not wait on the report: it goes out once the Secret is written
         # (``_deliver``), or when the merge fails. Until then the check stays pending, never
         # ahead of the truth.
-        self._notify_decision(evaluation, now)
+        self._notices.decided(evaluation, now)
         status = _DECISION_STATUS[decision.state]
         if not approved:
             self._answers.answer(evaluation, PassOutcome())
@@ -442,7 +440,7 @@ class Reconciler:
         merged = MergedPull(number, decision.head_sha, now, self._github.login(), merged_sha)
         self._trust_governance(evaluation, merged)
         if decision.bypassed:
-            self._notify(
+            self._notices.send(
                 NotificationKind.BYPASSED,
                 evaluation,
                 actor=decision.bypassed_by,
@@ -562,7 +560,9 @@ class Reconciler:
             f"**sealgate did not apply this pull request.** It was {reason}. "
             "Propose the change again and have it approved.",
         )
-        self._notify(NotificationKind.FAILED, evaluation, actor=merge.merged_by, reason=reason)
+        self._notices.send(
+            NotificationKind.FAILED, evaluation, actor=merge.merged_by, reason=reason
+        )
         self._github.report_sync(repo, number, head, refused_check(reason))
         with self._state:
             self._finished.add((repo, number, head))
@@ -665,7 +665,7 @@ class Reconciler:
             ", ".join(f"{g.id} to {g.requester}" for g in evaluation.grants) or "nothing",
         )
         status = self._keep_access(evaluation, merge.merged_at, fresh=True)
-        self._notify(
+        self._notices.send(
             NotificationKind.APPLIED,
             evaluation,
             actor=merge.merged_by,
@@ -756,7 +756,7 @@ class Reconciler:
             # A failure here leaves the sync check unfinished: the next pass, which finds the
             # delivery done, reports again.
             self._report(after_apply(evaluation, self._store), applied=True)
-            self._notify(
+            self._notices.send(
                 NotificationKind.APPLIED, evaluation, actor=merge.merged_by, details=details
             )
             status = Status.SYNCED
@@ -778,7 +778,7 @@ class Reconciler:
                 f"**sealgate: {reason}.** See the `sealgate/sync` check for each cluster "
                 "and workload.",
             )
-            self._notify(
+            self._notices.send(
                 NotificationKind.FAILED,
                 evaluation,
                 reason=reason,
@@ -816,7 +816,7 @@ class Reconciler:
         self._observer.failure("apply")
         self._report_quietly(evaluation)
         self._github.comment_once(repo, number, f"apply-failed:{head}", f"**sealgate:** {reason}")
-        self._notify(NotificationKind.FAILED, evaluation, reason=reason)
+        self._notices.send(NotificationKind.FAILED, evaluation, reason=reason)
         check = refused_check(reason)
         if outcomes:
             partial = sync_check(outcomes, retrying=False)
@@ -850,93 +850,15 @@ class Reconciler:
 
     # ================================================================ notifications
 
-    def _notify_decision(self, evaluation: Evaluation, now: datetime) -> None:
-        decision = evaluation.decision
-        snapshot = evaluation.snapshot
-        key = (snapshot.repo, snapshot.facts.number)
-        head = snapshot.facts.head_sha
-        if decision.state is DecisionState.PENDING:
-            with self._state:
-                waiting = self._waiting.get(key)
-                if waiting is None or waiting[0] != head:
-                    self._waiting[key] = (head, now, 0)
-            self._notify_once(NotificationKind.WAITING, evaluation, head)
-            return
-        with self._state:
-            self._waiting.pop(key, None)
-        if decision.state is DecisionState.EXPIRED:
-            # Once per pull request, whatever its head: the request as a whole lapsed.
-            if self._notify_once(NotificationKind.EXPIRED, evaluation, ""):
-                self._github.comment_once(
-                    snapshot.repo,
-                    snapshot.facts.number,
-                    "expired",
-                    "**sealgate: this request expired** before it was approved. Push a new "
-                    "commit or open a new pull request to ask again.",
-                )
-        elif decision.state is DecisionState.REJECTED:
-            self._notify_once(NotificationKind.REJECTED, evaluation, head)
-        elif decision.state is DecisionState.APPROVED and not decision.bypassed:
-            self._notify_once(NotificationKind.APPROVED, evaluation, head)
-
-    def _notify_once(self, kind: NotificationKind, evaluation: Evaluation, head: str) -> bool:
-        key = (evaluation.snapshot.repo, evaluation.snapshot.facts.number, kind.value, head)
-        with self._state:
-            if key in self._notified:
-                return False
-            self._notified.add(key)
-        reason = evaluation.decision.reasons[0] if evaluation.decision.reasons else None
-        self._notify(kind, evaluation, reason=reason)
-        return True
-
-    def _notify(
-        self,
-        kind: NotificationKind,
-        evaluation: Evaluation,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-        details: tuple[str, ...] = (),
-        approvers: tuple[str, ...] | None = None,
-    ) -> None:
-        if self._notifier is None:
-            return
-        snapshot = evaluation.snapshot
-        url = self._settings.pull_url.format(repo=snapshot.repo, number=snapshot.facts.number)
-        message = notification(
-            kind,
-            evaluation,
-            url=url,
-            actor=actor,
-            reason=reason,
-            details=details,
-            approvers=approvers,
-        )
-        try:
-            self._notifier.send(message, targets_of(evaluation.policies))
-        except SealgateError as exc:
-            # A chat or mail outage must never stop a secret from being applied.
-            self._observer.failure("notify")
-            log.warning("%s: notification %s not sent: %s", message.reference, kind.value, exc)
-
     def _remind(self, repo: str, number: int) -> bool:
-        reminder_after = self._settings.reminder_after
-        if reminder_after is None or reminder_after <= timedelta(0):
+        since = self._notices.reminder_due(repo, number, self._clock())
+        if since is None:
             return False
-        now = self._clock()
-        with self._state:
-            waiting = self._waiting.get((repo, number))
-            if waiting is None:
-                return False
-            head, since, sent = waiting
-            if now - since < reminder_after * (sent + 1):
-                return False
-            self._waiting[(repo, number)] = (head, since, sent + 1)
         snapshot = self._github.fetch(repo, number)
-        evaluation = self._assess(snapshot, now)
+        evaluation = self._assess(snapshot, self._clock())
         if evaluation.decision.state is not DecisionState.PENDING:
             return False
-        self._notify(
+        self._notices.send(
             NotificationKind.REMINDER,
             evaluation,
             reason=f"waiting for approval since {since.isoformat(timespec='minutes')}",
