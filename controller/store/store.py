@@ -39,15 +39,13 @@ from controller.errors import InputError, IntegrityError, Problem
 from controller.model import (
     DEFAULT_SHAPE,
     MAX_SECRET_BYTES,
-    Grant,
-    GrantState,
     SecretChange,
     SecretShape,
     Tier,
     frozen_map,
 )
 from controller.store import audit
-from controller.store.agent_records import AgentRequestRecord
+from controller.store.access_records import AccessRecords
 from controller.store.agent_requests import AgentRequests
 from controller.store.audit_log import AuditLog, anchor_problems, audited_versions
 from controller.store.checks import ENVIRONMENT, check_names
@@ -112,7 +110,7 @@ class _Pending:
     """The values before this change: a reason must not quote those either."""
 
 
-class Store:
+class Store(AccessRecords):
     """Apply, read, history, rollback and audit over the store repository at ``path``."""
 
     def __init__(
@@ -662,7 +660,6 @@ class Store:
         )
 
     # ================================================================== grants
-    # The logic lives in ``grants``; see ``controller.reconciler.ports.GrantsPort``.
 
     def _quotes_held(self, environment: str, secrets: Sequence[str], text: str) -> bool:
         """Whether ``text`` quotes a value held for one of ``secrets`` (opened only here)."""
@@ -673,70 +670,6 @@ class Store:
             if quoted:
                 return True
         return False
-
-    def record_grant(self, grant: Grant, *, actor: str, origin: PullRequestOrigin | None) -> Grant:
-        return self._grants.record(grant, actor=actor, origin=origin)
-
-    def grant(self, grant_id: str) -> Grant | None:
-        return self._grants.get(grant_id)
-
-    def grants(self, *, live_only: bool = False) -> list[Grant]:
-        return self._grants.all(live_only=live_only)
-
-    def record_use(
-        self, grant_id: str, *, at: datetime, actor: str, secret: str, keys: Sequence[str], via: str
-    ) -> Grant:
-        return self._grants.use(grant_id, at=at, actor=actor, secret=secret, keys=keys, via=via)
-
-    def revoke_grant(self, grant_id: str, *, at: datetime, actor: str, reason: str) -> Grant:
-        return self._grants.revoke(grant_id, at=at, actor=actor, reason=reason)
-
-    def end_grant(self, grant_id: str, *, at: datetime, state: GrantState) -> Grant:
-        return self._grants.end(grant_id, at=at, state=state)
-
-    def record_refusal(
-        self,
-        *,
-        at: datetime,
-        actor: str,
-        environment: str,
-        secret: str,
-        reason: str,
-        grant_id: str | None = None,
-    ) -> None:
-        self._grants.refuse(
-            at=at, actor=actor, environment=environment, secret=secret, reason=reason,
-            grant_id=grant_id,
-        )  # fmt: skip
-
-    # ================================================================== agent requests
-    # The logic lives in ``agent_requests``; see ``controller.reconciler.ports``.
-
-    def record_agent_request(self, record: AgentRequestRecord, *, actor: str) -> AgentRequestRecord:
-        return self._agent_requests.record(record, actor=actor)
-
-    def agent_request_opened(
-        self, request_id: str, number: int, url: str, *, actor: str
-    ) -> AgentRequestRecord:
-        return self._agent_requests.opened(request_id, number, url, actor=actor)
-
-    def resolve_agent_request(
-        self, request_id: str, state: str, reason: str, *, at: datetime, actor: str
-    ) -> AgentRequestRecord:
-        return self._agent_requests.resolve(request_id, state, reason, at=at, actor=actor)
-
-    def record_agent_refusal(
-        self, *, at: datetime, actor: str, environment: str, code: str, message: str
-    ) -> None:
-        self._agent_requests.refuse(
-            at=at, actor=actor, environment=environment, code=code, message=message
-        )
-
-    def agent_request(self, request_id: str) -> AgentRequestRecord | None:
-        return self._agent_requests.get(request_id)
-
-    def agent_requests(self) -> list[AgentRequestRecord]:
-        return self._agent_requests.all()
 
     # ================================================================== reads
 
