@@ -48,8 +48,10 @@ from controller.store.agent_records import REQUEST_ID, AgentRequestRecord
 
 log = logging.getLogger("sealgate.agents")
 
-POLL_SLICE_S = 1.0
-"""A long-poll also looks again this often: a grant lapses with no event to wake it."""
+POLL_SLICE_S = 5.0
+"""A long-poll rebuilds its document when the pipeline says something changed, and at least
+this often even when nothing did (a grant lapses or ends with no event to wake it): each
+rebuild reads the store, so waiters must not spin on it."""
 IDEMPOTENCY_MAX = 256
 
 
@@ -291,11 +293,16 @@ class AgentsApi:
         etag = etag_of(document)
         baseline = seen or etag
         deadline = self._ticks() + wait_s
+        refresh = self._ticks() + POLL_SLICE_S
         while wait_s and etag == baseline:
             remaining = deadline - self._ticks()
             if remaining <= 0:
                 break
-            version = self._flow.wait_changed(version, min(remaining, POLL_SLICE_S))
+            seen_version = version
+            version = self._flow.wait_changed(version, min(remaining, refresh - self._ticks()))
+            if version == seen_version and self._ticks() < refresh:
+                continue
+            refresh = self._ticks() + POLL_SLICE_S
             document = self._document(record)
             etag = etag_of(document)
         if seen is not None and seen == etag:
