@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from controller.errors import ClusterError, InputError, Problem
 from controller.model import Grant, GrantState
+from controller.reconciler.ports import NullObserver
 from controller.store.types import PullRequestOrigin
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -137,7 +138,9 @@ class FakeAccessTargets:
         return {c: set(b) for c, b in self.bindings.items()}
 
 
-class CountingObserver:
+class CountingObserver(NullObserver):
+    """Counts what the grant keeper reports; everything else is ignored, as NullObserver does."""
+
     def __init__(self) -> None:
         self.failures: list[str] = []
         self.grant_events: list[str] = []
@@ -149,35 +152,5 @@ class CountingObserver:
     def grants_active(self, environment: str, count: int) -> None:
         self.active[environment] = count
 
-    def access_opened(self, environment: str) -> None:
-        return
-
-    def access_refused(self, reason: str) -> None:
-        return
-
-    def decision(self, state: str) -> None:
-        return
-
-    def merged(self) -> None:
-        return
-
-    def applied(self, environment: str) -> None:
-        return
-
-    def synced(self, cluster: str, outcome: str) -> None:
-        return
-
-    def workload(self, cluster: str, outcome: str) -> None:
-        return
-
-    def rolled_back(self, environment: str) -> None:
-        return
-
-    def drift_repaired(self, cluster: str, count: int) -> None:
-        return
-
     def failure(self, step: str) -> None:
         self.failures.append(step)
-
-    def latency(self, step: str, seconds: float) -> None:
-        return
