@@ -560,6 +560,8 @@ class Comment:
     updated_at: datetime | None = None
     """None or ``created_at`` for a comment never edited; anyone with write access can edit
     someone else's comment, so an edited comment carries no command."""
+    node_id: str = ""
+    """GitHub's global id (GraphQL edits address a comment by it); empty when not known."""
 
     @property
     def edited(self) -> bool:

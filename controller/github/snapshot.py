@@ -123,6 +123,12 @@ class PullRequestSnapshot:
 
     problems: tuple[Problem, ...] = ()
     """What kept the snapshot from being complete: pass to the policy engine as problems."""
+    node_id: str = ""
+    """The pull request's GitHub global id (GraphQL label edits address it); may be empty."""
+    label_ids: Mapping[str, str] = field(default_factory=frozen_map)
+    """``sealgate:*`` label name -> its node id in the repository, for the labels GitHub
+    showed (on the pull request or in the repository); a label missing here is edited over
+    REST, which also creates it."""
 
 
 REVIEW_STATES = frozenset(state.value for state in ReviewState) - {ReviewState.PENDING.value}
