@@ -19,10 +19,11 @@ from controller.github.history import PullHistory
 from controller.github.identity import GitHubIdentities
 from controller.github.merge import MergeMethod, MergeResult, merge
 from controller.github.poll import PollResult, PullPoller, PullSummary
+from controller.github.pull_head import PullState
 from controller.github.records import SYNC_CHECK_NAME, MergedPull, SyncCheck, SyncCheckState
 from controller.github.report import Reporter, ReportResult, Via
 from controller.github.request_pulls import OpenedPull, close_pull, open_file_pull, request_branch
-from controller.github.snapshot import PullRequestSnapshot, PullState, SnapshotReader
+from controller.github.snapshot import PullRequestSnapshot, SnapshotReader
 from controller.github.summary import Label, Summary, render_summary
 from controller.github.sync_report import SyncReporter
 from controller.github.teams import TeamDirectory

@@ -173,7 +173,8 @@ class PullReads:
 class HeadReads:
     """The reads that depend on where the head and base stand, under way."""
 
-    tip: Future[str]
+    tip: Future[str] | None
+    """None when the base's tip came with the pull request (GraphQL) and was not asked for."""
     files: Future[tuple[Any, ...] | None]
     """None when the pull request changes too many files for the list to be read."""
     commits: Future[tuple[Any, ...]]
@@ -188,8 +189,11 @@ def _done(value: T) -> Future[T]:
     return future
 
 
-def at_head(reads: PullReads, repo: str, number: int, where: Where) -> HeadReads:
-    """Start the reads that ``where`` decides, skipping what the caches hold for that head."""
+def at_head(
+    reads: PullReads, repo: str, number: int, where: Where, *, tip: bool = True
+) -> HeadReads:
+    """Start the reads that ``where`` decides, skipping what the caches hold for that head;
+    ``tip``: the base branch's tip too (a GraphQL read brings it along)."""
     files: Future[tuple[Any, ...] | None]
     known_files = reads.known_files(repo, number, where) if where.listable_files else None
     if not where.listable_files:
@@ -200,7 +204,7 @@ def at_head(reads: PullReads, repo: str, number: int, where: Where) -> HeadReads
         files = reads.submit(reads.pull_list, repo, number, "files")
     known_commits = reads.known_commits(repo, number, where)
     return HeadReads(
-        tip=reads.submit(reads.tip, repo, where.base_ref),
+        tip=reads.submit(reads.tip, repo, where.base_ref) if tip else None,
         files=files,
         commits=(
             _done(known_commits)

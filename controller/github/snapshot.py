@@ -32,14 +32,11 @@ for the caller to fill with ``dataclasses.replace``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
-
-from github.PullRequest import PullRequest
 
 from controller.documents import MAX_FILE_BYTES, parse_rules
 from controller.documents.pull_files import FileChange, pull_files
@@ -50,10 +47,14 @@ from controller.github.conditional import ConditionalLists
 from controller.github.contents import ContentReader
 from controller.github.dismissals import with_dismissers
 from controller.github.failures import github_errors
+from controller.github.first_reads import FirstReads, first_reads
+from controller.github.graphql import GraphQLEndpoint
 from controller.github.judged import not_judged
+from controller.github.pull_head import PullState
 from controller.github.pull_reads import PullReads, Where, at_head, checked_at_head
 from controller.github.pushes import PushLedger, co_authors
 from controller.github.records import RulesAt
+from controller.github.summary import Label
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
@@ -78,14 +79,11 @@ is read."""
 DEFAULT_BLOB_CACHE_BYTES = 64 * 1024 * 1024
 """Room for every file of a pull request at the cap and the per-file limit, plus rules."""
 
+REPORT_LABELS = tuple(label.value for label in Label)
+"""The labels a report may add: their node ids come with the read (GraphQL edits need them)."""
+
 TeamsFor = Callable[[Mapping[str, bytes]], Iterable[str]]
 """Given the base's rule files, the ``org/slug`` teams whose members the decision needs."""
-
-
-class PullState(enum.StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    MERGED = "merged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +187,10 @@ class SnapshotReader:
         ledger: PushLedger | None = None,
         max_changed_files: int = MAX_CHANGED_FILES,
         blob_cache_bytes: int = DEFAULT_BLOB_CACHE_BYTES,
+        graphql: bool = True,
     ) -> None:
+        """``graphql``: read each pull request in one GraphQL query (REST when False, or when
+        the server turns out to have no GraphQL endpoint)."""
         if blob_cache_bytes < max_changed_files * MAX_FILE_BYTES:
             # Otherwise a pull request at the cap would evict its own files and pay for
             # every one of them again on each pass.
@@ -207,6 +208,7 @@ class SnapshotReader:
         self._clock = clock
         self._lists = ConditionalLists(client)
         self._reads = PullReads(self._lists)
+        self._graph = GraphQLEndpoint(client, enabled=graphql)
         # (repo, number) -> the teams its rules named last time.
         self._named_teams: LruCache[tuple[str, int], tuple[str, ...]] = LruCache(4096)
         self._contents = ContentReader(client, self._reads, blob_cache_bytes=blob_cache_bytes)
@@ -263,75 +265,75 @@ class SnapshotReader:
         """Stops the worker threads (the client is the caller's to close)."""
         self._reads.close()
 
+    def _first_reads(
+        self, repo_name: str, number: int, guess: Where | None, named: tuple[str, ...] | None
+    ) -> FirstReads:
+        return first_reads(
+            self._reads,
+            self._graph,
+            self._lists,
+            self._teams,
+            repo_name,
+            number=number,
+            guess=guess,
+            teams=named,
+            labels=REPORT_LABELS,
+        )
+
     def _fetch(self, repo_name: str, number: int, where: str) -> PullRequestSnapshot:
         reads = self._reads
         problems: list[Problem] = []
         with github_errors(where):
-            # Everything at once: the pull request, the lists that do not depend on its head,
-            # and (from where its head and base stood last time) those that do.
-            pull = reads.submit(
-                self._lists.get_object, f"/repos/{quote(repo_name, safe='/')}/pulls/{number}"
-            )
-            listed_reviews = reads.submit(reads.pull_list, repo_name, number, "reviews")
-            listed_comments = reads.submit(reads.issue_list, repo_name, number, "comments")
+            # Everything at once: the pull request and the lists that do not depend on its
+            # head (one GraphQL read, or REST's several), and, from where its head and base
+            # stood last time, those that do.
             guess = reads.last_seen(repo_name, number)
-            early = at_head(reads, repo_name, number, guess) if guess is not None else None
-            # The teams the last snapshot needed, from GitHub (conditionally: unchanged costs no
-            # budget), alongside the reviews: fresh enough for a merge this pass may decide.
             named = self._named_teams.get((repo_name, number))
-            early_teams = self._teams.start(named) if named is not None else {}
-            reads.track(early_teams.values())
-            # Conditional too: an unchanged pull request (an expiry sweep) answers 304.
-            raw, _ = pull.result()
-            pr = self._client.github.create_from_raw_data(PullRequest, raw)
-            head_sha = pr.head.sha
-            base_ref = pr.base.ref
-            # From the pull request's own answer: the repository object may be lazy, and its
-            # default branch would cost a request.
-            default_branch = pr.base.repo.default_branch
-            if pr.merged:
-                state = PullState.MERGED
-            else:
-                state = PullState.OPEN if pr.state == "open" else PullState.CLOSED
-            # A deleted fork leaves no head repository: where the commits came from is unknown.
-            head_repo = pr.head.repo.full_name if pr.head.repo is not None else None
+            first = self._first_reads(repo_name, number, guess, named)
+            head = first.head
             refusal = not_judged(
                 repo_name,
-                head_repo=head_repo,
-                base_ref=base_ref,
-                branches=self._branches or (default_branch,),
+                head_repo=head.head_repo,
+                base_ref=head.base_ref,
+                branches=self._branches or (head.default_branch,),
                 allow_forks=self._allow_forks,
             )
             if refusal is not None:
                 return PullRequestSnapshot(
                     repo=repo_name,
-                    title=pr.title,
-                    state=state,
+                    title=head.title,
+                    state=head.state,
                     facts=PullRequestFacts(
-                        number=pr.number,
-                        author=pr.user.login,
-                        head_sha=head_sha,
-                        created_at=pr.created_at,
+                        number=head.number,
+                        author=head.author,
+                        head_sha=head.head_sha,
+                        created_at=head.created_at,
                         now=self._clock(),
                     ),
-                    labels=tuple(label.name for label in pr.labels),
-                    head_ref=pr.head.ref,
-                    base_ref=base_ref,
-                    default_branch=default_branch,
-                    url=pr.html_url,
+                    labels=head.labels,
+                    head_ref=head.head_ref,
+                    base_ref=head.base_ref,
+                    default_branch=head.default_branch,
+                    url=head.url,
                     refusal=refusal,
                     problems=(Problem("pull request", "base", refusal),),
+                    node_id=head.node_id,
+                    label_ids=first.label_ids,
                 )
             # GitHub's count comes with the pull request: over the cap, nothing more is read.
-            too_many = pr.changed_files > self.max_changed_files
-            actual = Where(head_sha, base_ref, head_repo, pr.head.ref, not too_many)
+            too_many = head.changed_files > self.max_changed_files
+            actual = Where(
+                head.head_sha, head.base_ref, head.head_repo, head.head_ref, not too_many
+            )
             reads.seen(repo_name, number, actual)
-            heads = early if early is not None and guess == actual else None
+            heads = first.early if first.early is not None and guess == actual else None
             if heads is None:
-                heads = at_head(reads, repo_name, number, actual)
-            # The tip, not ``pr.base.sha``: that is where the base stood when the pull request
-            # was opened or last pushed to, and rules tightened since must apply.
-            base_sha = heads.tip.result()
+                heads = at_head(reads, repo_name, number, actual, tip=first.base_tip is None)
+            # The tip, not the pull request's ``base.sha``: that is where the base stood when
+            # it was opened or last pushed to, and rules tightened since must apply.
+            base_sha = first.base_tip or (
+                heads.tip.result() if heads.tip is not None else reads.tip(repo_name, head.base_ref)
+            )
             raw_files, raw_commits = checked_at_head(reads, repo_name, number, actual, heads)
             files = raw_files or ()
             too_many = too_many or len(files) > self.max_changed_files
@@ -344,7 +346,7 @@ class SnapshotReader:
                     submitted_at=_when(r["submitted_at"]),
                     id=int(r["id"]),
                 )
-                for r in listed_reviews.result()
+                for r in first.reviews.result()
                 # A pending review is a draft only its author sees; a review by a deleted
                 # account has no user and cannot count.
                 if _login(r.get("user")) is not None
@@ -360,16 +362,17 @@ class SnapshotReader:
                     created_at=_when(c["created_at"]),
                     id=int(c["id"]),
                     updated_at=_when(c.get("updated_at") or c["created_at"]),
+                    node_id=str(c.get("node_id") or ""),
                 )
-                for c in listed_comments.result()
+                for c in first.comments.result()
                 if _login(c.get("user")) is not None
             )
-            if pr.commits > len(commits):
+            if head.commit_count > len(commits):
                 problems.append(
                     Problem(
                         "pull request",
                         "commits",
-                        f"it has {pr.commits} commits and GitHub lists at most "
+                        f"it has {head.commit_count} commits and GitHub lists at most "
                         f"{MAX_PULL_COMMITS}: split it so every committer can be checked",
                     )
                 )
@@ -378,17 +381,17 @@ class SnapshotReader:
                     Problem(
                         "pull request",
                         "files",
-                        f"it changes {max(pr.changed_files, len(files))} files and sealgate "
+                        f"it changes {max(head.changed_files, len(files))} files and sealgate "
                         f"reads at most {self.max_changed_files} per pull request: split it",
                     )
                 )
                 files = ()
-            elif pr.changed_files > len(files):
+            elif head.changed_files > len(files):
                 problems.append(
                     Problem(
                         "pull request",
                         "files",
-                        f"it changes {pr.changed_files} files and GitHub lists "
+                        f"it changes {head.changed_files} files and GitHub lists "
                         f"at most {MAX_PULL_FILES}: split it",
                     )
                 )
@@ -404,6 +407,7 @@ class SnapshotReader:
             )
             blob_shas = {str(f["filename"]): str(f["sha"]) for f in files}
             changed = list(listed.changed)
+            head_sha = head.head_sha
             change_files = self._contents.files(
                 repo_name, head_sha, [(name, blob_shas[name]) for name in listed.judged], problems
             )
@@ -414,16 +418,16 @@ class SnapshotReader:
             needed = tuple(sorted(set(self._teams_for(rule_files))))
             if named is None:
                 self._named_teams.put((repo_name, number), needed)
-            teams = {t: early_teams[t].result() for t in needed if t in early_teams}
+            teams = {t: first.teams[t].result() for t in needed if t in first.teams}
             teams.update(self._teams.memberships(t for t in needed if t not in teams))
             known = list(heads.pushes.result())
             if self._ledger is not None:
                 known.extend(self._ledger.pushes(repo_name, number))
             facts = PullRequestFacts(
-                number=pr.number,
-                author=pr.user.login,
+                number=head.number,
+                author=head.author,
                 head_sha=head_sha,
-                created_at=pr.created_at,
+                created_at=head.created_at,
                 now=self._clock(),
                 commits=commits,
                 reviews=reviews,
@@ -435,17 +439,19 @@ class SnapshotReader:
             )
             return PullRequestSnapshot(
                 repo=repo_name,
-                title=pr.title,
-                state=state,
+                title=head.title,
+                state=head.state,
                 facts=facts,
                 change_files=frozen_map(change_files),
                 rule_files=rule_files,
                 proposed_rule_files=proposed,
-                labels=tuple(label.name for label in pr.labels),
-                head_ref=pr.head.ref,
-                base_ref=base_ref,
+                labels=head.labels,
+                head_ref=head.head_ref,
+                base_ref=head.base_ref,
                 rules_sha=base_sha,
-                default_branch=default_branch,
-                url=pr.html_url,
+                default_branch=head.default_branch,
+                url=head.url,
                 problems=tuple(problems),
+                node_id=head.node_id,
+                label_ids=first.label_ids,
             )

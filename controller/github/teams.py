@@ -78,6 +78,12 @@ class TeamDirectory:
         self._read.put(team, logins)
         return logins
 
+    def learned(self, team: str, logins: frozenset[str]) -> None:
+        """What GitHub answered for ``team`` just now through another read (a GraphQL
+        query that also read the reviews): as fresh as a read of its own."""
+        self._cache.put(team, logins)
+        self._read.put(team, logins)
+
     def start(self, teams: Iterable[str]) -> dict[str, Future[frozenset[str]]]:
         """Begin reading ``teams`` from GitHub on the workers."""
         return {team: self._pool.submit(self.read, team) for team in sorted(set(teams))}
