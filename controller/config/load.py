@@ -280,6 +280,7 @@ class _Builder:
             token=token,
             branches=tuple(section.get("branches", ())),
             allow_forks=bool(section.get("allowForks", False)),
+            graphql=bool(section.get("graphql", True)),
         )
 
     def clusters(self, items: list[dict[str, Any]]) -> tuple[ClusterSettings, ...]:

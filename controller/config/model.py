@@ -65,6 +65,8 @@ class GitHubSettings:
     branches: tuple[str, ...] = ()
     """Base branches whose pull requests are judged; empty: the default branch only."""
     allow_forks: bool = False
+    graphql: bool = True
+    """One GraphQL read per decision and one mutation per report (REST when False)."""
 
 
 @dataclass(frozen=True, slots=True)

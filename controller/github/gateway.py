@@ -40,6 +40,7 @@ class GitHubGateway:
         allow_forks: bool = False,
         ledger: PushLedger | None = None,
         max_changed_files: int = MAX_CHANGED_FILES,
+        graphql: bool = True,
     ) -> None:
         self.client = client
         # One directory for the snapshots and the pre-merge re-read, so a fresh read also
@@ -52,6 +53,7 @@ class GitHubGateway:
             allow_forks=allow_forks,
             ledger=ledger,
             max_changed_files=max_changed_files,
+            graphql=graphql,
         )
         self.reporter = Reporter(client)
         self.sync_reporter = SyncReporter(client)

@@ -219,6 +219,7 @@ def build(config: ControllerConfig) -> Controller:
         branches=config.github.branches,
         allow_forks=config.github.allow_forks,
         ledger=ledger,
+        graphql=config.github.graphql,
     )
     reconciler = Reconciler(
         github=gateway,

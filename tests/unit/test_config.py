@@ -360,6 +360,14 @@ def test_judged_branches_default_to_the_default_branch_and_forks_are_refused(
     config = load_config(write(tmp_path, MINIMAL), ENV)
     assert config.github.branches == ()
     assert config.github.allow_forks is False
+    assert config.github.graphql is True
+
+
+def test_graphql_can_be_turned_off_and_must_be_a_boolean(tmp_path: Path) -> None:
+    off = MINIMAL.replace("  webhookSecret:", "  graphql: false\n  webhookSecret:")
+    assert load_config(write(tmp_path, off), ENV).github.graphql is False
+    wrong = MINIMAL.replace("  webhookSecret:", "  graphql: sometimes\n  webhookSecret:")
+    assert any("github.graphql" in p for p in problems(tmp_path, wrong)), problems(tmp_path, wrong)
 
 
 def test_judged_branches_and_forks_can_be_configured(tmp_path: Path) -> None:
