@@ -39,6 +39,8 @@ FULL = f"{OWNER}/{REPO}"
 # for them elsewhere ("[name]" means an array of that schema).
 UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("POST", "/repos/{owner}/{repo}/pulls"): "pull-request",
+    # repos/create-fork (202): GitHub documents its answer as a `full-repository`.
+    ("POST", "/repos/{owner}/{repo}/forks"): "full-repository",
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"): "pull-request-review",
     ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "issue-comment",
     ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "[label]",

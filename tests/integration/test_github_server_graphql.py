@@ -304,3 +304,44 @@ def test_documents_that_do_not_parse_or_validate_get_errors_alone(github: World)
     }
     missing = post(gh, "query($o: String!) { organization(login: $o) { login } }")
     assert set(missing) == {"errors"}
+
+
+def test_states_follow_the_pull_request_and_its_reviews(github: World) -> None:
+    number = github.open_change()
+    review = github.client("bob").get_repo(FULL).get_pull(number).create_review(event="APPROVE")
+    github.client("carol").get_repo(FULL).get_pull(number).get_review(review.id).dismiss("stale")
+    pull = pull_of(github, "bob", number)["repository"]["pullRequest"]
+    assert [r["state"] for r in pull["reviews"]["nodes"]] == ["DISMISSED"]
+    assert (pull["state"], pull["merged"]) == ("OPEN", False)
+
+    alice = github.client("alice").get_repo(FULL).get_pull(number)
+    alice.edit(state="closed")
+    pull = pull_of(github, "bob", number)["repository"]["pullRequest"]
+    assert (pull["state"], pull["merged"]) == ("CLOSED", False)
+
+    alice.edit(state="open")
+    github.client("carol").get_repo(FULL).get_pull(number).merge(merge_method="squash")
+    pull = pull_of(github, "bob", number)["repository"]["pullRequest"]
+    assert (pull["state"], pull["merged"]) == ("MERGED", True)
+
+
+def test_a_pull_request_from_a_fork_names_the_fork_as_its_head(github: World) -> None:
+    github.tokens["mallory"] = github.server.add_user("mallory")
+    mallory = github.client("mallory")
+    fork = mallory.get_repo(FULL).create_fork()
+    github.server.push("mallory", REPO, "x", {"x.txt": b"x\n"}, message="x", author="mallory")
+    rest = mallory.get_repo(FULL).create_pull(base="main", head="mallory:x", title="From a fork")
+    pull = pull_of(github, "bob", rest.number)["repository"]["pullRequest"]
+    assert pull["headRepository"] == {"nameWithOwner": fork.full_name}
+    assert pull["baseRepository"]["nameWithOwner"] == FULL
+    assert pull["headRefOid"] == rest.head.sha
+
+
+def test_a_graphql_answer_takes_the_latency_set(github: World) -> None:
+    number = github.open_change()
+    github.server.set_latency(0.05)
+    read(github.client("bob"), pull_query(OWNER, REPO, number))
+    github.server.set_latency(0.0)
+    record = next(r for r in reversed(github.server.request_log) if r.path == "/graphql")
+    # A sleep lasts at least as long as asked: a lower bound, never flaky.
+    assert record.finished - record.started >= 0.05

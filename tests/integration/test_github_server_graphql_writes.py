@@ -8,6 +8,7 @@ by the `github` fixture).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -253,3 +254,43 @@ def test_a_blank_body_and_a_foreign_id_are_refused(github: World) -> None:
     wrong = _write(github, "bob", comment=(pull_id, "x"))
     assert [(e["type"], e["path"]) for e in wrong["errors"]] == [("NOT_FOUND", ["comment"])]
     assert github.server.comments(OWNER, REPO, number)[0]["body"] == "sealgate summary: pending"
+
+
+def test_removing_a_label_the_pull_request_lacks_is_no_error(github: World) -> None:
+    number = _summary_pull(github)
+    pull_id, _, (approved,) = _ids(github, number, "sealgate:approved")
+    answer = _write(github, "bob", labelable=pull_id, remove=[approved])
+    assert answer == {"data": {"remove": {"labelable": {"__typename": "PullRequest"}}}}
+    assert github.server.labels(OWNER, REPO, number) == ["sealgate:pending"]
+
+
+def test_parallel_readers_and_writers_see_whole_answers(github: World) -> None:
+    number = _summary_pull(github)
+    _, comment_id, _ = _ids(github, number)
+    query = pull_query(OWNER, REPO, number)
+    answers: list[Any] = []
+    lock = threading.Lock()
+
+    def reader() -> None:
+        gh = github.client("alice")
+        for _ in range(5):
+            answer = read(gh, query)
+            with lock:
+                answers.append(answer)
+
+    def writer() -> None:
+        for index in range(5):
+            _write(github, "bob", comment=(comment_id, f"summary {index}"))
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 15
+    for answer in answers:
+        assert "errors" not in answer
+        body = answer["data"]["repository"]["pullRequest"]["comments"]["nodes"][0]["body"]
+        assert body == "sealgate summary: pending" or body.startswith("summary ")
+    assert github.server.comments(OWNER, REPO, number)[0]["body"] == "summary 4"

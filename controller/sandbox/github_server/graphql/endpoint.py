@@ -24,14 +24,14 @@ from graphql import (
 
 from controller.sandbox.github_server.actions import Hub
 from controller.sandbox.github_server.errors import ApiError
-from controller.sandbox.github_server.graphql.mutations import MutationRoot
-from controller.sandbox.github_server.graphql.nodes import (
-    QueryRoot,
+from controller.sandbox.github_server.graphql.base import (
     Refusal,
     Scope,
     resolve_field,
     resolve_type,
 )
+from controller.sandbox.github_server.graphql.mutations import MutationRoot
+from controller.sandbox.github_server.graphql.nodes import QueryRoot
 from controller.sandbox.github_server.graphql.schema import schema
 from controller.sandbox.github_server.state import Identity
 

@@ -11,13 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from controller.sandbox.github_server.errors import ApiError
-from controller.sandbox.github_server.graphql.nodes import (
-    CommentNode,
-    PullNode,
-    Refusal,
-    Scope,
-    decode_node_id,
-)
+from controller.sandbox.github_server.graphql.base import Refusal, Scope, decode_node_id
+from controller.sandbox.github_server.graphql.nodes import CommentNode, PullNode
 from controller.sandbox.github_server.state import Comment, Label, Pull, Repo
 
 
