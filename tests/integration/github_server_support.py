@@ -39,6 +39,8 @@ FULL = f"{OWNER}/{REPO}"
 # for them elsewhere ("[name]" means an array of that schema).
 UNDOCUMENTED: dict[tuple[str, str], str] = {
     ("POST", "/repos/{owner}/{repo}/pulls"): "pull-request",
+    # repos/create-fork (202): GitHub documents its answer as a `full-repository`.
+    ("POST", "/repos/{owner}/{repo}/forks"): "full-repository",
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}"): "pull-request-review",
     ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "issue-comment",
     ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "[label]",
@@ -289,11 +291,31 @@ def _documented(method: str, template: str, status: int) -> Draft4Validator | No
     return github_validator(method, template, status)
 
 
+def graphql_problems(body: Any) -> list[str]:
+    """Why a GraphQL answer is not shaped as GitHub's: ``data`` and/or typed ``errors``."""
+    if not isinstance(body, dict) or not body or set(body) - {"data", "errors"}:
+        return ["$: expected an object of `data` and/or `errors`"]
+    found: list[str] = []
+    if "data" in body and not isinstance(body["data"], dict | None):
+        found.append("$.data: expected an object or null")
+    for index, error in enumerate(body.get("errors", [])):
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            found.append(f"$.errors[{index}]: expected an object with a `message`")
+            continue
+        if set(error) - {"type", "code", "path", "locations", "message", "extensions"}:
+            found.append(f"$.errors[{index}]: unexpected keys {sorted(error)}")
+        if "path" in error and not all(isinstance(p, str | int) for p in error["path"]):
+            found.append(f"$.errors[{index}].path: expected names and indexes")
+    return found
+
+
 def body_problems(record: RequestRecord) -> list[str]:
     """Why one logged answer does not match GitHub's description (empty when it does)."""
     if record.body is None or record.status == 304:
         return []
     where = f"{record.method} {record.path} -> {record.status}"
+    if record.template == "/graphql" and record.status == 200:
+        return [f"{where}: {p}" for p in graphql_problems(record.body)]
     if record.template is None:
         return [
             f"{where}: {p}" for p in problems(github_schema_validator("basic-error"), record.body)

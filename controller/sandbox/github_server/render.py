@@ -29,6 +29,7 @@ from controller.sandbox.github_server.state import (
 )
 
 Json = dict[str, Any]
+GHOST = "ghost"
 
 
 def ts(value: datetime | None) -> str | None:
@@ -70,6 +71,9 @@ class Renderer:
     def user(self, login: str) -> Json:
         """`simple-user`."""
         u = self.world.user(login)
+        if u is None and login.lower() in self.world.deleted:
+            # GitHub's stand-in for a deleted account, on everything it left behind.
+            u = self.world.add_account(GHOST, "User")
         if u is None:
             raise KeyError(login)
         base = f"{self.api}/users/{u.login}"

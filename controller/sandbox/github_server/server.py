@@ -127,6 +127,11 @@ class GitHubApiServer:
             self._world.personal_tokens[token] = user.login
             return token
 
+    def delete_user(self, login: str) -> None:
+        """Delete the account: its tokens stop working; what it wrote REST shows as
+        ``ghost``'s and GraphQL with a null author, as GitHub does."""
+        self._world.delete_account(login)
+
     def add_email(self, login: str, email: str) -> None:
         """Add a verified address; as on GitHub, one address belongs to one account only."""
         address = email.strip().lower()

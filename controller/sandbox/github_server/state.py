@@ -102,6 +102,8 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     app_slug: str | None = None
+    last_edited_at: datetime | None = None
+    """When the body was last edited (GraphQL's ``lastEditedAt``); None until then."""
 
 
 @dataclass
@@ -255,6 +257,8 @@ class World:
         self.personal_tokens: dict[str, str] = {}
         self.installation_tokens: dict[str, InstallationToken] = {}
         self.installation_token_lifetime = timedelta(hours=1)  # GitHub's fixed lifetime
+        self.deleted: set[str] = set()
+        """Lower-cased logins of deleted accounts: REST shows their records as ``ghost``."""
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -270,6 +274,21 @@ class World:
 
     def user(self, login: str) -> User | None:
         return self.users.get(login.lower())
+
+    def delete_account(self, login: str) -> None:
+        """GitHub's account deletion: the login, its tokens and its memberships go; what it
+        wrote stays, attributed to ``ghost``."""
+        with self.lock:
+            user = self.users.pop(login.lower(), None)
+            if user is None:
+                raise ValueError(f"unknown user {login}")
+            self.deleted.add(login.lower())
+            for token in [t for t, who in self.personal_tokens.items() if who == user.login]:
+                del self.personal_tokens[token]
+            for team in self.teams.values():
+                team.members = [m for m in team.members if m.lower() != login.lower()]
+            for repo in self.repos.values():
+                repo.collaborators.pop(login.lower(), None)
 
     def account_for_email(self, email: str) -> User | None:
         """The account GitHub links a commit identity to: a verified email or a noreply one."""
