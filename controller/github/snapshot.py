@@ -54,6 +54,7 @@ from controller.github.judged import not_judged
 from controller.github.pull_reads import PullReads, Where, at_head, checked_at_head
 from controller.github.pushes import PushLedger, co_authors
 from controller.github.records import RulesAt
+from controller.github.report_graph import sealgate_label_ids
 from controller.github.teams import TeamDirectory
 from controller.model import (
     Comment,
@@ -321,6 +322,8 @@ class SnapshotReader:
                     url=pr.html_url,
                     refusal=refusal,
                     problems=(Problem("pull request", "base", refusal),),
+                    node_id=str(raw.get("node_id") or ""),
+                    label_ids=frozen_map(sealgate_label_ids(raw.get("labels"))),
                 )
             # GitHub's count comes with the pull request: over the cap, nothing more is read.
             too_many = pr.changed_files > self.max_changed_files
@@ -360,6 +363,7 @@ class SnapshotReader:
                     created_at=_when(c["created_at"]),
                     id=int(c["id"]),
                     updated_at=_when(c.get("updated_at") or c["created_at"]),
+                    node_id=str(c.get("node_id") or ""),
                 )
                 for c in listed_comments.result()
                 if _login(c.get("user")) is not None
@@ -448,4 +452,6 @@ class SnapshotReader:
                 default_branch=default_branch,
                 url=pr.html_url,
                 problems=tuple(problems),
+                node_id=str(raw.get("node_id") or ""),
+                label_ids=frozen_map(sealgate_label_ids(raw.get("labels"))),
             )
