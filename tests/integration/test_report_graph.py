@@ -1,0 +1,158 @@
+"""A report's comment and label edits as one GraphQL mutation, against the loopback GitHub.
+
+Real PyGithub over HTTP; what was asked is read from the server's request log, what was
+written from its REST answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.errors import GitHubError
+from controller.github import Reporter
+from controller.github.snapshot import PullRequestSnapshot
+from controller.github.summary import Summary, render_summary
+from controller.model import Decision, DecisionState
+from controller.sandbox.github_server.app import RequestRecord
+from tests.integration.test_github_adapter_world import (
+    FULL,
+    OWNER,
+    REPO,
+    World,
+    build_world,
+    response_problems,
+)
+
+GRAPHQL = "/graphql"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = build_world(Path(tmp_path_factory.mktemp("report-graph")))
+    try:
+        yield w
+    finally:
+        w.client.close()
+        w.server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_server(world: World) -> Iterator[None]:
+    world.server.clear_faults()
+    world.server.reset_request_log()
+    yield
+    world.server.clear_faults()
+    assert response_problems(world.server.request_log) == []
+
+
+@pytest.fixture
+def reporter(world: World) -> Iterator[Reporter]:
+    r = Reporter(world.client)
+    yield r
+    r.close()
+
+
+def summary_of(snapshot: PullRequestSnapshot, state: DecisionState) -> Summary:
+    decision = Decision(state=state, reasons=(f"{state.value}",), head_sha=snapshot.facts.head_sha)
+    return render_summary(decision, [], fingerprints={})
+
+
+def report(
+    world: World, reporter: Reporter, number: int, state: DecisionState
+) -> tuple[int, list[RequestRecord]]:
+    """Report ``state`` on a fresh snapshot: (requests the reporter counted, what it asked)."""
+    snapshot = world.reader.fetch(FULL, number)
+    world.server.reset_request_log()
+    result = reporter.report(snapshot, summary_of(snapshot, state))
+    return result.requests, world.server.request_log
+
+
+def writes(log: list[RequestRecord]) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in log]
+
+
+def graph_posts(log: list[RequestRecord]) -> list[RequestRecord]:
+    return [r for r in log if r.path.endswith(GRAPHQL)]
+
+
+def sticky_body(world: World, number: int) -> str:
+    stickies = world.sticky_comments(number)
+    assert len(stickies) == 1
+    return str(stickies[0]["body"])
+
+
+def test_a_server_without_graphql_is_remembered_and_rest_does_the_rest(
+    world: World, reporter: Reporter
+) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    # The snapshot now shows the comment's and the pending label's node ids: worth a mutation.
+    world.server.inject_faults(status=404, count=1, path_contains=GRAPHQL)
+    made, log = report(world, reporter, number, DecisionState.APPROVED)
+    assert [r.status for r in graph_posts(log)] == [404]
+    assert not reporter.graphql
+    assert made == len(log)
+    assert "sealgate: approved" in sticky_body(world, number)
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+    # Never asked again: the rejection goes over REST only.
+    made, log = report(world, reporter, number, DecisionState.REJECTED)
+    assert graph_posts(log) == []
+    assert made == len(log)
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:rejected"]
+    assert "sealgate: rejected" in sticky_body(world, number)
+
+
+def test_graphql_false_never_asks_graphql(world: World) -> None:
+    reporter = Reporter(world.client, graphql=False)
+    try:
+        number = world.open_pull()
+        for state in (DecisionState.PENDING, DecisionState.APPROVED):
+            made, log = report(world, reporter, number, state)
+            assert graph_posts(log) == []
+            assert made == len(log)
+        assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+    finally:
+        reporter.close()
+
+
+def test_the_rest_snapshot_carries_the_node_ids_a_report_needs(
+    world: World, reporter: Reporter
+) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    snapshot = world.reader.fetch(FULL, number)
+    pull = world.server.pull(OWNER, REPO, number)
+    assert snapshot.node_id == pull["node_id"]
+    assert set(snapshot.label_ids) == {"sealgate:pending"}
+    assert snapshot.label_ids["sealgate:pending"] == pull["labels"][0]["node_id"]
+    (comment,) = [c for c in snapshot.facts.comments if c.body.startswith("<!-- sealgate")]
+    assert comment.node_id == world.sticky_comments(number)[0]["node_id"]
+
+
+def replace_comment_node(snapshot: PullRequestSnapshot, node_id: str) -> PullRequestSnapshot:
+    comments = tuple(dataclasses.replace(c, node_id=node_id) for c in snapshot.facts.comments)
+    return dataclasses.replace(snapshot, facts=dataclasses.replace(snapshot.facts, comments=comments))
+
+
+def test_a_failed_mutation_is_raised_after_the_check_and_the_next_report_repairs(
+    world: World, reporter: Reporter
+) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    snapshot = world.reader.fetch(FULL, number)
+    world.server.inject_faults(status=502, count=5, path_contains=GRAPHQL)
+    summary = summary_of(snapshot, DecisionState.APPROVED)
+    with pytest.raises(GitHubError) as caught:
+        reporter.report(snapshot, summary)
+    assert caught.value.retryable
+    assert summary.text not in str(caught.value)
+    # The check run was written all the same.
+    assert world.check_run(snapshot.facts.head_sha)["conclusion"] == "success"
+    world.server.clear_faults()
+    report(world, reporter, number, DecisionState.APPROVED)
+    assert "sealgate: approved" in sticky_body(world, number)
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
