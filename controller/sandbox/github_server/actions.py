@@ -540,6 +540,7 @@ class Hub:
             # An edit always moves `updated_at` past `created_at`, even within the same second
             # (timestamps have second precision), so "edited" can be read from the comment.
             comment.updated_at = max(now(), comment.updated_at + timedelta(seconds=1))
+            comment.last_edited_at = comment.updated_at
             if body != previous:
                 self.emit(
                     "issue_comment",

@@ -37,7 +37,7 @@ from controller.sandbox.github_server.auth import identify
 from controller.sandbox.github_server.context import Ctx, Reply
 from controller.sandbox.github_server.errors import DOCS, ApiError
 from controller.sandbox.github_server.latency import LatencyInjector
-from controller.sandbox.github_server.limits import Bucket, Faults, RateLimiter
+from controller.sandbox.github_server.limits import Bucket, Faults, RateLimiter, graphql_key
 from controller.sandbox.github_server.state import Identity
 
 LOG = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ INT_PARAMS = {
     "issue_number",
 }
 PATH_PARAMS = {"path", "ref"}
+GRAPHQL = "/graphql"
+# api.github.com answers GraphQL at /graphql; GitHub Enterprise Server at /api/graphql.
+GRAPHQL_PATHS = (GRAPHQL, "/api/graphql")
+GRAPHQL_DOCS = "https://docs.github.com/graphql"
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,8 @@ class _Call:
     bucket: Bucket | None = None
     counted: bool = False
     body: Any = None
+    resource: str = "core"
+    """The budget the request spends: ``core`` (REST) or ``graphql``, each its own."""
 
 
 class GitHubApp:
@@ -189,7 +195,8 @@ class GitHubApp:
         identity = call.identity
         record = RequestRecord(
             method=request.method,
-            path=request.path,
+            # Both GraphQL spellings are one endpoint, as both REST mounts are one API.
+            path=GRAPHQL if call.template == GRAPHQL else request.path,
             query=request.query_string.decode(),
             status=response.status_code,
             counted=call.counted,
@@ -216,6 +223,8 @@ class GitHubApp:
     def _serve(self, request: Request, call: _Call) -> tuple[int, bytes, dict[str, str], Any]:
         """Authenticate, route, throttle, run the handler; returns status, bytes, headers, JSON."""
         call.identity = identify(self.hub.world, request.headers.get("Authorization"))
+        if request.method == "POST" and not request.script_root and request.path in GRAPHQL_PATHS:
+            return self._serve_graphql(request, call)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, params = adapter.match()
@@ -244,6 +253,44 @@ class GitHubApp:
             call.bucket = self.limiter.take(call.identity.key)
             call.counted = True
         return status, payload, headers, body
+
+    def _serve_graphql(
+        self, request: Request, call: _Call
+    ) -> tuple[int, bytes, dict[str, str], Any]:
+        """REST's authentication, faults and throttling around one GraphQL document."""
+        call.template, call.resource = GRAPHQL, "graphql"
+        identity = call.identity
+        if identity.login is None:
+            raise ApiError(
+                401, "This endpoint requires you to be authenticated.", spends_budget=False
+            )
+        self._apply_fault(request.path, request.method, call.rid)
+        key = graphql_key(identity.key)
+        if self.limiter.peek(key).remaining <= 0:
+            who = self._exhausted(identity, call.rid).message.split(" for ", 1)[1].split(".")[0]
+            body: Any = {
+                "errors": [
+                    {
+                        "type": "RATE_LIMIT",
+                        "code": "graphql_rate_limit",
+                        "message": f"API rate limit already exceeded for {who}.",
+                    }
+                ]
+            }
+            return 200, json.dumps(body).encode(), {}, body
+        try:
+            payload = json.loads(request.get_data() or b"null")
+        except ValueError as exc:
+            raise ApiError(400, "Problems parsing JSON", spends_budget=False) from exc
+        # Loaded on first use: a process that never answers GraphQL never imports graphql-core.
+        from controller.sandbox.github_server.graphql.endpoint import answer  # noqa: PLC0415
+
+        with self.hub.world.lock, self.hub.render.mounted_at(""):
+            body = answer(self.hub, identity, payload, call.rid)
+        # GitHub charges a document by the nodes it may return; sealgate's cost one point.
+        call.bucket = self.limiter.take(key)
+        call.counted = True
+        return 200, json.dumps(body).encode(), {}, body
 
     @staticmethod
     def _json_error(status: int, body: Any, headers: dict[str, str]) -> Response:
@@ -292,13 +339,16 @@ class GitHubApp:
         return ApiError(403, message, spends_budget=False)
 
     def _common_headers(self, response: Response, call: _Call) -> None:
-        bucket = call.bucket or self.limiter.peek(call.identity.key)
+        key = call.identity.key
+        bucket = call.bucket or self.limiter.peek(
+            graphql_key(key) if call.resource == "graphql" else key
+        )
         rid = call.rid
         response.headers["X-RateLimit-Limit"] = str(bucket.limit)
         response.headers["X-RateLimit-Remaining"] = str(bucket.remaining)
         response.headers["X-RateLimit-Used"] = str(bucket.used)
         response.headers["X-RateLimit-Reset"] = str(bucket.reset)
-        response.headers["X-RateLimit-Resource"] = "core"
+        response.headers["X-RateLimit-Resource"] = call.resource
         response.headers["X-GitHub-Request-Id"] = rid
         response.headers["X-GitHub-Media-Type"] = "github.v3; format=json"
         response.headers["X-GitHub-Api-Version-Selected"] = "2022-11-28"

@@ -11,6 +11,11 @@ WINDOW_SECONDS = 3600
 ANONYMOUS_LIMIT = 60  # GitHub's budget for unauthenticated callers
 
 
+def graphql_key(key: str) -> str:
+    """The GraphQL budget of an identity: GitHub keeps it apart from the REST one."""
+    return f"{key}#graphql"
+
+
 @dataclass
 class Bucket:
     limit: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 from controller.sandbox.github_server.auth import issue_installation_token
 from controller.sandbox.github_server.context import Ctx, Reply, paginate
 from controller.sandbox.github_server.errors import ApiError, not_found
+from controller.sandbox.github_server.limits import graphql_key
 from controller.sandbox.github_server.render import ts
 from controller.sandbox.github_server.state import Team
 
@@ -160,7 +161,13 @@ def rate_limit(ctx: Ctx) -> Reply:
         "reset": bucket.reset,
     }
     search = {"limit": 30, "used": 0, "remaining": 30, "reset": bucket.reset}
-    graphql = {"limit": bucket.limit, "used": 0, "remaining": bucket.limit, "reset": bucket.reset}
+    spent = ctx.limiter.peek(graphql_key(ctx.identity.key))
+    graphql = {
+        "limit": spent.limit,
+        "used": spent.used,
+        "remaining": spent.remaining,
+        "reset": spent.reset,
+    }
     body = {"resources": {"core": core, "search": search, "graphql": graphql}, "rate": core}
     return Reply(200, body)
 

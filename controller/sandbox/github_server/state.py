@@ -102,6 +102,8 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     app_slug: str | None = None
+    last_edited_at: datetime | None = None
+    """When the body was last edited (GraphQL's ``lastEditedAt``); None until then."""
 
 
 @dataclass
