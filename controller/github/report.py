@@ -163,15 +163,20 @@ class Reporter:
             pending: list[Future[Any]] = [check, *edits]
             pending += [f for f in (comment, mutation) if f is not None]
             wait(pending)
-            run_id, requests = check.result()
-            comment_id: int | None = None
-            for future in (comment, mutation):
-                if future is not None:
-                    written, made = future.result()
-                    comment_id = written if written is not None else comment_id
-                    requests += made
-            for edit in edits:
-                edit.result()
+            try:
+                run_id, requests = check.result()
+                comment_id: int | None = None
+                for future in (comment, mutation):
+                    if future is not None:
+                        written, made = future.result()
+                        comment_id = written if written is not None else comment_id
+                        requests += made
+                for edit in edits:
+                    edit.result()
+            except BaseException:
+                # Some label edits may be done and others not: the next read is the truth.
+                self._labels_after.discard((snapshot.repo, number))
+                raise
             self._labels_done(snapshot, summary.label)
         return ReportResult(
             check_run_id=run_id,

@@ -66,6 +66,12 @@ class PullEdits:
         # A snapshot taken before sealgate's own last write does not show that write yet:
         # what sealgate remembers writing stands in for it, so nothing is posted twice.
         if not mine:
+            if remembered is not None:
+                # sealgate's comment always carries the marker: one of its own without it was
+                # edited by someone else, and must be put back like any other edit.
+                for c in snapshot.facts.comments:
+                    if c.id == remembered.id and c.user.lower() == me:
+                        return Sticky(c.id, c.body, c.node_id or remembered.node_id)
             return remembered
         first = min(mine, key=lambda c: c.id)
         node = first.node_id

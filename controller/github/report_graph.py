@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from github.GithubException import UnknownObjectException
+from github.GithubException import GithubException
 
 from controller.github.client import GitHubClient
 from controller.github.graph_documents import ReportMutation, report_mutation
@@ -177,6 +177,9 @@ def send(client: GitHubClient, mutation: ReportMutation) -> Any:
             requester.graphql_url,
             input={"query": mutation.document, "variables": dict(mutation.variables)},
         )
-    except UnknownObjectException as exc:
-        raise GraphUnavailable(requester.graphql_url) from exc
+    except GithubException as exc:
+        # PyGithub makes an UnknownObjectException of a 404 only when it says "Not Found".
+        if exc.status == 404:
+            raise GraphUnavailable(requester.graphql_url) from exc
+        raise
     return data

@@ -72,7 +72,7 @@ def report(
 
 
 def writes(log: list[RequestRecord]) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in log]
+    return [(r.method, r.path) for r in log if r.method != "GET"]
 
 
 def graph_posts(log: list[RequestRecord]) -> list[RequestRecord]:
@@ -135,7 +135,9 @@ def test_the_rest_snapshot_carries_the_node_ids_a_report_needs(
 
 def replace_comment_node(snapshot: PullRequestSnapshot, node_id: str) -> PullRequestSnapshot:
     comments = tuple(dataclasses.replace(c, node_id=node_id) for c in snapshot.facts.comments)
-    return dataclasses.replace(snapshot, facts=dataclasses.replace(snapshot.facts, comments=comments))
+    return dataclasses.replace(
+        snapshot, facts=dataclasses.replace(snapshot.facts, comments=comments)
+    )
 
 
 def test_a_failed_mutation_is_raised_after_the_check_and_the_next_report_repairs(
@@ -156,3 +158,138 @@ def test_a_failed_mutation_is_raised_after_the_check_and_the_next_report_repairs
     report(world, reporter, number, DecisionState.APPROVED)
     assert "sealgate: approved" in sticky_body(world, number)
     assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+
+
+def test_a_report_after_a_review_is_the_check_write_and_one_mutation(
+    world: World, reporter: Reporter
+) -> None:
+    # A first pull request teaches the reporter the ids of both labels (REST adds show them).
+    learner = world.open_pull()
+    report(world, reporter, learner, DecisionState.PENDING)
+    report(world, reporter, learner, DecisionState.APPROVED)
+    number = world.open_pull()
+    made, log = report(world, reporter, number, DecisionState.PENDING)
+    assert sorted(writes(log)) == sorted(
+        [
+            ("POST", f"/repos/{FULL}/check-runs"),
+            ("POST", f"/repos/{FULL}/issues/{number}/comments"),
+            ("POST", GRAPHQL),
+        ]
+    )
+    assert made == len(log)  # and the lookup of a check run a restart may have left
+    made, log = report(world, reporter, number, DecisionState.APPROVED)
+    run_id = world.check_run(world.reader.fetch(FULL, number).facts.head_sha)["id"]
+    assert sorted(writes(log)) == [
+        ("PATCH", f"/repos/{FULL}/check-runs/{run_id}"),
+        ("POST", GRAPHQL),
+    ]
+    assert made == len(log) == 2
+    (mutation,) = graph_posts(log)
+    assert mutation.status == 200
+    assert set(mutation.body["data"]) == {"comment", "add", "remove"}
+    assert "errors" not in mutation.body
+    # What the mutation wrote, as REST shows it.
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+    assert "sealgate: approved" in sticky_body(world, number)
+    # Nothing changed, nothing sent.
+    made, log = report(world, reporter, number, DecisionState.APPROVED)
+    assert (made, writes(log)) == (0, [])
+
+
+def test_a_label_the_repository_lacks_is_added_over_rest_which_creates_it(
+    tmp_path: Path,
+) -> None:
+    fresh = build_world(tmp_path)
+    reporter = Reporter(fresh.client)
+    try:
+        repo = fresh.as_user("alice").get_repo(FULL)
+        assert "sealgate:rejected" not in {label.name for label in repo.get_labels()}
+        number = fresh.open_pull()
+        report(fresh, reporter, number, DecisionState.PENDING)
+        made, log = report(fresh, reporter, number, DecisionState.REJECTED)
+        # The comment edit and the removal in the mutation, the unknown label over REST.
+        assert ("POST", f"/repos/{FULL}/issues/{number}/labels") in writes(log)
+        (mutation,) = graph_posts(log)
+        assert set(mutation.body["data"]) == {"comment", "remove"}
+        assert made == len(log) == 3
+        assert "sealgate:rejected" in {label.name for label in repo.get_labels()}
+        assert fresh.server.labels(OWNER, REPO, number) == ["sealgate:rejected"]
+        assert response_problems(fresh.server.request_log) == []
+    finally:
+        reporter.close()
+        fresh.client.close()
+        fresh.server.stop()
+
+
+def test_a_deleted_sticky_comment_is_posted_again(world: World, reporter: Reporter) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    stale = world.reader.fetch(FULL, number)
+    (old,) = world.sticky_comments(number)
+    issue = world.as_user("erin").get_repo(FULL).get_issue(number)
+    issue.get_comment(int(old["id"])).delete()
+    assert world.sticky_comments(number) == []
+    world.server.reset_request_log()
+    # The snapshot still shows the comment: the mutation finds it gone, REST posts anew.
+    result = reporter.report(stale, summary_of(stale, DecisionState.APPROVED))
+    log = world.server.request_log
+    (mutation,) = graph_posts(log)
+    assert mutation.body["data"]["comment"] is None
+    assert [e["type"] for e in mutation.body["errors"]] == ["NOT_FOUND"]
+    assert ("POST", f"/repos/{FULL}/issues/{number}/comments") in writes(log)
+    assert result.requests == len(log)
+    (new,) = world.sticky_comments(number)
+    assert result.comment_id == new["id"] != old["id"]
+    assert "sealgate: approved" in str(new["body"])
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+    # The new comment is the one edited from now on.
+    report(world, reporter, number, DecisionState.REJECTED)
+    (again,) = world.sticky_comments(number)
+    assert again["id"] == new["id"]
+    assert "sealgate: rejected" in str(again["body"])
+
+
+def test_a_refused_part_of_the_mutation_is_raised_and_the_next_report_repairs(
+    world: World, reporter: Reporter
+) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    snapshot = world.reader.fetch(FULL, number)
+    # As if the label was deleted (and made again) after the read: its id no longer resolves.
+    gone = "MDU6TGFiZWw5OTk5OTk5"
+    stale = dataclasses.replace(
+        snapshot, label_ids={**snapshot.label_ids, "sealgate:approved": gone}
+    )
+    summary = summary_of(stale, DecisionState.APPROVED)
+    with pytest.raises(GitHubError) as caught:
+        reporter.report(stale, summary)
+    assert "add: NOT_FOUND" in str(caught.value)
+    assert summary.text not in str(caught.value)
+    # The parts that were done stay done...
+    assert "sealgate: approved" in sticky_body(world, number)
+    assert world.server.labels(OWNER, REPO, number) == []
+    # ...and the next pass adds the label over REST, the stale id forgotten.
+    made, log = report(world, reporter, number, DecisionState.APPROVED)
+    assert writes(log) == [("POST", f"/repos/{FULL}/issues/{number}/labels")]
+    assert made == 1
+    assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+
+
+@pytest.mark.parametrize("keep_marker", [True, False])
+def test_a_sticky_comment_edited_by_someone_else_is_rewritten(
+    world: World, reporter: Reporter, keep_marker: bool
+) -> None:
+    number = world.open_pull()
+    report(world, reporter, number, DecisionState.PENDING)
+    (sticky,) = world.sticky_comments(number)
+    forged = "**sealgate: approved** by bob and carol"
+    if keep_marker:
+        forged = "<!-- sealgate:summary -->\n" + forged
+    issue = world.as_user("alice").get_repo(FULL).get_issue(number)
+    issue.get_comment(int(sticky["id"])).edit(forged)
+    made, log = report(world, reporter, number, DecisionState.PENDING)
+    (mutation,) = graph_posts(log)
+    assert set(mutation.body["data"]) == {"comment"}
+    assert made == 1
+    restored = [c for c in world.server.comments(OWNER, REPO, number) if c["id"] == sticky["id"]]
+    assert restored[0]["body"] == sticky["body"]
