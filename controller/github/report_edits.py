@@ -173,7 +173,7 @@ class PullEdits:
             if failed is None:
                 self._sticky.put(_key(snapshot), Sticky(known.id, body, edits.comment[0]))
                 comment_id = known.id
-            elif failed.kind == "NOT_FOUND":
+            elif failed.kind == "NOT_FOUND" and failed.own:
                 comment_id = self._post(snapshot, body)  # someone deleted it
                 requests += 1
             else:
@@ -186,7 +186,7 @@ class PullEdits:
                 # Perhaps the label was deleted (and maybe made again): learn its id anew.
                 self._label_ids.discard((snapshot.repo, name))
             # A label the repository no longer has is on no pull request either.
-            if not (alias == "remove" and failed.kind == "NOT_FOUND"):
+            if not (alias == "remove" and failed.kind == "NOT_FOUND" and failed.own):
                 failures.append(failed)
         if failures:
             raise GitHubError(

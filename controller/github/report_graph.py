@@ -103,6 +103,9 @@ class Failure:
     """GitHub's error ``type`` (``NOT_FOUND``, ``FORBIDDEN``...), empty when it gave none."""
     message: str
     """GitHub's message, or empty when it could repeat something sealgate sent."""
+    own: bool = True
+    """The error names this alias; False when the document as a whole was refused (or the
+    alias is missing without a word), which says nothing about what it addressed."""
 
     @property
     def retryable(self) -> bool:
@@ -158,7 +161,10 @@ def read_answer(aliases: Sequence[str], answer: Any, *, sent: Sequence[str] = ()
         error = own or general or {}
         kind = error.get("type")
         failed[alias] = Failure(
-            alias, kind if isinstance(kind, str) else "", _safe(error.get("message"), sent)
+            alias,
+            kind if isinstance(kind, str) else "",
+            _safe(error.get("message"), sent),
+            own=own is not None,
         )
     return Answer(frozenset(done), frozen_map(failed))
 

@@ -13,15 +13,19 @@ from pathlib import Path
 import pytest
 
 from controller.errors import GitHubError
-from controller.github import Reporter
+from controller.github import GitHubClient, Reporter, SnapshotReader
 from controller.github.snapshot import PullRequestSnapshot
 from controller.github.summary import Summary, render_summary
 from controller.model import Decision, DecisionState
 from controller.sandbox.github_server.app import RequestRecord
 from tests.integration.test_github_adapter_world import (
+    APP_ID,
+    FAST_RETRY,
     FULL,
+    INSTALLATION_ID,
     OWNER,
     REPO,
+    SLUG,
     World,
     build_world,
     response_problems,
@@ -293,3 +297,26 @@ def test_a_sticky_comment_edited_by_someone_else_is_rewritten(
     assert made == 1
     restored = [c for c in world.server.comments(OWNER, REPO, number) if c["id"] == sticky["id"]]
     assert restored[0]["body"] == sticky["body"]
+
+
+def test_an_enterprise_server_gets_its_mutation_at_api_graphql(world: World) -> None:
+    base = world.url + "/api/v3"
+    client = GitHubClient.from_app(
+        APP_ID, world.app_key_pem, INSTALLATION_ID, slug=SLUG, base_url=base, retry=FAST_RETRY
+    )
+    reader, reporter = SnapshotReader(client), Reporter(client)
+    try:
+        number = world.open_pull()
+        for state in (DecisionState.PENDING, DecisionState.APPROVED):
+            snapshot = reader.fetch(FULL, number)
+            reporter.report(snapshot, summary_of(snapshot, state))
+        (mutation,) = graph_posts(world.server.request_log)
+        assert mutation.status == 200
+        assert "errors" not in mutation.body
+        assert reporter.graphql
+        assert world.server.labels(OWNER, REPO, number) == ["sealgate:approved"]
+        assert "sealgate: approved" in sticky_body(world, number)
+    finally:
+        reporter.close()
+        reader.close()
+        client.close()

@@ -125,6 +125,7 @@ def test_a_failed_alias_is_told_apart_from_the_done_ones() -> None:
     assert failure.kind == "NOT_FOUND"
     assert "IC_1" in failure.message
     assert failure.retryable
+    assert failure.own
 
 
 def test_an_error_naming_an_alias_fails_it_even_with_data() -> None:
@@ -181,3 +182,16 @@ def test_a_long_message_is_cut() -> None:
         {"errors": [{"type": "INTERNAL", "path": ["add"], "message": "x" * 5000}]},
     )
     assert len(answer.failed["add"].message) <= 200
+
+
+def test_a_refusal_of_the_whole_document_names_no_alias() -> None:
+    answer = read_answer(
+        ALIASES,
+        {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for app"}]},
+    )
+    assert answer.done == frozenset()
+    for failure in answer.failed.values():
+        assert failure.kind == "RATE_LIMITED"
+        assert failure.retryable
+        # So a pathless NOT_FOUND is never taken for a deleted comment.
+        assert not failure.own
