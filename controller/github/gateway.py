@@ -55,7 +55,7 @@ class GitHubGateway:
             max_changed_files=max_changed_files,
             graphql=graphql,
         )
-        self.reporter = Reporter(client)
+        self.reporter = Reporter(client, graphql=graphql)
         self.sync_reporter = SyncReporter(client)
         self.history = PullHistory(client)
         self.comments = CommentPoster(client)

@@ -9,12 +9,14 @@ Reporting is idempotent and frugal, because it runs after every event:
 - the summary comment is found by its hidden marker among the comments the snapshot already
   holds (only comments sealgate itself wrote count, so a look-alike cannot hijack it), and
   edited only when its text changed; it is never posted twice;
-- exactly one ``sealgate:*`` label is kept: the current one is added, stale ones removed.
+- exactly one ``sealgate:*`` label is kept: the current one is added, stale ones removed;
+- the comment edit and the label edits go out as one GraphQL mutation, alongside the check
+  run, wherever their node ids are known (``controller.github.report_graph``); the rest, and
+  everything on a server without GraphQL, over REST.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 from collections.abc import Mapping
@@ -24,15 +26,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from github.CheckRun import CheckRun
-from github.GithubException import UnknownObjectException
 from github.GithubObject import NotSet, Opt
 
 from controller.github.asked import Asked, parse_asked, render_asked
 from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
 from controller.github.failures import github_errors
+from controller.github.report_edits import PullEdits
 from controller.github.snapshot import PullRequestSnapshot
-from controller.github.summary import CHECK_NAME, MARKER, Label, Summary, comment_body
+from controller.github.summary import CHECK_NAME, Label, Summary, comment_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,8 @@ class ReportResult:
     comment_id: int
     label: str
     requests: int
-    """Write requests made (check run, comment, labels) plus a check-run lookup if needed."""
+    """HTTP requests made: the check-run or status write, a check-run lookup if needed, the
+    GraphQL mutation and whatever went over REST (a 404 from GraphQL counts too)."""
 
 
 class Via(enum.StrEnum):
@@ -59,7 +62,7 @@ _STATUS_STATES: dict[str | None, str] = {
 }
 MAX_STATUS_DESCRIPTION = 140
 REPORT_WORKERS = 4
-"""The check, the comment and two label edits of one report at once."""
+"""The check, the comment or the mutation, and the label edits left to REST, at once."""
 MAX_ANNOTATIONS = 50
 """GitHub takes at most 50 annotations per check-run request; more need further updates."""
 
@@ -94,14 +97,16 @@ class Reporter:
     thread at a time (the reconciler works on a pull request at a time anyway).
     """
 
-    def __init__(self, client: GitHubClient, *, via: Via = Via.AUTO) -> None:
+    def __init__(self, client: GitHubClient, *, via: Via = Via.AUTO, graphql: bool = True) -> None:
+        """``graphql``: edit the comment and the labels in one GraphQL mutation where their
+        node ids are known; False, or a server that answers 404 at its GraphQL endpoint,
+        keeps every edit on REST."""
         self._client = client
         if via is Via.AUTO:
             via = Via.CHECK_RUN if client.app_id is not None else Via.STATUS
         self.via = via
+        self._edits = PullEdits(client, graphql=graphql)
         self._statuses: LruCache[tuple[str, str], str] = LruCache(4096)
-        # (repo, number) -> the sticky comment's id and body as sealgate last wrote them.
-        self._sticky: LruCache[tuple[str, int], tuple[int, str]] = LruCache(4096)
         # (repo, number) -> (labels the last snapshot showed, labels after sealgate's edits).
         self._labels_after: LruCache[tuple[str, int], tuple[frozenset[str], frozenset[str]]] = (
             LruCache(4096)
@@ -113,39 +118,71 @@ class Reporter:
         self._annotated: LruCache[int, frozenset[tuple[str, int, int, str, str]]] = LruCache(4096)
         self._pool = ThreadPoolExecutor(max_workers=REPORT_WORKERS, thread_name_prefix="report")
 
+    @property
+    def graphql(self) -> bool:
+        """Whether comment and label edits still try GraphQL."""
+        return self._edits.graphql
+
     def report(
         self, snapshot: PullRequestSnapshot, summary: Summary, asked: Asked | None = None
     ) -> ReportResult:
         """``asked``: who sealgate asked to review (``ReviewRequester``); None keeps what the
         sticky comment says."""
         number = snapshot.facts.number
-        # The check, the comment and each label edit are independent writes: one round
-        # trip for all of them. Each runs on a worker with that thread's own client.
         add, remove = self._label_edits(snapshot, summary.label)
+        known = self._edits.known(snapshot)
+        if asked is None:
+            asked = parse_asked(known.body if known is not None else None)
+        # Who was asked to review, and the mentions, close the comment (never the check run):
+        # kept on every render, so a mention is made once.
+        body = comment_body(summary) + render_asked(asked)
+        graph, add, remove = self._edits.plan(snapshot, known, body, add, remove)
+        # The check, the mutation and whatever REST edits remain are independent writes: one
+        # round trip for all of them. Each runs on a worker with that thread's own client.
         with github_errors(f"report on {snapshot.repo}#{number}"):
             check: Future[tuple[int, int]] = (
                 self._pool.submit(self._check_run, snapshot, summary)
                 if self.via is Via.CHECK_RUN
                 else self._pool.submit(lambda: (0, self._status(snapshot, summary)))
             )
-            comment = self._pool.submit(self._comment, snapshot, summary, asked)
+            comment: Future[tuple[int | None, int]] | None = None
+            if graph is None or graph.comment is None:
+                comment = self._pool.submit(self._edits.comment, snapshot, known, body)
+            mutation = (
+                self._pool.submit(self._edits.mutate, snapshot, graph, known, body)
+                if graph is not None
+                else None
+            )
             edits: list[Future[None]] = [
-                self._pool.submit(self._add_label, snapshot, label) for label in add
+                self._pool.submit(self._edits.add_label, snapshot, label) for label in add
             ]
-            edits += [self._pool.submit(self._remove_label, snapshot, label) for label in remove]
+            edits += [
+                self._pool.submit(self._edits.remove_label, snapshot, label) for label in remove
+            ]
             # All of them settle before any failure is raised: what was written is remembered.
-            pending: list[Future[Any]] = [check, comment, *edits]
+            pending: list[Future[Any]] = [check, *edits]
+            pending += [f for f in (comment, mutation) if f is not None]
             wait(pending)
-            run_id, run_requests = check.result()
-            comment_id, comment_requests = comment.result()
-            for edit in edits:
-                edit.result()
+            try:
+                run_id, requests = check.result()
+                comment_id: int | None = None
+                for future in (comment, mutation):
+                    if future is not None:
+                        written, made = future.result()
+                        comment_id = written if written is not None else comment_id
+                        requests += made
+                for edit in edits:
+                    edit.result()
+            except BaseException:
+                # Some label edits may be done and others not: the next read is the truth.
+                self._labels_after.discard((snapshot.repo, number))
+                raise
             self._labels_done(snapshot, summary.label)
         return ReportResult(
             check_run_id=run_id,
-            comment_id=comment_id,
+            comment_id=comment_id or 0,
             label=summary.label.value,
-            requests=run_requests + comment_requests + len(edits),
+            requests=requests + len(edits),
         )
 
     def close(self) -> None:
@@ -261,45 +298,8 @@ class Reporter:
     def sticky(self, snapshot: PullRequestSnapshot) -> tuple[int, str] | None:
         """The sticky comment's id and body, as the snapshot shows it or sealgate last wrote
         it."""
-        me = self._client.login().lower()
-        mine = [
-            c for c in snapshot.facts.comments if c.user.lower() == me and c.body.startswith(MARKER)
-        ]
-        # A snapshot taken before sealgate's own last write does not show that write yet:
-        # what sealgate remembers writing stands in for it, so nothing is posted twice.
-        if mine:
-            first = min(mine, key=lambda c: c.id)
-            return first.id, first.body
-        return self._sticky.get((snapshot.repo, snapshot.facts.number))
-
-    def _comment(
-        self, snapshot: PullRequestSnapshot, summary: Summary, asked: Asked | None
-    ) -> tuple[int, int]:
-        repo = self._client.repo(snapshot.repo)
-        key = (snapshot.repo, snapshot.facts.number)
-        known = self.sticky(snapshot)
-        if asked is None:
-            asked = parse_asked(known[1] if known is not None else None)
-        # Who was asked to review, and the mentions, close the comment (never the check run):
-        # kept on every render, so a mention is made once.
-        body = comment_body(summary) + render_asked(asked)
-        if known is not None:
-            sticky_id, shown = known
-            if shown == body:
-                self._sticky.put(key, (sticky_id, body))
-                return sticky_id, 0
-            try:
-                self._client.github.requester.requestJsonAndCheck(
-                    "PATCH", f"{repo.url}/issues/comments/{sticky_id}", input={"body": body}
-                )
-            except UnknownObjectException:
-                pass  # someone deleted it: post a new one below
-            else:
-                self._sticky.put(key, (sticky_id, body))
-                return sticky_id, 1
-        created = repo.get_issue(snapshot.facts.number).create_comment(body)
-        self._sticky.put(key, (created.id, body))
-        return created.id, 1 if known is None else 2
+        known = self._edits.known(snapshot)
+        return None if known is None else (known.id, known.body)
 
     def _current_labels(self, snapshot: PullRequestSnapshot) -> frozenset[str]:
         """The labels as the pull request read shows them, or, when it is the same read
@@ -324,11 +324,3 @@ class Reporter:
             (snapshot.repo, snapshot.facts.number),
             (frozenset(snapshot.labels), (current - ours) | {label.value}),
         )
-
-    def _add_label(self, snapshot: PullRequestSnapshot, label: str) -> None:
-        self._client.repo(snapshot.repo).get_issue(snapshot.facts.number).add_to_labels(label)
-
-    def _remove_label(self, snapshot: PullRequestSnapshot, label: str) -> None:
-        issue = self._client.repo(snapshot.repo).get_issue(snapshot.facts.number)
-        with contextlib.suppress(UnknownObjectException):  # already gone: fine
-            issue.remove_from_labels(label)

@@ -158,6 +158,22 @@ def edit_comment(ctx: Ctx, owner: str, repo: str, comment_id: int) -> Reply:
     return Reply(200, body)
 
 
+def delete_comment(ctx: Ctx, owner: str, repo: str, comment_id: int) -> Reply:
+    """Anyone with write access may delete anyone's comment, as on GitHub; a sticky comment
+    deleted this way is what a report must recover from."""
+    actor = ctx.actor()
+    r = ctx.hub.repo(owner, repo)
+    with ctx.hub.world.lock:
+        pull, comment = ctx.hub.find_comment(r, comment_id)
+        if actor.lower() != comment.user.lower():
+            ctx.hub.require(r, actor, "write")
+        rendered = ctx.hub.render.comment(r, pull, comment)
+        pull.comments.remove(comment)
+        payload = {"action": "deleted", "issue": ctx.hub.render.issue(r, pull), "comment": rendered}
+        ctx.hub.emit("issue_comment", r, actor, payload)
+    return Reply(204, None)
+
+
 def _label_names(ctx: Ctx) -> list[str]:
     # GitHub takes either a bare array or {"labels": [...]}; PyGithub sends the bare array.
     body: Any = ctx.json_any()
@@ -328,6 +344,7 @@ ROUTES = [
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", create_comment),
     ("GET", "/repos/{owner}/{repo}/issues/comments/{comment_id}", get_comment),
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}", edit_comment),
+    ("DELETE", "/repos/{owner}/{repo}/issues/comments/{comment_id}", delete_comment),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels", list_labels),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", add_labels),
     ("PUT", "/repos/{owner}/{repo}/issues/{issue_number}/labels", set_labels),
