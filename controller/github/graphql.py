@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import requests
 from github.GithubException import GithubException, UnknownObjectException
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from controller.github.client import GitHubClient
 
@@ -38,8 +40,9 @@ class GraphAnswer:
         return frozenset(str(error.get("type") or "") for error in self.failed(alias))
 
 
-_STATUS_OF = {"NOT_FOUND": 404, "FORBIDDEN": 403, "RATE_LIMITED": 429}
-"""GitHub's GraphQL error types as the HTTP statuses REST answers for the same refusal."""
+_STATUS_OF = {"NOT_FOUND": 404, "FORBIDDEN": 403, "RATE_LIMITED": 429, "RATE_LIMIT": 429}
+"""GitHub's GraphQL error types as the HTTP statuses REST answers for the same refusal
+(GitHub has spelled an exhausted budget both ways)."""
 
 
 def as_exception(errors: tuple[Mapping[str, Any], ...]) -> GithubException:
@@ -52,6 +55,12 @@ def as_exception(errors: tuple[Mapping[str, Any], ...]) -> GithubException:
     if status == 404:
         return UnknownObjectException(404, {"message": message}, None)
     return GithubException(status, {"message": message}, None)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, GithubException):
+        return exc.status == 429 or exc.status >= 500
+    return isinstance(exc, requests.ConnectionError | requests.Timeout)
 
 
 class GraphPoster(Protocol):
@@ -75,9 +84,9 @@ class GraphQLEndpoint:
         with self._lock:
             return self._enabled
 
-    def post(self, document: str, variables: Mapping[str, Any]) -> GraphAnswer:
-        """One request. Raises :class:`GraphQLUnavailable` when GraphQL is off or absent,
-        and PyGithub's exceptions for other HTTP failures."""
+    def post_raw(self, document: str, variables: Mapping[str, Any]) -> Any:
+        """One request; the JSON answer as GitHub gave it. Raises :class:`GraphQLUnavailable`
+        when GraphQL is off or absent, and PyGithub's exceptions for other HTTP failures."""
         if not self.enabled:
             raise GraphQLUnavailable
         requester = self._client.github.requester
@@ -87,10 +96,29 @@ class GraphQLEndpoint:
                 requester.graphql_url,
                 input={"query": document, "variables": dict(variables)},
             )
-        except UnknownObjectException as exc:
+        except GithubException as exc:
+            # PyGithub makes an UnknownObjectException of a 404 only when it says "Not Found".
+            if exc.status != 404:
+                raise
             with self._lock:
                 self._enabled = False
             raise GraphQLUnavailable from exc
+        return body
+
+    def post(self, document: str, variables: Mapping[str, Any]) -> GraphAnswer:
+        """A query: :meth:`post_raw`, tried again on a server fault as REST's reads are
+        (urllib3 never repeats a POST by itself), with errors grouped by alias; a document
+        refused whole raises the exception REST would have for the same refusal."""
+        policy = self._client.retry_policy
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, policy.attempts)),
+            wait=wait_exponential_jitter(
+                multiplier=policy.backoff_factor, max=policy.backoff_max, jitter=policy.jitter
+            ),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+        body = retrying(self.post_raw, document, variables)
         if not isinstance(body, dict):
             raise GithubException(502, {"message": "GraphQL answer is not an object"}, None)
         errors: dict[str, list[Mapping[str, Any]]] = {}

@@ -17,14 +17,13 @@ from github.GithubException import UnknownObjectException
 from controller.errors import GitHubError
 from controller.github.cache import LruCache
 from controller.github.client import GitHubClient
+from controller.github.graphql import GraphQLEndpoint, GraphQLUnavailable
 from controller.github.report_graph import (
     Failure,
     GraphEdits,
-    GraphUnavailable,
     plan_edits,
     read_answer,
     sealgate_label_ids,
-    send,
 )
 from controller.github.snapshot import PullRequestSnapshot
 from controller.github.summary import MARKER
@@ -48,13 +47,17 @@ class PullEdits:
 
     def __init__(self, client: GitHubClient, *, graphql: bool = True) -> None:
         self._client = client
-        self.graphql = graphql
-        """False when asked, or once the server answered 404 at its GraphQL endpoint."""
+        self._graph = GraphQLEndpoint(client, enabled=graphql)
         # (repo, number) -> the sticky comment as sealgate last wrote it.
         self._sticky: LruCache[tuple[str, int], Sticky] = LruCache(4096)
         # (repo, label name) -> node id: label ids never change while the label exists, and
         # a REST snapshot shows only those on the pull request; the REST add shows the rest.
         self._label_ids: LruCache[tuple[str, str], str] = LruCache(4096)
+
+    @property
+    def graphql(self) -> bool:
+        """False when asked, or once the server answered 404 at its GraphQL endpoint."""
+        return self._graph.enabled
 
     def known(self, snapshot: PullRequestSnapshot) -> Sticky | None:
         """The sticky comment, as the snapshot shows it or sealgate last wrote it."""
@@ -159,9 +162,8 @@ class PullEdits:
         if mutation is None:
             return None, 0
         try:
-            answer = send(self._client, mutation)
-        except GraphUnavailable:
-            self.graphql = False
+            answer = self._graph.post_raw(mutation.document, mutation.variables)
+        except GraphQLUnavailable:
             posted, made = self._over_rest(snapshot, edits, known, body)
             return posted, made + 1
         result = read_answer(mutation.aliases, answer, sent=(body,))

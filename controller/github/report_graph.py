@@ -20,9 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from github.GithubException import GithubException
-
-from controller.github.client import GitHubClient
 from controller.github.graph_documents import ReportMutation, report_mutation
 from controller.model import frozen_map
 
@@ -32,10 +29,6 @@ MAX_MESSAGE = 200
 _NOT_RETRYABLE = frozenset({"FORBIDDEN"})
 """A refusal that another try with the same credentials meets again; everything else
 (a stale id, a rate limit, an internal error) is repaired by the next pass's fresh read."""
-
-
-class GraphUnavailable(Exception):
-    """The server has no GraphQL endpoint (it answered 404): use REST from now on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,25 +160,3 @@ def read_answer(aliases: Sequence[str], answer: Any, *, sent: Sequence[str] = ()
             own=own is not None,
         )
     return Answer(frozenset(done), frozen_map(failed))
-
-
-def send(client: GitHubClient, mutation: ReportMutation) -> Any:
-    """POST the mutation; the JSON answer, whatever errors it holds.
-
-    Not ``graphql_query``: it raises on any error, and a report must learn which parts of
-    its mutation were done. Raises :class:`GraphUnavailable` on 404 and PyGithub's or the
-    HTTP stack's exceptions on any other failure (nothing is known to be done then).
-    """
-    requester = client.github.requester
-    try:
-        _headers, data = requester.requestJsonAndCheck(
-            "POST",
-            requester.graphql_url,
-            input={"query": mutation.document, "variables": dict(mutation.variables)},
-        )
-    except GithubException as exc:
-        # PyGithub makes an UnknownObjectException of a 404 only when it says "Not Found".
-        if exc.status == 404:
-            raise GraphUnavailable(requester.graphql_url) from exc
-        raise
-    return data

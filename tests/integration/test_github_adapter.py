@@ -137,11 +137,28 @@ def test_changed_files_are_read_across_pages(world: World) -> None:
     assert len(pages) == 2, pages
 
 
-def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: World) -> None:
+def test_a_repeat_snapshot_is_one_graphql_read_and_one_conditional_rest_read(
+    world: World,
+) -> None:
     number = world.open_pull()
     world.reader.fetch(FULL, number)
     world.server.reset_request_log()
     world.reader.fetch(FULL, number)
+    asked = [(r.method, r.path, r.status, r.counted) for r in world.server.request_log]
+    # The pull request, reviews, comments, base tip and team members in one query; who
+    # pushed the head branch (no GraphQL equivalent) conditionally, at no budget.
+    assert sorted(asked) == [
+        ("GET", f"/repos/{FULL}/activity", 304, False),
+        ("POST", "/graphql", 200, True),
+    ]
+
+
+def test_a_repeat_rest_snapshot_reads_no_content_and_lists_cost_no_budget(world: World) -> None:
+    number = world.open_pull()
+    reader = SnapshotReader(world.client, graphql=False)
+    reader.fetch(FULL, number)
+    world.server.reset_request_log()
+    reader.fetch(FULL, number)
     asked = {r.path: (r.status, r.counted) for r in world.server.request_log}
     # The files and commits are fixed by the head: not asked for again at the same head.
     # The teams are, alongside the reviews, so that a merge this snapshot allows need not
@@ -161,7 +178,8 @@ def test_a_repeat_snapshot_reads_no_content_and_lists_cost_no_budget(world: Worl
 
     world.approve("carol", number)
     world.server.reset_request_log()
-    snap = world.reader.fetch(FULL, number)
+    snap = reader.fetch(FULL, number)
+    reader.close()
     assert [r.user for r in snap.facts.reviews] == ["carol"]
     fresh = {r.path for r in world.server.request_log if r.status == 200}
     # The pull request itself answers 304 unless the review changed what it shows.
@@ -275,10 +293,26 @@ def test_bad_credentials_and_missing_things_are_not_retryable(world: World) -> N
     assert isinstance(missing.value.__cause__, Exception), "the cause is chained"
 
 
+def test_graphql_server_errors_are_retried_then_reported_as_retryable(world: World) -> None:
+    number = world.open_pull()
+    world.server.inject_faults(status=502, count=2, path_contains="/graphql")
+    snap = world.reader.fetch(FULL, number)
+    statuses = [r.status for r in world.server.request_log if r.path == "/graphql"]
+    assert statuses == [502, 502, 200]
+    assert snap.facts.number == number
+    world.server.inject_faults(status=503, count=50, path_contains="/graphql")
+    with pytest.raises(GitHubError) as failed:
+        world.reader.fetch(FULL, number)
+    assert failed.value.retryable is True
+    world.server.clear_faults()
+    assert world.reader.fetch(FULL, number).facts.number == number
+
+
 def test_server_errors_are_retried_then_reported_as_retryable(world: World) -> None:
     number = world.open_pull()
+    reader = SnapshotReader(world.client, graphql=False)
     world.server.inject_faults(status=502, count=2, path_contains=f"/pulls/{number}/reviews")
-    snap = world.reader.fetch(FULL, number)
+    snap = reader.fetch(FULL, number)
     statuses = [r.status for r in world.server.request_log if r.path.endswith("/reviews")]
     assert statuses == [502, 502, 200]
     assert snap.facts.number == number
@@ -286,8 +320,9 @@ def test_server_errors_are_retried_then_reported_as_retryable(world: World) -> N
     # The comments, not the commits: those are kept per head and not asked for again.
     world.server.inject_faults(status=503, count=50, path_contains=f"/issues/{number}/comments")
     with pytest.raises(GitHubError) as failed:
-        world.reader.fetch(FULL, number)
+        reader.fetch(FULL, number)
     assert failed.value.retryable is True
+    reader.close()
 
 
 def test_secondary_rate_limit_waits_for_retry_after(world: World) -> None:
@@ -395,9 +430,9 @@ def test_a_push_during_the_read_is_a_conflict_not_a_mixed_snapshot(world: World)
 
     reader = threading.Thread(target=read)
     reader.start()
-    pull_path = f"/repos/{FULL}/pulls/{number}"
+    read_paths = {f"/repos/{FULL}/pulls/{number}", "/graphql"}
     for _ in range(200):  # until the pull request itself has been read
-        if any(r.path == pull_path for r in world.server.request_log):
+        if any(r.path in read_paths for r in world.server.request_log):
             break
         threading.Event().wait(0.01)
     world.push(

@@ -28,7 +28,6 @@ from tests.integration.test_reconciler_world import (
     environment_yaml,
 )
 
-WRITES = ("POST", "PATCH", "PUT", "DELETE")
 TWO_APPROVALS = POLICY_YAML.replace(b"required: 1", b"required: 2")
 
 
@@ -80,7 +79,7 @@ def as_json(result: Result) -> dict[str, Any]:
 
 
 def writes(world: World) -> list[str]:
-    return [f"{r.method} {r.path}" for r in world.hub.request_log if r.method in WRITES]
+    return [f"{r.method} {r.path}" for r in world.hub.request_log if r.writes]
 
 
 def test_plan_pull_agrees_with_the_controller_and_writes_nothing(world: World) -> None:

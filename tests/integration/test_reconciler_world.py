@@ -417,7 +417,7 @@ class World:
         return [
             f"{r.method} {r.path}"
             for r in self.hub.request_log
-            if r.method in ("POST", "PATCH", "PUT", "DELETE") and "access_tokens" not in r.path
+            if r.writes and "access_tokens" not in r.path
         ]
 
     def run_child(self, number: int, crashpoint: str) -> subprocess.CompletedProcess[bytes]:

@@ -59,7 +59,7 @@ def test_a_failed_report_leaves_the_delivery_whole(world: World, controller: Con
     # Every sticky-comment edit fails for a while: the reports after the merge fail.
     world.hub.inject_faults(status=502, count=100, path_contains="/issues/comments/")
     # ... over GraphQL too, where a report edits the comment in its mutation.
-    world.hub.inject_faults(status=502, count=100, path_contains="/graphql")
+    world.hub.inject_faults(status=502, count=100, path_contains="/graphql", graphql="mutation")
     with pytest.raises(BackendError):
         controller.reconciler.handle(FULL, number)
     assert _holds(world, VALUE), "the Secret was written all the same"

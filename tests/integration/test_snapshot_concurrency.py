@@ -66,8 +66,8 @@ def _push_while_held(world: World, number: int, held: str) -> tuple[str, BaseExc
     reader = threading.Thread(target=fetch)
     reader.start()
     # The held read is on its way once the server has logged the pull request's own read.
-    pull_path = f"/repos/{FULL}/pulls/{number}"
-    while not any(r.path == pull_path for r in world.server.request_log):
+    pull_paths = {f"/repos/{FULL}/pulls/{number}", "/graphql"}
+    while not any(r.path in pull_paths for r in world.server.request_log):
         threading.Event().wait(0.01)
     head = world.push(
         number, {"changes/production/later.yaml": change_yaml("later", "later/s")}, author="alice"

@@ -46,8 +46,9 @@ def transient_faults(world: World, step: str) -> None:
     if step == "pending":
         github.inject_faults(status=500, count=2, path_contains="/files", method="GET")
         github.inject_faults(status=502, count=1, path_contains="/teams/", method="GET")
+        # The reviews come with the pull request in one GraphQL query: a read, so repeated.
         github.inject_faults(
-            status=429, count=1, path_contains="/reviews", retry_after=1, method="GET"
+            status=429, count=1, path_contains="/graphql", retry_after=1, graphql="query"
         )
     elif step == "sre_approvals":
         github.inject_faults(status=403, count=1, path_contains="/commits", retry_after=1)

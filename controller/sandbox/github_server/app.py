@@ -82,6 +82,13 @@ class RequestRecord:
     """``time.monotonic()`` when the request arrived, before any imitated latency."""
     finished: float = 0.0
     """``time.monotonic()`` when the answer was ready: ``finished - started`` is its cost."""
+    operation: str | None = None
+    """GraphQL only: ``query`` or ``mutation`` (a read and a write share the path)."""
+
+    @property
+    def writes(self) -> bool:
+        """Whether the request could change anything (a GraphQL query cannot)."""
+        return self.method not in ("GET", "HEAD") and self.operation != "query"
 
 
 def to_rule(template: str) -> str:
@@ -125,6 +132,8 @@ class _Call:
     body: Any = None
     resource: str = "core"
     """The budget the request spends: ``core`` (REST) or ``graphql``, each its own."""
+    operation: str | None = None
+    """For GraphQL: ``query`` or ``mutation``."""
 
 
 class GitHubApp:
@@ -205,6 +214,7 @@ class GitHubApp:
             body=call.body,
             started=started,
             finished=time.monotonic() + delay / 2,
+            operation=call.operation,
         )
         with self._log_lock:
             self._log.append(record)
@@ -264,7 +274,18 @@ class GitHubApp:
             raise ApiError(
                 401, "This endpoint requires you to be authenticated.", spends_budget=False
             )
-        self._apply_fault(request.path, request.method, call.rid)
+        try:
+            payload = json.loads(request.get_data() or b"null")
+        except ValueError as exc:
+            raise ApiError(400, "Problems parsing JSON", spends_budget=False) from exc
+        # Loaded on first use: a process that never answers GraphQL never imports graphql-core.
+        from controller.sandbox.github_server.graphql.endpoint import (  # noqa: PLC0415
+            answer,
+            operation_kind,
+        )
+
+        call.operation = operation_kind(payload)
+        self._apply_fault(request.path, request.method, call.rid, call.operation)
         key = graphql_key(identity.key)
         if self.limiter.peek(key).remaining <= 0:
             who = self._exhausted(identity, call.rid).message.split(" for ", 1)[1].split(".")[0]
@@ -278,13 +299,6 @@ class GitHubApp:
                 ]
             }
             return 200, json.dumps(body).encode(), {}, body
-        try:
-            payload = json.loads(request.get_data() or b"null")
-        except ValueError as exc:
-            raise ApiError(400, "Problems parsing JSON", spends_budget=False) from exc
-        # Loaded on first use: a process that never answers GraphQL never imports graphql-core.
-        from controller.sandbox.github_server.graphql.endpoint import answer  # noqa: PLC0415
-
         with self.hub.world.lock, self.hub.render.mounted_at(""):
             body = answer(self.hub, identity, payload, call.rid)
         # GitHub charges a document by the nodes it may return; sealgate's cost one point.
@@ -309,8 +323,8 @@ class GitHubApp:
             return reply.last_modified <= since
         return False
 
-    def _apply_fault(self, path: str, method: str, rid: str) -> None:
-        fault = self.faults.take(path, method)
+    def _apply_fault(self, path: str, method: str, rid: str, graphql: str | None = None) -> None:
+        fault = self.faults.take(path, method, graphql)
         if fault is None:
             return
         if fault.delay_seconds > 0:

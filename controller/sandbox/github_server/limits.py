@@ -75,6 +75,9 @@ class Fault:
     method: str | None = None
     """Only requests of this method (``GET``: what the controller reads, not what people
     post to the same path)."""
+    graphql: str | None = None
+    """Only GraphQL documents of this kind (``query`` or ``mutation``): a read and a report
+    share one path."""
 
 
 class Faults:
@@ -92,10 +95,12 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, path: str, method: str = "GET") -> Fault | None:
+    def take(self, path: str, method: str = "GET", graphql: str | None = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.count <= 0 or (fault.method is not None and fault.method != method):
+                    continue
+                if fault.graphql is not None and fault.graphql != graphql:
                     continue
                 if fault.path_contains is None or fault.path_contains in path:
                     fault.count -= 1

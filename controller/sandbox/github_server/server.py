@@ -307,14 +307,18 @@ class GitHubApiServer:
         retry_after: int | None = None,
         delay_seconds: float = 0.0,
         method: str | None = None,
+        graphql: str | None = None,
     ) -> None:
-        """Answer the next `count` matching requests (of `method`, when given) with `status`
+        """Answer the next `count` matching requests (of `method`, when given; GraphQL
+        documents of kind `graphql`, ``query`` or ``mutation``, when given) with `status`
         after `delay_seconds`.
 
         403 and 429 are secondary rate limits (with `Retry-After` when given); 5xx are server
         errors; a status below 400 only delays an otherwise normal answer.
         """
-        self._faults.add(Fault(status, count, path_contains, retry_after, delay_seconds, method))
+        self._faults.add(
+            Fault(status, count, path_contains, retry_after, delay_seconds, method, graphql)
+        )
 
     def clear_faults(self) -> None:
         self._faults.clear()

@@ -48,6 +48,18 @@ _INTERNAL = (
 )
 
 
+def operation_kind(body: Any) -> str | None:
+    """``query`` or ``mutation`` for a request body that holds one operation (faults can be
+    aimed at one kind: a read and a report share the path); None for anything else."""
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return None
+    try:
+        operation = get_operation_ast(parse(body["query"]), body.get("operationName"))
+    except GraphQLSyntaxError:
+        return None
+    return None if operation is None else str(operation.operation.value)
+
+
 def answer(hub: Hub, identity: Identity, body: Any, rid: str) -> Json:
     """The JSON answer to one request body; the caller holds the world lock."""
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
