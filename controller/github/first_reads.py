@@ -18,7 +18,7 @@ from urllib.parse import quote
 from controller.github.conditional import ConditionalLists
 from controller.github.graph_pull import read_pull
 from controller.github.graphql import GraphQLEndpoint, GraphQLUnavailable
-from controller.github.pull_head import PullHead, head_from_rest
+from controller.github.pull_head import PullHead, head_from_rest, with_labels
 from controller.github.pull_reads import HeadReads, PullReads, Where, at_head
 from controller.github.teams import TeamDirectory
 from controller.model import frozen_map
@@ -77,9 +77,14 @@ def first_reads(
             rest = team_directory.start(t for t in teams or () if t not in answer.teams)
             reads.track(rest.values())
             known.update(rest)
-            ids = {**answer.label_ids, **answer.head.label_ids}
+            head = answer.head
+            if not answer.labels_whole:
+                # A page of labels put on by hand must not hide one of sealgate's: a report
+                # judged on part of them would leave a stale `sealgate:approved` on.
+                head = with_labels(head, reads.issue_list(repo, number, "labels"))
+            ids = {**answer.label_ids, **head.label_ids}
             return FirstReads(
-                head=answer.head,
+                head=head,
                 reviews=_done(answer.reviews)
                 if answer.reviews is not None
                 else reads.submit(reads.pull_list, repo, number, "reviews"),

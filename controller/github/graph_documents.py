@@ -46,7 +46,7 @@ _PULL_FIELDS = f"""
       baseRepository {{ nameWithOwner defaultBranchRef {{ name }} }}
       changedFiles
       commits {{ totalCount }}
-      labels(first: {PAGE}) {{ nodes {{ id name }} }}
+      labels(first: {PAGE}) {{ pageInfo {{ hasNextPage }} nodes {{ id name }} }}
       reviews(first: {PAGE}) {{
         pageInfo {{ hasNextPage }}
         nodes {{ databaseId state submittedAt {_ACTOR} commit {{ oid }} }}

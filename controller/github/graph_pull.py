@@ -40,6 +40,9 @@ class GraphPull:
     show has no members, as over REST); a team with more than a page is left out."""
     label_ids: Mapping[str, str]
     """Label name -> node id, for the asked-for labels the repository has."""
+    labels_whole: bool = True
+    """False when the pull request carries more labels than one page holds: ``head.labels``
+    is then a part only, and the caller reads them over REST."""
 
 
 def read_pull(
@@ -80,6 +83,7 @@ def read_pull(
         comments=_whole(pull.get("comments"), _comment),
         teams=frozen_map(members),
         label_ids=frozen_map(ids),
+        labels_whole=not ((pull.get("labels") or {}).get("pageInfo") or {}).get("hasNextPage"),
     )
 
 

@@ -8,8 +8,8 @@ on :class:`PullHead` and never on either spelling.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,19 @@ def _author(actor: Any) -> str:
     if isinstance(actor, dict) and actor.get("login"):
         return graph_login(actor) or str(actor["login"])
     return GHOST
+
+
+def with_labels(head: PullHead, listed: Sequence[Any]) -> PullHead:
+    """``head`` with the labels of a REST list (``GET .../issues/{n}/labels``) in place of
+    those it holds."""
+    labels = [item for item in listed if isinstance(item, dict) and item.get("name")]
+    return replace(
+        head,
+        labels=tuple(str(item["name"]) for item in labels),
+        label_ids=frozen_map(
+            {str(item["name"]): str(item["node_id"]) for item in labels if item.get("node_id")}
+        ),
+    )
 
 
 def head_from_rest(raw: Mapping[str, Any]) -> PullHead:
