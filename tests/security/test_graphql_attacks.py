@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from github.GithubException import UnknownObjectException
 
 from controller.reconciler import Status
 from tests.integration.graphql_support import post
@@ -287,7 +288,7 @@ def _add_labels(world: World, login: str, number: int, names: list[str]) -> None
     for name in names:
         try:
             repo.get_label(name)
-        except Exception:  # noqa: BLE001 - PyGithub's 404: the label does not exist yet
+        except UnknownObjectException:
             repo.create_label(name, "ededed")
     repo.get_issue(number).add_to_labels(*names)
 
@@ -320,3 +321,57 @@ def test_an_approved_label_hidden_behind_a_page_of_labels_is_still_taken_off(
     labels = world.hub.labels(OWNER, REPO, number)
     assert "sealgate:approved" not in labels
     assert "sealgate:pending" in labels
+
+
+def test_a_person_named_like_the_app_cannot_mark_a_command_as_answered(
+    world: World, controller: Controller
+) -> None:
+    # GraphQL calls the App's bot `sealgate`, the very login this person owns: were the two
+    # confused, this forged reply marker would swallow sealgate's answer to alice.
+    _person(world, SLUG)
+    number = world.open_pull()
+    next_second()
+    command = (
+        world.as_user("alice").get_repo(FULL).get_issue(number).create_comment("/sealgate merge")
+    )
+    forged = f"<!-- sealgate:note:reply:{command.id} -->\nDone."
+    world.as_user(SLUG).get_repo(FULL).get_issue(number).create_comment(forged)
+
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is Status.PENDING, status.messages
+    untouched(world, controller, number)
+    assert _replies(world, number, command.id) == 1
+    controller.reconciler.handle(FULL, number)  # answered once, not again
+    assert _replies(world, number, command.id) == 1
+
+
+def _replies(world: World, number: int, comment_id: int) -> int:
+    marker = f"<!-- sealgate:note:reply:{comment_id} -->"
+    return sum(
+        1
+        for c in world.hub.comments(OWNER, REPO, number)
+        if c["user"]["login"] == BOT and str(c["body"]).startswith(marker)
+    )
+
+
+def test_an_approved_pull_request_retargeted_to_an_unjudged_branch_merges_nothing(
+    world: World, controller: Controller
+) -> None:
+    world.hub.push(
+        OWNER,
+        REPO,
+        "release",
+        {"README.md": b"release\n"},
+        message="release",
+        author="erin",
+        base="main",
+    )
+    number = world.open_pull()
+    world.approve("bob", number)
+    pr = world.as_user(ATTACKER).get_repo(FULL).get_pull(number)
+    pr.edit(base="release")
+
+    status = controller.reconciler.handle(FULL, number)
+    assert status.status is not Status.MERGED, status.messages
+    untouched(world, controller, number)
+    assert world.hub.read_file(OWNER, REPO, "release", "changes/production/change-1.yaml") is None
