@@ -11,7 +11,13 @@ from github.GithubException import GithubException, UnknownObjectException
 
 from controller.github.graph_pull import read_pull
 from controller.github.graphql import GraphAnswer
-from controller.github.pull_head import GHOST, PullState, graph_login, head_from_rest
+from controller.github.pull_head import (
+    GHOST,
+    PullState,
+    graph_login,
+    head_from_rest,
+    with_labels,
+)
 
 HEAD = "a" * 40
 TIP = "b" * 40
@@ -140,6 +146,22 @@ def test_lists_past_one_page_are_unknown_not_cut_short() -> None:
     read = read_pull(Canned(answer_with(pull(reviews=more, comments=more))), "acme/requests", 7)
     assert read.reviews is None
     assert read.comments is None
+    assert read.labels_whole
+
+
+def test_labels_past_one_page_are_marked_part_and_replaced_whole_from_rest() -> None:
+    labels = {"pageInfo": {"hasNextPage": True}, "nodes": [{"id": "LA_9", "name": "noise"}]}
+    read = read_pull(Canned(answer_with(pull(labels=labels))), "acme/requests", 7)
+    assert not read.labels_whole
+    listed = [
+        {"name": "noise", "node_id": "LA_9"},
+        {"name": "sealgate:approved", "node_id": "LA_2"},
+        "not a label",
+    ]
+    head = with_labels(read.head, listed)
+    assert head.labels == ("noise", "sealgate:approved")
+    assert head.label_ids == {"noise": "LA_9", "sealgate:approved": "LA_2"}
+    assert head.head_sha == read.head.head_sha
 
 
 def test_teams_fail_closed_and_a_long_team_is_left_to_rest() -> None:
